@@ -1,0 +1,60 @@
+/**
+ * Every claim of the four source articles, by ID, as ../shared/SEEDS.md lists them. The lab
+ * must give each one a verdict; `teardown lab` reports any claim no scenario judged.
+ */
+export const CLAIMS: ReadonlyMap<string, string> = new Map([
+  ['001-a', 'The three-way handshake is done by the kernel, not by accept(): connect() succeeds and both ends are ESTABLISHED while the server never calls accept().'],
+  ['001-b', "The client's write() succeeds (the bytes wait in the server's receive queue) and its close() succeeds."],
+  ['001-c', 'After the client closes: client FIN_WAIT2; server CLOSE_WAIT with Recv-Q 5 (4 bytes + FIN) and no owning process ("-" in netstat).'],
+  ['001-d', "The server's CLOSE_WAIT lasts until the server process exits, even after the client process is gone."],
+  ['001-e', "The passive side's kernel ACKs the FIN even if the application never closes, so the active side sits in FIN_WAIT2."],
+  ['001-f', 'When accept() fails for a while (EMFILE, "too many open files"), the connection waits in the queue; once descriptors are free, accept() succeeds and a normal close() releases it.'],
+  ['001-g', 'When the client process exits, its FIN_WAIT2 socket is released with it.'],
+  ['002-a', 'shutdown() can close the read side, the write side, or both; close() always closes both.'],
+  ['002-b', 'Both send a FIN (shutdown only when it closes the write side).'],
+  ['002-c', 'shutdown() keeps the descriptor and its resources; close() releases the descriptor at once.'],
+  ['002-d', 'close() without an earlier shutdown(SHUT_WR) discards what is still in the send buffer. (Compare 004-f, which says the opposite.)'],
+  ['002-e', 'shutdown(SHUT_RD) tells the peer nothing: it only marks the socket in the kernel.'],
+  ['002-f', "A server that accepts, reads, and never closes leaves CLOSE_WAIT on its side and FIN_WAIT2 on the client's, even after the client is killed (nc + Ctrl+C)."],
+  ['002-g', 'Remedy 1: close connections that have been idle too long (as Redis does).'],
+  ['002-h', 'Remedy 2: send() on such a connection raises SIGPIPE, but the descriptor still has to be closed.'],
+  ['002-i', 'Remedy 3: read() returning 0 means the peer closed: close.'],
+  ['002-j', "Remedy 4: with I/O multiplexing (epoll), the peer's close makes the socket readable; read() returns 0: close."],
+  ['002-k', 'Remedy 5: a non-blocking read() returns EAGAIN when there is no data and 0 at EOF: close on 0.'],
+  ['002-l', 'A blocking write() waits at least one round trip; a blocking read() does not.'],
+  ['003-a', "A server that close()s an idle connection sends FIN; the client's kernel ACKs it and sends no FIN of its own (client CLOSE_WAIT, server FIN_WAIT2)."],
+  ['003-b', "The client's next write() still returns success."],
+  ['003-c', 'The server answers that data with RST, because close() destroyed its socket.'],
+  ['003-d', "The client's next read() returns EOF, and a further write() fails at once."],
+  ['003-e', "If the server used shutdown(SHUT_WR) instead of close(), the client's writes are ACKed normally (no RST) and the server can still read them."],
+  ['003-f', 'close() drops one reference to the socket and destroys it at zero; shutdown() acts on the socket whatever the reference count (a descriptor shared with another process keeps a close()d socket alive).'],
+  ['003-g', 'Failures are most likely with a client connection pool, a low request rate, and a server that reaps idle connections.'],
+  ['003-h', 'Pool liveness check: before reuse, a non-blocking read of one byte: 0 means the peer closed; EAGAIN means alive; any other error means broken.'],
+  ['003-i', 'That check races with a FIN that arrives between the check and the write, so it cannot solve the problem alone.'],
+  ['003-j', 'Full-duplex multiplexing: many requests in flight on one connection; once a read sees EOF, later sends fail at once.'],
+  ['003-k', 'Retry at the RPC layer through an interceptor chain (as in gRPC): immediate retry, a retry count, exponential backoff.'],
+  ['003-l', "epoll can report a peer's half-close as EPOLLRDHUP, or as EPOLLIN with read() returning 0."],
+  ['003-m', 'Test setup: a server that closes connections idle for 2 s (`nc -kl 5555 -i 2`); a client that writes after 6 s and again 3 s later: the first write succeeds, the second fails.'],
+  ['004-a', "Four-way teardown: the active side's FIN, the passive kernel's ACK, the passive side's FIN when its application closes, the active kernel's ACK."],
+  ['004-b', 'A FIN is sent not only by close()/shutdown() but also when the process exits or is killed.'],
+  ['004-c', 'shutdown(SHUT_RD) sends no FIN; shutdown(SHUT_WR) does; SHUT_RDWR is like close().'],
+  ['004-d', 'Many FIN_WAIT2 sockets on one machine mean many CLOSE_WAIT sockets on its peer.'],
+  ['004-e', 'close() with unread data in the receive buffer sends RST instead of FIN.'],
+  ['004-f', 'close() with data still in the send buffer sends that data first, then FIN.'],
+  ['004-g', 'After close(), data that arrives from the peer is dropped and answered with RST.'],
+  ['004-h', 'The peer then gets ECONNRESET ("Connection reset by peer") on read, and SIGPIPE on write (the process dies unless it handles the signal).'],
+  ['004-i', "After read() returns EOF, the passive side's first send() succeeds; its second succeeds if the active side used shutdown(SHUT_WR), and raises SIGPIPE if it used close()."],
+  ['004-j', 'If the passive side never closes: an active side that used shutdown(SHUT_WR) stays in FIN_WAIT2 for ever; one that used close() stays for tcp_fin_timeout (60 s by default), then goes straight to CLOSED, not TIME_WAIT.'],
+  ['004-k', "Three-way teardown: with nothing left to send, the passive side's ACK and FIN travel as one segment (delayed ACK)."],
+  ['004-l', 'Even with data sent between the second and third steps, delayed ACK can merge them into three segments.'],
+  ['004-m', 'A socket can connect to itself (`nc -p 6666 127.0.0.1 6666`): an ESTABLISHED connection with no server; its handshake has three segments and its teardown two.'],
+  ['004-n', 'Transitions seen there: SYN_SENT + SYN → SYN_RECV; SYN_RECV + SYN-ACK → ESTABLISHED; FIN_WAIT1 + FIN → CLOSING; CLOSING + ACK → TIME_WAIT (then 2MSL).'],
+  ['004-o', 'CLOSING also appears when both ends close at the same time (simultaneous close).'],
+  ['004-p', 'The self-connect can be made in C with SO_REUSEADDR, bind() and connect() to the same address.'],
+  ['004-q', 'After shutdown(SHUT_RD), data that still arrives in the receive buffer is discarded by the kernel.'],
+]);
+
+/** The claims of one article (`'003'`). */
+export function claimsOf(article: string): string[] {
+  return [...CLAIMS.keys()].filter((id) => id.startsWith(`${article}-`));
+}

@@ -1,0 +1,116 @@
+import { readTcpTables } from '../../proc/tcp-table.js';
+import { socketOwners } from '../../proc/owners.js';
+import { toObservation } from '../../proc/owners.js';
+import { TCP_STATES, type TcpState } from '../../tcp/state.js';
+import type { ObservedSocket, Snapshot } from '../trace.js';
+import type { HeldSocket } from './protocol.js';
+
+/**
+ * Names the scenario's sockets as they come and go: a connection keeps the name it had while a
+ * process held it (so an orphaned FIN_WAIT2 is still `c`), and an end nobody named is `~x`, the
+ * far end of `x`.
+ */
+export class SocketNames {
+  readonly #byTuple = new Map<string, string>();
+  readonly #listeners = new Map<string, string>();
+  /** Name → `ip:port` of the socket's local end. */
+  readonly addresses: Record<string, string> = {};
+  /** Name → `ip:port` of the socket's peer, for connected sockets. */
+  readonly remotes: Record<string, string> = {};
+
+  learn(held: readonly HeldSocket[]): void {
+    for (const h of held) {
+      if (h.local) this.addresses[h.name] = h.local;
+      if (h.remote) this.remotes[h.name] = h.remote;
+      if (h.local && h.remote) this.#byTuple.set(`${h.local}>${h.remote}`, h.name);
+      else if (h.local && h.state === 'LISTEN') this.#listeners.set(h.local, h.name);
+    }
+  }
+
+  label(local: string, remote: string, state: TcpState): string {
+    if (state === 'LISTEN') return this.#listeners.get(local) ?? `listener ${local}`;
+    const own = this.#byTuple.get(`${local}>${remote}`);
+    if (own) return own;
+    const far = this.#byTuple.get(`${remote}>${local}`);
+    return far ? `~${far}` : `${local}>${remote}`;
+  }
+}
+
+export interface ObserveContext {
+  /** A pid inside the scenario's namespace whose /proc/PID/net tables are read; null = host tables. */
+  netnsPid: number | null;
+  /** In the host namespace: only sockets with one of these ports belong to the scenario. */
+  ports: Set<number> | null;
+  actorsByPid: Map<number, string>;
+  names: SocketNames;
+  startedAt: number;
+}
+
+/**
+ * One picture of every socket of the scenario: the kernel's table (state, queues, timer) joined
+ * with who holds each socket (/proc/PID/fd), plus sockets a peer still holds that have left the
+ * table (state CLOSE, from TCP_INFO).
+ */
+export async function observe(ctx: ObserveContext, held: Map<string, HeldSocket[]>): Promise<Snapshot> {
+  const atMs = Date.now() - ctx.startedAt;
+  const allHeld = [...held.values()].flat();
+  ctx.names.learn(allHeld);
+  let rows = await readTcpTables(ctx.netnsPid !== null ? { pid: ctx.netnsPid } : {});
+  if (ctx.ports) {
+    const ports = ctx.ports;
+    rows = rows.filter((r) => ports.has(r.localPort) || ports.has(r.remotePort));
+  }
+  const inodes = new Set(rows.map((r) => r.inode).filter((i) => i !== 0));
+  for (const h of allHeld) inodes.add(h.inode);
+  const scan = await socketOwners({ inodes, ...(ctx.netnsPid !== null ? { netnsOf: ctx.netnsPid } : {}) });
+  const sockets: ObservedSocket[] = [];
+  const seenInodes = new Set<number>();
+  for (const row of rows) {
+    const obs = toObservation(row, scan.owners);
+    const holders = (row.inode !== 0 ? scan.owners.get(row.inode) : undefined) ?? [];
+    if (row.inode !== 0) seenInodes.add(row.inode);
+    const heldSock = allHeld.find((h) => h.inode === row.inode && row.inode !== 0);
+    if (row.state === 'LISTEN' && heldSock?.backlog !== undefined) obs.sendQ = heldSock.backlog;
+    sockets.push({
+      ...obs,
+      label: ctx.names.label(row.local, row.remote, row.state),
+      actor: actorOf(obs.owner?.pid, ctx),
+      holders,
+      inTable: true,
+    });
+  }
+  for (const [actor, list] of held) {
+    for (const h of list) {
+      if (seenInodes.has(h.inode) || h.state === null || !TCP_STATES.includes(h.state as TcpState)) continue;
+      seenInodes.add(h.inode);
+      const holders = scan.owners.get(h.inode) ?? [];
+      sockets.push({
+        local: h.local ?? '-',
+        remote: h.remote ?? '-',
+        state: h.state as TcpState,
+        recvQ: 0,
+        sendQ: 0,
+        owner: holders[0] ?? null,
+        inode: h.inode,
+        timer: { kind: 'none', remainingMs: 0, retransmits: 0 },
+        label: h.name,
+        actor,
+        holders,
+        inTable: false,
+      });
+    }
+  }
+  sockets.sort((a, b) => a.label.localeCompare(b.label));
+  return { atMs, sockets };
+}
+
+function actorOf(pid: number | undefined, ctx: ObserveContext): string | null {
+  return pid === undefined ? null : (ctx.actorsByPid.get(pid) ?? null);
+}
+
+/** Two pictures show the same thing (times and timers aside). */
+export function samePicture(a: Snapshot, b: Snapshot): boolean {
+  const key = (s: Snapshot): string => s.sockets.map((x) => `${x.label}|${x.state}|${x.recvQ}|${x.sendQ}|${x.owner?.pid ?? '-'}`).join(';');
+  return key(a) === key(b);
+}
+

@@ -1,0 +1,391 @@
+/**
+ * A lab peer: one real OS process that makes the socket calls a scenario asks for, over IPC.
+ * Raw calls go straight to libc through src/sys, so the errno, SIGPIPE and blocking semantics
+ * are the C ones the articles describe; `node*` ops use node:net, to show Node's own behaviour.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { errnoName } from '../../tcp/errno.js';
+import net from 'node:net';
+import { formatEndpoint } from '../../tcp/address.js';
+import {
+  LINUX,
+  EpollWatch,
+  acceptRaw,
+  bindRaw,
+  closeRaw,
+  connectRaw,
+  dupFromProcess,
+  fdOf,
+  getFileLimit,
+  getIntOptRaw,
+  listenRaw,
+  peernameRaw,
+  recvRaw,
+  sendRaw,
+  setFileLimit,
+  setIntOptRaw,
+  setLingerRaw,
+  shutdownRaw,
+  socketRaw,
+  socknameRaw,
+  takeSigpipe,
+  tcpInfoRaw,
+  watchSigpipe,
+  type SysResult,
+} from '../../sys/index.js';
+import type { ActorOp, CallResult, CallValue } from '../ops.js';
+import type { HeldSocket, PeerRequest, PeerResponse } from './protocol.js';
+
+interface RawSock {
+  kind: 'raw';
+  fd: number;
+  closed: boolean;
+  backlog?: number;
+}
+interface NodeSock {
+  kind: 'node';
+  socket: net.Socket;
+  events: string[];
+  /** Kept after close so describe can still report the socket's last known descriptor. */
+  fd: number;
+}
+interface NodeListener {
+  kind: 'node-server';
+  server: net.Server;
+  events: string[];
+  fd: number;
+  accepted: number;
+}
+type Held = RawSock | NodeSock | NodeListener;
+
+const held = new Map<string, Held>();
+const initialLimit = getFileLimit();
+watchSigpipe();
+
+function raw(name: string): RawSock {
+  const h = held.get(name);
+  if (!h || h.kind !== 'raw') throw new Error(`no raw socket named ${name}`);
+  if (h.closed) throw new Error(`socket ${name} was closed`);
+  return h;
+}
+
+function nodeSock(name: string): NodeSock {
+  const h = held.get(name);
+  if (!h || h.kind !== 'node') throw new Error(`no node:net socket named ${name}`);
+  return h;
+}
+
+function fromSys<T>(r: SysResult<T>, value?: (v: T) => CallValue): CallResult {
+  const sigpipe = takeSigpipe();
+  const base: CallResult = r.ok ? { ok: true, ...(value ? { value: value(r.value) } : {}) } : { ok: false, errno: r.errno };
+  return sigpipe ? { ...base, sigpipe } : base;
+}
+
+function waitReadable(fd: number, ms: number): void {
+  if (ms <= 0) return;
+  const w = new EpollWatch(fd, ['EPOLLIN', 'EPOLLRDHUP']);
+  try {
+    w.wait(ms);
+  } finally {
+    w.close();
+  }
+}
+
+function newSocket(name: string, family: 4 | 6, opts: { rcvbuf?: number; sndbuf?: number; reuse?: boolean }): number {
+  if (held.has(name) && !(held.get(name) as RawSock).closed) throw new Error(`socket name ${name} is already in use`);
+  const r = socketRaw(family, true);
+  if (!r.ok) throw Object.assign(new Error(`socket() failed: ${r.errno}`), { errno: r.errno });
+  const fd = r.value;
+  if (opts.reuse) setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_REUSEADDR, 1);
+  if (opts.rcvbuf) setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, opts.rcvbuf);
+  if (opts.sndbuf) setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_SNDBUF, opts.sndbuf);
+  held.set(name, { kind: 'raw', fd, closed: false });
+  return fd;
+}
+
+const loopback = (family: 4 | 6 = 4): string => (family === 6 ? '::1' : '127.0.0.1');
+
+async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallResult> {
+  const op: ActorOp = req.op;
+  switch (op.op) {
+    case 'listen': {
+      let fd: number;
+      try {
+        fd = newSocket(op.sock, op.family ?? 4, { reuse: true, ...(op.rcvbuf ? { rcvbuf: op.rcvbuf } : {}) });
+      } catch (e) {
+        return { ok: false, errno: (e as { errno?: string }).errno ?? 'EINVAL' };
+      }
+      const b = bindRaw(fd, { address: loopback(op.family), port: 0 });
+      if (!b.ok) return fromSys(b);
+      const backlog = op.backlog ?? 128;
+      (held.get(op.sock) as RawSock).backlog = backlog;
+      return fromSys(listenRaw(fd, backlog), () => backlog);
+    }
+    case 'connect': {
+      if (!req.address) throw new Error('connect needs a resolved address');
+      let fd: number;
+      try {
+        fd = newSocket(op.sock, req.address.address.includes(':') ? 6 : 4, { ...(op.rcvbuf ? { rcvbuf: op.rcvbuf } : {}), ...(op.sndbuf ? { sndbuf: op.sndbuf } : {}) });
+      } catch (e) {
+        return { ok: false, errno: (e as { errno?: string }).errno ?? 'EINVAL' };
+      }
+      const r = connectRaw(fd, req.address);
+      if (r.ok) return { ok: true };
+      if (r.errno !== 'EINPROGRESS') return fromSys(r);
+      return finishConnect(fd, op.waitMs ?? 1000);
+    }
+    case 'selfConnect': {
+      const fd = newSocket(op.sock, 4, { reuse: true });
+      const b = bindRaw(fd, { address: '127.0.0.1', port: 0 });
+      if (!b.ok) return fromSys(b);
+      const me = socknameRaw(fd);
+      if (!me.ok) return fromSys(me);
+      const r = connectRaw(fd, me.value);
+      if (r.ok) return { ok: true };
+      if (r.errno !== 'EINPROGRESS') return fromSys(r);
+      return finishConnect(fd, 1000);
+    }
+    case 'accept': {
+      const l = raw(op.sock);
+      waitReadable(l.fd, op.waitMs ?? 0);
+      const r = acceptRaw(l.fd);
+      if (r.ok) held.set(op.as, { kind: 'raw', fd: r.value.fd, closed: false });
+      return fromSys(r, (v) => formatEndpoint(v.peer));
+    }
+    case 'write': {
+      const s = raw(op.sock);
+      if (op.fill) {
+        let total = 0;
+        const chunk = Buffer.alloc(65536, 0x78);
+        for (;;) {
+          const r = sendRaw(s.fd, chunk, LINUX.MSG_DONTWAIT);
+          if (!r.ok) {
+            const sig = takeSigpipe();
+            if (r.errno === 'EAGAIN') return { ok: true, value: total };
+            return { ok: false, errno: r.errno, value: total, ...(sig ? { sigpipe: true } : {}) };
+          }
+          total += r.value;
+        }
+      }
+      const data = op.data !== undefined ? Buffer.from(op.data) : Buffer.alloc(op.bytes ?? 1, 0x78);
+      return fromSys(sendRaw(s.fd, data, LINUX.MSG_DONTWAIT), (n) => n);
+    }
+    case 'read': {
+      const s = raw(op.sock);
+      waitReadable(s.fd, op.waitMs ?? 0);
+      const flags = LINUX.MSG_DONTWAIT | (op.peek ? LINUX.MSG_PEEK : 0);
+      return fromSys(recvRaw(s.fd, op.max ?? 65536, flags), (b) => ({ bytes: b.length, eof: b.length === 0, text: b.subarray(0, 64).toString('latin1') }));
+    }
+    case 'drain': {
+      const s = raw(op.sock);
+      let total = 0;
+      for (;;) {
+        const r = recvRaw(s.fd, 1 << 20, LINUX.MSG_DONTWAIT);
+        if (r.ok && r.value.length > 0) {
+          total += r.value.length;
+          continue;
+        }
+        if (r.ok) return { ok: true, value: { bytes: total, eof: true } };
+        if (r.errno !== 'EAGAIN') return { ok: false, errno: r.errno, value: { bytes: total, eof: false } };
+        const w = new EpollWatch(s.fd, ['EPOLLIN', 'EPOLLRDHUP']);
+        const ready = w.wait(op.waitMs ?? 200);
+        w.close();
+        if (ready.length === 0) return { ok: true, value: { bytes: total, eof: false } };
+      }
+    }
+    case 'shutdown':
+      return fromSys(shutdownRaw(raw(op.sock).fd, op.how));
+    case 'close': {
+      const s = raw(op.sock);
+      const r = closeRaw(s.fd);
+      s.closed = true;
+      return fromSys(r);
+    }
+    case 'linger':
+      return fromSys(setLingerRaw(raw(op.sock).fd, { onoff: true, seconds: op.seconds }));
+    case 'quickack':
+      return fromSys(setIntOptRaw(raw(op.sock).fd, LINUX.IPPROTO_TCP, LINUX.TCP_QUICKACK, op.on ? 1 : 0));
+    case 'epoll': {
+      const w = new EpollWatch(raw(op.sock).fd, ['EPOLLIN', 'EPOLLOUT', 'EPOLLRDHUP']);
+      try {
+        return { ok: true, value: w.wait(op.waitMs ?? 0) };
+      } finally {
+        w.close();
+      }
+    }
+    case 'info':
+      return fromSys(tcpInfoRaw(raw(op.sock).fd), (i) => ({ ...i }));
+    case 'limitFds': {
+      const open = openFdCount();
+      setFileLimit({ soft: open + op.spare, hard: initialLimit.hard });
+      return { ok: true, value: open + op.spare };
+    }
+    case 'unlimitFds':
+      setFileLimit(initialLimit);
+      return { ok: true, value: initialLimit.soft };
+    case 'share': {
+      if (!req.source) throw new Error('share needs the source pid and fd');
+      try {
+        const fd = dupFromProcess(req.source.pid, req.source.fd);
+        held.set(op.sock, { kind: 'raw', fd, closed: false });
+        return { ok: true, value: fd };
+      } catch (e) {
+        return { ok: false, errno: (e as { code?: string }).code ?? 'EINVAL' };
+      }
+    }
+    case 'stall':
+      // Replied to before blocking (see the message loop), so the runner is not held up.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, op.ms);
+      return { ok: true };
+    case 'nodeServe':
+      return nodeServe(op.sock, op.behaviour, op.idleMs ?? 1000, op.backlog ?? 511);
+    case 'nodeConnect': {
+      if (!req.address) throw new Error('nodeConnect needs a resolved address');
+      const events: string[] = [];
+      const socket = net.connect({ host: req.address.address, port: req.address.port });
+      const entry: NodeSock = { kind: 'node', socket, events, fd: -1 };
+      held.set(op.sock, entry);
+      recordNodeEvents(socket, events);
+      return new Promise<CallResult>((resolve) => {
+        socket.once('connect', () => {
+          entry.fd = fdOf(socket);
+          resolve({ ok: true });
+        });
+        socket.once('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, errno: e.code ?? 'EIO' }));
+      });
+    }
+    case 'nodeWrite': {
+      const s = nodeSock(op.sock);
+      return new Promise<CallResult>((resolve) => {
+        s.socket.write(op.data, (err) => resolve(err ? { ok: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO' } : { ok: true, value: op.data.length }));
+      });
+    }
+    case 'nodeEnd':
+      nodeSock(op.sock).socket.end();
+      return { ok: true };
+    case 'nodeDestroy':
+      nodeSock(op.sock).socket.destroy();
+      return { ok: true };
+    case 'nodeEvents': {
+      const h = held.get(op.sock);
+      if (!h || h.kind === 'raw') throw new Error(`no node:net socket or server named ${op.sock}`);
+      return { ok: true, value: [...h.events] };
+    }
+    case 'exit':
+    case 'kill':
+      throw new Error(`${op.op} is carried out by the runner`);
+  }
+}
+
+function finishConnect(fd: number, waitMs: number): CallResult {
+  const w = new EpollWatch(fd, ['EPOLLOUT']);
+  const ready = w.wait(waitMs);
+  w.close();
+  if (ready.length === 0) return { ok: false, errno: 'EINPROGRESS' };
+  const soError = getIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_ERROR);
+  if (!soError.ok) return { ok: false, errno: soError.errno };
+  return soError.value === 0 ? { ok: true } : { ok: false, errno: errnoName(soError.value) };
+}
+
+function recordNodeEvents(socket: net.Socket, events: string[]): void {
+  socket.on('data', (d) => events.push(`data:${d.length}`));
+  socket.on('end', () => events.push('end'));
+  socket.on('close', (hadError) => events.push(hadError ? 'close:error' : 'close'));
+  socket.on('error', (e: NodeJS.ErrnoException) => events.push(`error:${e.code ?? e.message}`));
+  socket.on('timeout', () => events.push('timeout'));
+}
+
+function nodeServe(name: string, behaviour: string, idleMs: number, backlog: number): Promise<CallResult> {
+  const events: string[] = [];
+  const server = net.createServer({ allowHalfOpen: behaviour !== 'close-on-end' });
+  const listener: NodeListener = { kind: 'node-server', server, events, fd: -1, accepted: 0 };
+  held.set(name, listener);
+  server.on('error', (e: NodeJS.ErrnoException) => events.push(`server-error:${e.code ?? e.message}`));
+  server.on('connection', (socket) => {
+    const connName = `${name}#${++listener.accepted}`;
+    const connEvents: string[] = [];
+    held.set(connName, { kind: 'node', socket, events: connEvents, fd: fdOf(socket) });
+    events.push(`connection:${connName}`);
+    recordNodeEvents(socket, connEvents);
+    switch (behaviour) {
+      case 'never-read':
+        socket.pause();
+        break;
+      case 'read-ignore-end':
+        socket.resume();
+        break;
+      case 'close-on-end':
+        socket.on('end', () => socket.end());
+        socket.resume();
+        break;
+      case 'idle-close':
+        socket.pause();
+        socket.setTimeout(idleMs, () => socket.destroy());
+        break;
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen({ host: '127.0.0.1', port: 0, backlog }, () => {
+      listener.fd = fdOf(server);
+      resolve({ ok: true, value: backlog });
+    });
+  });
+}
+
+function openFdCount(): number {
+  // readdir holds one descriptor of its own while it runs; that one is not counted.
+  return readdirSync('/proc/self/fd').length - 1;
+}
+
+function inodeOf(fd: number): number {
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function describe(): HeldSocket[] {
+  const out: HeldSocket[] = [];
+  for (const [name, h] of held) {
+    const fd = h.kind === 'raw' ? (h.closed ? -1 : h.fd) : h.kind === 'node' ? (h.socket.destroyed ? -1 : h.fd) : h.server.listening ? h.fd : -1;
+    if (fd < 0) continue;
+    const local = socknameRaw(fd);
+    const remote = peernameRaw(fd);
+    const info = tcpInfoRaw(fd);
+    out.push({
+      name,
+      fd,
+      inode: inodeOf(fd),
+      local: local.ok ? formatEndpoint(local.value) : null,
+      remote: remote.ok ? formatEndpoint(remote.value) : null,
+      state: info.ok ? info.value.state : null,
+      ...(h.kind === 'raw' && h.backlog !== undefined ? { backlog: h.backlog } : {}),
+    });
+  }
+  return out;
+}
+
+function reply(msg: PeerResponse, then?: () => void): void {
+  process.send?.(msg, undefined, undefined, () => then?.());
+}
+
+process.on('message', (raw: unknown) => {
+  const req = raw as PeerRequest;
+  if (req.kind === 'describe') {
+    reply({ id: req.id, kind: 'describe', sockets: describe() });
+    return;
+  }
+  if (req.op.op === 'stall') {
+    // Answer first, then block: the runner goes on while this event loop is stuck.
+    reply({ id: req.id, kind: 'result', result: { ok: true } }, () => void perform(req));
+    return;
+  }
+  perform(req).then(
+    (result) => reply({ id: req.id, kind: 'result', result }),
+    (e: unknown) => reply({ id: req.id, kind: 'error', message: e instanceof Error ? e.message : String(e) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ id: 0, kind: 'result', result: { ok: true, value: process.pid } } satisfies PeerResponse);

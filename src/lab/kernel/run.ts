@@ -1,0 +1,254 @@
+import { spawn } from 'node:child_process';
+import { release } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseEndpoint } from '../../tcp/address.js';
+import { startCapture, type CaptureUnavailable, type CapturedSegment, type PacketCapture } from './capture.js';
+import { resources } from './cleanup.js';
+import { NetNamespace, isRoot } from './netns.js';
+import { observe, samePicture, SocketNames, type ObserveContext } from './observer.js';
+import { PeerProcess } from './peer-process.js';
+import type { HeldSocket } from './protocol.js';
+import type { CallResult, Step } from '../ops.js';
+import type { Scenario, Verdict } from '../scenario.js';
+import { TraceView, type Snapshot, type StepRecord, type Trace } from '../trace.js';
+import { stepText } from '../report/step-text.js';
+
+/** A scenario that cannot run here, and why (not root, no pidfd rights …). Not a failure. */
+export class ScenarioSkipped extends Error {
+  constructor(
+    readonly scenario: string,
+    readonly reason: string,
+  ) {
+    super(`${scenario} skipped: ${reason}`);
+    this.name = 'ScenarioSkipped';
+  }
+}
+
+export interface KernelRunOptions {
+  /** Run in a fresh network namespace (needs root). Default: when root. */
+  netns?: boolean;
+  /** Capture packets with tcpdump. Default true. */
+  capture?: boolean;
+  /** Called after each step, for progress output. */
+  onStep?: (rec: StepRecord) => void;
+  /** Pause after each call before observing, ms, so loopback packets are processed. Default 10. */
+  settleMs?: number;
+}
+
+/**
+ * Runs one scenario on the real kernel: each actor a real process, in a fresh network namespace
+ * with the scenario's sysctls when root, the sockets observed after every step, the packets
+ * captured, and every claim judged on the trace. Everything it starts is gone when it returns.
+ * @throws ScenarioSkipped when the scenario needs what this process lacks.
+ * @throws PeerError (or any Error) when the scenario itself failed.
+ */
+export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Promise<Trace> {
+  resources.hook();
+  const root = isRoot();
+  const useNetns = opts.netns ?? root;
+  if (useNetns && !root) throw new ScenarioSkipped(sc.id, 'a network namespace needs root');
+  const sysctls = sc.sysctls ?? {};
+  if (!useNetns && Object.keys(sysctls).length > 0) {
+    throw new ScenarioSkipped(sc.id, `needs sysctl ${Object.entries(sysctls).map(([k, v]) => `${k}=${v}`).join(', ')} in its own network namespace, which needs root`);
+  }
+  if (sc.needsPidfd && !root) throw new ScenarioSkipped(sc.id, 'needs pidfd_getfd on another process (root or CAP_SYS_PTRACE)');
+
+  const started = Date.now();
+  const peers = new Map<string, PeerProcess>();
+  let ns: NetNamespace | null = null;
+  let sentinel: number | null = null;
+  let capture: PacketCapture | null = null;
+  let captureNote: string | null = null;
+  try {
+    if (useNetns) ns = await NetNamespace.create(sysctls);
+    const wrap = (argv: string[]): string[] => (ns ? ns.wrap(argv) : argv);
+    if (ns) sentinel = startSentinel(wrap);
+    if (opts.capture === false) captureNote = 'packets not captured: capture turned off';
+    else if (!ns) captureNote = 'packets not captured: capturing outside a private namespace would mix in other traffic (run as root)';
+    else {
+      const c = await startCapture({ netns: ns.name });
+      if (isUnavailable(c)) captureNote = `packets not captured: ${c.reason}`;
+      else capture = c;
+    }
+    await Promise.all(sc.actors.map(async (a) => peers.set(a, await PeerProcess.start(a, wrap))));
+
+    const names = new SocketNames();
+    const ctx: ObserveContext = {
+      netnsPid: sentinel,
+      ports: ns ? null : new Set<number>(),
+      actorsByPid: new Map([...peers].map(([a, p]) => [p.pid, a])),
+      names,
+      startedAt: started,
+    };
+    const held = new Map<string, HeldSocket[]>();
+    const describeAll = async (): Promise<void> => {
+      for (const [a, p] of peers) held.set(a, await p.describe());
+      if (ctx.ports) for (const h of [...held.values()].flat()) for (const e of [h.local, h.remote]) if (e) ctx.ports.add(parseEndpoint(e).port);
+    };
+    const snapshot = async (): Promise<Snapshot> => {
+      await describeAll();
+      return observe(ctx, held);
+    };
+
+    const records: StepRecord[] = [];
+    const stepStarts: number[] = [];
+    for (const [index, step] of sc.steps.entries()) {
+      const t0 = Date.now();
+      stepStarts.push(t0);
+      const { result, watched } = await perform(step, peers, held, snapshot, opts.settleMs ?? 10);
+      const after = watched?.at(-1) ?? (await snapshot());
+      const rec: StepRecord = {
+        index,
+        label: step.label ?? null,
+        actor: step.actor ?? null,
+        step: stripFunctions(step),
+        text: stepText(step),
+        result,
+        startMs: t0 - started,
+        durationMs: Date.now() - t0,
+        after,
+        ...(watched ? { watched } : {}),
+        segments: [],
+      };
+      records.push(rec);
+      opts.onStep?.(rec);
+    }
+
+    let segments: CapturedSegment[] | null = null;
+    const running = capture as PacketCapture | null;
+    if (running) {
+      capture = null;
+      const captured = await running.stop();
+      assignSegments(records, stepStarts, captured);
+      segments = captured;
+    }
+    const trace: Trace = {
+      scenario: sc.id,
+      title: sc.title,
+      article: sc.article,
+      env: {
+        backend: 'kernel',
+        netns: ns?.name ?? null,
+        kernel: release(),
+        sysctls,
+        captureNote,
+        actors: Object.fromEntries([...peers].map(([a, p]) => [a, { pid: p.pid }])),
+      },
+      steps: records,
+      segments,
+      addresses: { ...names.addresses },
+      remotes: { ...names.remotes },
+      verdicts: [],
+      durationMs: Date.now() - started,
+    };
+    trace.verdicts = judgeAll(sc, trace);
+    return trace;
+  } finally {
+    for (const p of peers.values()) p.dispose();
+    (capture as PacketCapture | null)?.kill();
+    if (sentinel !== null) resources.killPid(sentinel);
+    ns?.dispose();
+  }
+}
+
+/** Every claim's verdict; a check that throws is a scenario bug and fails the run. */
+export function judgeAll(sc: Scenario, trace: Trace): Verdict[] {
+  const view = new TraceView(trace);
+  return Object.entries(sc.checks).map(([claim, check]) => ({ claim, ...check(view) }));
+}
+
+function isUnavailable(c: PacketCapture | CaptureUnavailable): c is CaptureUnavailable {
+  return (c as CaptureUnavailable).available === false;
+}
+
+function startSentinel(wrap: (argv: string[]) => string[]): number {
+  // A process parked in the namespace, so its tables stay readable at /proc/PID/net even when
+  // every actor has exited.
+  const [cmd, ...args] = wrap(['sleep', '3600']);
+  const child = spawn(cmd as string, args, { stdio: 'ignore' });
+  if (child.pid === undefined) throw new Error('could not start the namespace sentinel');
+  resources.pids.add(child.pid);
+  child.unref();
+  return child.pid;
+}
+
+async function perform(
+  step: Step,
+  peers: Map<string, PeerProcess>,
+  held: Map<string, HeldSocket[]>,
+  snapshot: () => Promise<Snapshot>,
+  settleMs: number,
+): Promise<{ result: CallResult; watched?: Snapshot[] }> {
+  if (step.actor === undefined) {
+    if (step.op === 'wait') {
+      await sleep(step.ms);
+      return { result: { ok: true } };
+    }
+    const pics: Snapshot[] = [];
+    const end = Date.now() + step.ms;
+    while (Date.now() < end) {
+      const pic = await snapshot();
+      const last = pics.at(-1);
+      if (!last || !samePicture(last, pic)) pics.push(pic);
+      await sleep(step.everyMs);
+    }
+    const pic = await snapshot();
+    if (!pics.at(-1) || !samePicture(pics.at(-1) as Snapshot, pic)) pics.push(pic);
+    return { result: { ok: true }, watched: pics };
+  }
+  const peer = peers.get(step.actor);
+  if (!peer) throw new Error(`no actor ${step.actor}`);
+  const { actor: _actor, label: _label, ...op } = stripFunctions(step) as Step & { actor: string };
+  let result: CallResult;
+  switch (op.op) {
+    case 'exit': {
+      const r = await peer.exit();
+      result = { ok: true, value: { code: r.code, signal: r.signal } };
+      break;
+    }
+    case 'kill': {
+      const r = await peer.kill(op.signal);
+      result = { ok: true, value: { code: r.code, signal: r.signal } };
+      break;
+    }
+    case 'connect':
+    case 'nodeConnect': {
+      const target = findHeld(held, op.to);
+      if (!target?.local) throw new Error(`${step.actor}: ${op.op} to ${op.to}, which no actor holds`);
+      result = await peer.call(op, { address: parseEndpoint(target.local) });
+      break;
+    }
+    case 'share': {
+      const src = peers.get(op.from);
+      const h = held.get(op.from)?.find((x) => x.name === op.sock);
+      if (!src || !h) throw new Error(`${step.actor}: share ${op.sock} from ${op.from}, which does not hold it`);
+      result = await peer.call(op, { source: { pid: src.pid, fd: h.fd } });
+      break;
+    }
+    default:
+      result = await peer.call(op);
+  }
+  if (settleMs > 0) await sleep(settleMs);
+  return { result };
+}
+
+function findHeld(held: Map<string, HeldSocket[]>, name: string): HeldSocket | undefined {
+  for (const list of held.values()) {
+    const h = list.find((x) => x.name === name);
+    if (h) return h;
+  }
+  return undefined;
+}
+
+function stripFunctions<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
+/** Each packet belongs to the step during which it was seen (from its start to the next's). */
+function assignSegments(records: StepRecord[], starts: number[], segments: CapturedSegment[]): void {
+  segments.forEach((seg, i) => {
+    let k = 0;
+    while (k + 1 < starts.length && (starts[k + 1] as number) <= seg.epochMs) k++;
+    records[k]?.segments.push(i);
+  });
+}

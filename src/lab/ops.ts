@@ -1,0 +1,87 @@
+import type { ShutdownHow } from '../sys/socket.js';
+
+/**
+ * What an actor can do, as plain data. These are the verbs of every scenario; a backend (the
+ * real kernel, or the model later) gives each its meaning. Socket names are scenario-local
+ * (`'L'`, `'c'`, `'s'`); addresses are never written in a scenario.
+ */
+export type ActorOp =
+  /** socket() + bind() to an ephemeral loopback port + listen(backlog). */
+  | { op: 'listen'; sock: string; backlog?: number; rcvbuf?: number; family?: 4 | 6 }
+  /** socket() + connect() to the listener `to`; waits up to `waitMs` for the handshake (EINPROGRESS if still pending). */
+  | { op: 'connect'; sock: string; to: string; waitMs?: number; rcvbuf?: number; sndbuf?: number }
+  /** socket() + SO_REUSEADDR + bind(P) + connect(P): the self-connect of seeds 004-m/004-p. */
+  | { op: 'selfConnect'; sock: string }
+  /** accept4() on listener `sock`, naming the new socket `as`; waits up to `waitMs` for a connection. */
+  | { op: 'accept'; sock: string; as: string; waitMs?: number }
+  /** send(MSG_DONTWAIT) of `data`, or of `bytes` filler bytes, or until the send buffer is full (`fill`). */
+  | { op: 'write'; sock: string; data?: string; bytes?: number; fill?: boolean }
+  /** recv(): waits up to `waitMs` for readability (0 = non-blocking), `peek` = MSG_PEEK. */
+  | { op: 'read'; sock: string; max?: number; waitMs?: number; peek?: boolean }
+  /** recv() until EAGAIN (after `waitMs` of quiet) or EOF; reports the bytes and whether EOF was read. */
+  | { op: 'drain'; sock: string; waitMs?: number }
+  | { op: 'shutdown'; sock: string; how: ShutdownHow }
+  | { op: 'close'; sock: string }
+  /** SO_LINGER {1, seconds}; 0 makes close() abortive (RST). */
+  | { op: 'linger'; sock: string; seconds: number }
+  /** TCP_QUICKACK 0 puts the socket in delayed-ACK mode for the next segments. */
+  | { op: 'quickack'; sock: string; on: boolean }
+  /** epoll_wait on the socket: which readiness bits are set (seeds 002-j, 003-l). */
+  | { op: 'epoll'; sock: string; waitMs?: number }
+  /** TCP_INFO of the socket: state, unacked, rtt. */
+  | { op: 'info'; sock: string }
+  /** Lowers RLIMIT_NOFILE to what the process holds now plus `spare`, so the next socket or accept() fails with EMFILE. */
+  | { op: 'limitFds'; spare: number }
+  /** Restores RLIMIT_NOFILE. */
+  | { op: 'unlimitFds' }
+  /** Duplicates `from`'s socket `sock` into this process (pidfd_getfd): two processes hold one socket. */
+  | { op: 'share'; sock: string; from: string }
+  /** Blocks the process's event loop for `ms` (a stalled server: its accept() never runs). */
+  | { op: 'stall'; ms: number }
+  /** The process exits (exit_group: the kernel closes every descriptor it held). */
+  | { op: 'exit' }
+  /** The process is killed with a signal. */
+  | { op: 'kill'; signal: 'SIGKILL' | 'SIGTERM' | 'SIGINT' }
+  /** A node:net server: accepts with libuv and behaves as `behaviour`; its connections are named `sock#1`, `sock#2`, … */
+  | { op: 'nodeServe'; sock: string; behaviour: NodeServerBehaviour; idleMs?: number; backlog?: number }
+  /** A node:net client connection to listener `to`. */
+  | { op: 'nodeConnect'; sock: string; to: string }
+  /** socket.write(data) on a node:net socket. */
+  | { op: 'nodeWrite'; sock: string; data: string }
+  /** socket.end(): FIN after queued data (SHUT_WR). */
+  | { op: 'nodeEnd'; sock: string }
+  /** socket.destroy(): close(). */
+  | { op: 'nodeDestroy'; sock: string }
+  /** The events ('data', 'end', 'close', 'error:ECONNRESET', 'server-error:EMFILE', …) node:net emitted so far. */
+  | { op: 'nodeEvents'; sock: string };
+
+/** How a node:net server treats its connections (the naive code beside the remedies 002-g..k). */
+export type NodeServerBehaviour =
+  /** pause()s every connection and never reads: it never sees 'end' (naive). */
+  | 'never-read'
+  /** reads, with allowHalfOpen, and never ends or destroys: sees 'end' and ignores it (naive, seed 002-f in Node). */
+  | 'read-ignore-end'
+  /** reads and calls end() on 'end' (remedy 002-i/002-j in Node). */
+  | 'close-on-end'
+  /** never reads, but destroys connections idle for `idleMs` (remedy 002-g). */
+  | 'idle-close';
+
+/** A step of a scenario: an actor's call, or a runner-level pause/watch. */
+export type Step =
+  | ({ actor: string; label?: string } & ActorOp)
+  | { actor?: undefined; label?: string; op: 'wait'; ms: number }
+  /** Observe every `everyMs` for `ms`, keeping each distinct picture (to catch states that pass). */
+  | { actor?: undefined; label?: string; op: 'watch'; ms: number; everyMs: number };
+
+/** Outcome of one call. */
+export interface CallResult {
+  ok: boolean;
+  /** errno name when a call failed (`EPIPE`), or `EINPROGRESS` for a connect still pending. */
+  errno?: string;
+  /** True when the call raised SIGPIPE (caught, so the process lives to report it). */
+  sigpipe?: boolean;
+  /** What the call returned: bytes written or read, the text read, epoll bits, TCP_INFO … */
+  value?: CallValue;
+}
+
+export type CallValue = string | number | boolean | null | CallValue[] | { [k: string]: CallValue };

@@ -1,0 +1,59 @@
+import type { Step } from '../ops.js';
+
+/** How a step reads in a timeline: `client: write c "ping"`, `wait 300 ms`. */
+export function stepText(step: Step): string {
+  if (step.actor === undefined) return step.op === 'wait' ? `wait ${step.ms} ms` : `watch ${step.ms} ms (every ${step.everyMs} ms)`;
+  const who = `${step.actor}:`;
+  switch (step.op) {
+    case 'listen':
+      return `${who} listen ${step.sock} (backlog ${step.backlog ?? 128}${step.rcvbuf ? `, SO_RCVBUF ${step.rcvbuf}` : ''})`;
+    case 'connect':
+      return `${who} connect ${step.sock} → ${step.to}`;
+    case 'selfConnect':
+      return `${who} bind + connect ${step.sock} to its own address`;
+    case 'accept':
+      return `${who} accept ${step.sock} → ${step.as}`;
+    case 'write':
+      return `${who} write ${step.sock} ${step.fill ? 'until the send buffer is full' : step.data !== undefined ? JSON.stringify(step.data) : `${step.bytes} B`}`;
+    case 'read':
+      return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.waitMs ? ` (wait ≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
+    case 'drain':
+      return `${who} read ${step.sock} until EAGAIN/EOF`;
+    case 'shutdown':
+      return `${who} shutdown(${step.sock}, ${step.how})`;
+    case 'close':
+      return `${who} close(${step.sock})`;
+    case 'linger':
+      return `${who} SO_LINGER ${step.sock} {on, ${step.seconds} s}`;
+    case 'quickack':
+      return `${who} TCP_QUICKACK ${step.sock} = ${step.on ? 1 : 0}`;
+    case 'epoll':
+      return `${who} epoll_wait ${step.sock}`;
+    case 'info':
+      return `${who} TCP_INFO ${step.sock}`;
+    case 'limitFds':
+      return `${who} RLIMIT_NOFILE = open + ${step.spare}`;
+    case 'unlimitFds':
+      return `${who} RLIMIT_NOFILE restored`;
+    case 'share':
+      return `${who} take a copy of ${step.from}'s ${step.sock} (pidfd_getfd)`;
+    case 'stall':
+      return `${who} event loop blocked for ${step.ms} ms`;
+    case 'exit':
+      return `${who} process exits`;
+    case 'kill':
+      return `${who} killed with ${step.signal}`;
+    case 'nodeServe':
+      return `${who} node:net server ${step.sock} (${step.behaviour}${step.idleMs ? `, idle ${step.idleMs} ms` : ''})`;
+    case 'nodeConnect':
+      return `${who} net.connect ${step.sock} → ${step.to}`;
+    case 'nodeWrite':
+      return `${who} socket.write ${step.sock} ${JSON.stringify(step.data)}`;
+    case 'nodeEnd':
+      return `${who} socket.end() ${step.sock}`;
+    case 'nodeDestroy':
+      return `${who} socket.destroy() ${step.sock}`;
+    case 'nodeEvents':
+      return `${who} events of ${step.sock}`;
+  }
+}

@@ -1,0 +1,118 @@
+import type { ActorOp, Step } from './ops.js';
+import type { TraceView } from './trace.js';
+
+/** A claim's verdict: what the kernel (or model) did, against what the article says. */
+export type VerdictKind = 'confirmed' | 'contradicted' | 'unverified';
+
+export interface Verdict {
+  /** Seed claim ID, e.g. `'001-c'` (../shared/SEEDS.md). */
+  claim: string;
+  verdict: VerdictKind;
+  /** The observed fact in one line: what actually happened. */
+  observed: string;
+}
+
+/** A claim check: a pure function of the recorded trace. */
+export type ClaimCheck = (t: TraceView) => Omit<Verdict, 'claim'>;
+
+/**
+ * A scenario: data plus claim checks, backend-agnostic. Nothing kernel-specific lives here:
+ * a step names actors and sockets, never addresses, pids or files.
+ */
+export interface Scenario {
+  /** Short kebab-case id, unique in the catalogue (`accept-never-called`). */
+  id: string;
+  /** The article it comes from: `'001'` … `'004'`. */
+  article: string;
+  title: string;
+  /** What the experiment does and why, in two or three sentences. */
+  summary: string;
+  /** The actors: each one is its own process. */
+  actors: string[];
+  /** Per-namespace sysctls the scenario needs (`net.ipv4.tcp_fin_timeout: 2`); needs root to set. */
+  sysctls?: Record<string, number>;
+  /** Needs the right to duplicate another process's descriptor (pidfd_getfd). */
+  needsPidfd?: boolean;
+  steps: Step[];
+  /** One check per claim the scenario gives a verdict for. */
+  checks: Record<string, ClaimCheck>;
+}
+
+/** Declares a scenario; validates that every step names a declared actor and every label is unique. */
+export function scenario(s: Scenario): Scenario {
+  const labels = new Set<string>();
+  for (const step of s.steps) {
+    if (step.actor !== undefined && !s.actors.includes(step.actor)) {
+      throw new Error(`scenario ${s.id}: step ${step.op} names unknown actor ${step.actor}`);
+    }
+    if (step.label !== undefined) {
+      if (labels.has(step.label)) throw new Error(`scenario ${s.id}: duplicate step label ${JSON.stringify(step.label)}`);
+      labels.add(step.label);
+    }
+  }
+  return s;
+}
+
+type OpOf<K extends ActorOp['op']> = Omit<Extract<ActorOp, { op: K }>, 'op'>;
+
+/**
+ * Step builders for one actor, so scenarios read like a transcript:
+ * `server.listen('L')`, `client.write('c', 'ping')`, `client.close('c').as('client closed')`.
+ */
+export function actor(name: string) {
+  const step = <K extends ActorOp['op']>(op: K, args: OpOf<K>): LabeledStep => labeled({ actor: name, op, ...args } as Step);
+  return {
+    name,
+    listen: (sock: string, o: Omit<OpOf<'listen'>, 'sock'> = {}) => step('listen', { sock, ...o }),
+    connect: (sock: string, to: string, o: Omit<OpOf<'connect'>, 'sock' | 'to'> = {}) => step('connect', { sock, to, ...o }),
+    selfConnect: (sock: string) => step('selfConnect', { sock }),
+    accept: (sock: string, as: string, waitMs = 200) => step('accept', { sock, as, waitMs }),
+    write: (sock: string, data: string) => step('write', { sock, data }),
+    writeBytes: (sock: string, bytes: number) => step('write', { sock, bytes }),
+    fill: (sock: string) => step('write', { sock, fill: true }),
+    read: (sock: string, o: Omit<OpOf<'read'>, 'sock'> = {}) => step('read', { sock, ...o }),
+    drain: (sock: string, waitMs = 200) => step('drain', { sock, waitMs }),
+    shutdown: (sock: string, how: OpOf<'shutdown'>['how']) => step('shutdown', { sock, how }),
+    close: (sock: string) => step('close', { sock }),
+    linger: (sock: string, seconds: number) => step('linger', { sock, seconds }),
+    quickack: (sock: string, on: boolean) => step('quickack', { sock, on }),
+    epoll: (sock: string, waitMs = 0) => step('epoll', { sock, waitMs }),
+    info: (sock: string) => step('info', { sock }),
+    limitFds: (spare: number) => step('limitFds', { spare }),
+    unlimitFds: () => step('unlimitFds', {}),
+    share: (sock: string, from: string) => step('share', { sock, from }),
+    stall: (ms: number) => step('stall', { ms }),
+    exit: () => step('exit', {}),
+    kill: (signal: OpOf<'kill'>['signal'] = 'SIGKILL') => step('kill', { signal }),
+    nodeServe: (sock: string, behaviour: OpOf<'nodeServe'>['behaviour'], o: Omit<OpOf<'nodeServe'>, 'sock' | 'behaviour'> = {}) =>
+      step('nodeServe', { sock, behaviour, ...o }),
+    nodeConnect: (sock: string, to: string) => step('nodeConnect', { sock, to }),
+    nodeWrite: (sock: string, data: string) => step('nodeWrite', { sock, data }),
+    nodeEnd: (sock: string) => step('nodeEnd', { sock }),
+    nodeDestroy: (sock: string) => step('nodeDestroy', { sock }),
+    nodeEvents: (sock: string) => step('nodeEvents', { sock }),
+  };
+}
+
+/** A step with `.as(label)` to name it for the checks and the report. */
+export type LabeledStep = Step & { as(label: string): Step };
+
+function labeled(s: Step): LabeledStep {
+  return Object.assign(s, { as: (label: string): Step => ({ ...s, label }) }) as LabeledStep;
+}
+
+/** A pause of `ms` milliseconds (timers run, packets flow). */
+export function wait(ms: number, label?: string): Step {
+  return { op: 'wait', ms, ...(label ? { label } : {}) };
+}
+
+/** Observes every `everyMs` for `ms`, keeping each distinct picture (catches passing states). */
+export function watch(ms: number, everyMs: number, label?: string): Step {
+  return { op: 'watch', ms, everyMs, ...(label ? { label } : {}) };
+}
+
+export const confirmed = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'confirmed', observed });
+export const contradicted = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'contradicted', observed });
+export const unverified = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'unverified', observed });
+/** `confirmed(observed)` when `holds`, else `contradicted(observed)`: the same fact either way. */
+export const judge = (holds: boolean, observed: string): Omit<Verdict, 'claim'> => (holds ? confirmed(observed) : contradicted(observed));

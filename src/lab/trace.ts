@@ -1,0 +1,140 @@
+import type { SocketObservation, SocketOwner, TcpState } from '../tcp/index.js';
+import type { CapturedSegment } from './kernel/capture.js';
+import type { CallResult, Step } from './ops.js';
+import type { Verdict } from './scenario.js';
+
+/** A socket of the scenario at one moment, with the scenario's name for it. */
+export interface ObservedSocket extends SocketObservation {
+  /**
+   * The scenario's name for this end: `c`, `L`, `srv#1`; `~c` for the far end of `c` when that
+   * end has no name of its own (a connection still in the accept queue).
+   */
+  label: string;
+  /** The actor whose process holds it, or null. */
+  actor: string | null;
+  /** Every process holding it: more than one when a descriptor is shared (seed 003-f). */
+  holders: SocketOwner[];
+  /** False for a socket a process still holds but that has left the kernel's table (CLOSE). */
+  inTable: boolean;
+}
+
+/** One picture of every socket of the scenario. */
+export interface Snapshot {
+  /** ms since the scenario started. */
+  atMs: number;
+  sockets: ObservedSocket[];
+}
+
+export interface StepRecord {
+  index: number;
+  label: string | null;
+  actor: string | null;
+  step: Step;
+  /** How the step reads in a report: `client: write c "ping"`. */
+  text: string;
+  result: CallResult;
+  /** ms since the scenario started. */
+  startMs: number;
+  durationMs: number;
+  /** The sockets right after the step. */
+  after: Snapshot;
+  /** For `watch` steps: every distinct picture seen. */
+  watched?: Snapshot[];
+  /** Indices into `Trace.segments` of the packets seen during this step. */
+  segments: number[];
+}
+
+export interface TraceEnv {
+  backend: 'kernel' | 'model';
+  /** Network namespace name, or null when run in the host namespace. */
+  netns: string | null;
+  kernel: string;
+  sysctls: Record<string, number>;
+  /** Why packets were not captured, when they were not. */
+  captureNote: string | null;
+  actors: Record<string, { pid: number }>;
+}
+
+export interface Trace {
+  scenario: string;
+  title: string;
+  article: string;
+  env: TraceEnv;
+  steps: StepRecord[];
+  /** Every captured segment, or null when packets were not captured. */
+  segments: CapturedSegment[] | null;
+  /** Scenario socket names → `ip:port`, for reading the segments. */
+  addresses: Record<string, string>;
+  /** Scenario socket names → their peer's `ip:port`. */
+  remotes: Record<string, string>;
+  verdicts: Verdict[];
+  durationMs: number;
+}
+
+/**
+ * What a claim check reads: the trace, with lookups by step label and socket label.
+ * Lookups of a label the scenario never defined throw: that is a scenario bug, not a finding.
+ */
+export class TraceView {
+  constructor(readonly trace: Trace) {}
+
+  step(label: string): StepRecord {
+    const s = this.trace.steps.find((x) => x.label === label);
+    if (!s) throw new Error(`${this.trace.scenario}: no step labelled ${JSON.stringify(label)}`);
+    return s;
+  }
+
+  result(label: string): CallResult {
+    return this.step(label).result;
+  }
+
+  /** The socket `name` right after step `label` (undefined when it is gone). */
+  sock(label: string, name: string): ObservedSocket | undefined {
+    return this.step(label).after.sockets.find((s) => s.label === name);
+  }
+
+  /** `STATE Recv-Q n`, or `gone`, for one-line evidence. */
+  describe(label: string, name: string): string {
+    const s = this.sock(label, name);
+    if (!s) return `${name} gone`;
+    const owner = s.owner ? `${s.actor ?? s.owner.command}(${s.owner.pid})` : 'no owner';
+    return `${name} ${s.state} Recv-Q ${s.recvQ} Send-Q ${s.sendQ} ${owner}`;
+  }
+
+  /** Every state `name` was seen in, in order, across all snapshots (watched ones too). */
+  statesOf(name: string): TcpState[] {
+    const seen: TcpState[] = [];
+    for (const st of this.trace.steps) {
+      for (const snap of [...(st.watched ?? []), st.after]) {
+        const s = snap.sockets.find((x) => x.label === name);
+        if (s && seen[seen.length - 1] !== s.state) seen.push(s.state);
+      }
+    }
+    return seen;
+  }
+
+  get captured(): boolean {
+    return this.trace.segments !== null;
+  }
+
+  /** The segments seen from the start of step `from` to the end of step `to` (default: `from`). */
+  segments(from: string, to: string = from): CapturedSegment[] {
+    const all = this.trace.segments ?? [];
+    const a = this.step(from).index;
+    const b = this.step(to).index;
+    const idx = this.trace.steps.filter((s) => s.index >= a && s.index <= b).flatMap((s) => s.segments);
+    return idx.map((i) => all[i]).filter((s): s is CapturedSegment => s !== undefined);
+  }
+
+  /** Segments sent by socket `name` (`~x`: the far end of x) among `segs`. */
+  from(name: string, segs: CapturedSegment[]): CapturedSegment[] {
+    const addr = this.addr(name);
+    const peer = this.addr(name.startsWith('~') ? name.slice(1) : `~${name}`);
+    return segs.filter((s) => s.src === addr && (peer === undefined || s.dst === peer));
+  }
+
+  /** `ip:port` of socket `name`; `~x` is the far end of x. */
+  addr(name: string): string | undefined {
+    return name.startsWith('~') ? this.trace.remotes[name.slice(1)] : this.trace.addresses[name];
+  }
+}

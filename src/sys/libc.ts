@@ -1,0 +1,84 @@
+import koffi from 'koffi';
+
+/**
+ * The libc functions Node does not expose, bound once through koffi. Linux only (x86_64 and
+ * aarch64 share every constant used here). Nothing outside src/sys touches these directly.
+ */
+const lib = koffi.load('libc.so.6');
+
+export const libc = {
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+  listen: lib.func('int listen(int fd, int backlog)'),
+  connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
+  accept4: lib.func('int accept4(int fd, _Out_ void *addr, _Inout_ uint32_t *len, int flags)'),
+  recv: lib.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+  send: lib.func('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
+  shutdown: lib.func('int shutdown(int fd, int how)'),
+  close: lib.func('int close(int fd)'),
+  setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)'),
+  getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)'),
+  getsockname: lib.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)'),
+  getpeername: lib.func('int getpeername(int fd, _Out_ void *addr, _Inout_ uint32_t *len)'),
+  epoll_create1: lib.func('int epoll_create1(int flags)'),
+  epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, const void *event)'),
+  epoll_wait: lib.func('int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)'),
+  open: lib.func('int open(const char *path, int flags)'),
+  getrlimit: lib.func('int getrlimit(int resource, _Out_ void *rlim)'),
+  setrlimit: lib.func('int setrlimit(int resource, const void *rlim)'),
+  pthread_sigmask: lib.func('int pthread_sigmask(int how, const void *set, _Out_ void *old)'),
+  sigpending: lib.func('int sigpending(_Out_ void *set)'),
+  sigtimedwait: lib.func('int sigtimedwait(const void *set, _Out_ void *info, const void *timeout)'),
+  syscall3: lib.func('long syscall(long number, long a, long b, long c)'),
+};
+
+/** errno of the last failed call on this thread (koffi saves it right after the call). */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/** Constants from the Linux UAPI headers (identical on x86_64 and aarch64). */
+export const C = {
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_STREAM: 1,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_REUSEADDR: 2,
+  SO_ERROR: 4,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_KEEPALIVE: 9,
+  SO_LINGER: 13,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  TCP_KEEPIDLE: 4,
+  TCP_KEEPINTVL: 5,
+  TCP_KEEPCNT: 6,
+  TCP_LINGER2: 8,
+  TCP_INFO: 11,
+  TCP_QUICKACK: 12,
+  TCP_USER_TIMEOUT: 18,
+  SHUT_RD: 0,
+  SHUT_WR: 1,
+  SHUT_RDWR: 2,
+  MSG_PEEK: 0x2,
+  MSG_DONTWAIT: 0x40,
+  MSG_NOSIGNAL: 0x4000,
+  EPOLLIN: 0x1,
+  EPOLLPRI: 0x2,
+  EPOLLOUT: 0x4,
+  EPOLLERR: 0x8,
+  EPOLLHUP: 0x10,
+  EPOLLRDHUP: 0x2000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  O_RDONLY: 0,
+  O_CLOEXEC: 0o2000000,
+  RLIMIT_NOFILE: 7,
+  SIG_BLOCK: 0,
+  SIGPIPE: 13,
+  SYS_pidfd_open: 434,
+  SYS_pidfd_getfd: 438,
+} as const;

@@ -1,0 +1,5 @@
+export * from './state.js';
+export * from './errno.js';
+export * from './segment.js';
+export * from './observation.js';
+export * from './address.js';

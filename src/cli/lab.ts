@@ -2,7 +2,7 @@ import pc from 'picocolors';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
 import { isRoot } from '../lab/kernel/netns.js';
-import { renderTrace, verdictLine } from '../lab/report/text.js';
+import { renderTrace, timeline, verdictLine } from '../lab/report/text.js';
 import { runLab, uncoveredClaims, type LabResult } from '../lab/run-lab.js';
 
 /**
@@ -58,6 +58,7 @@ function humanReport(r: LabResult, full: boolean): string {
   const out: string[] = [];
   for (const o of r.outcomes) {
     if (o.status === 'ran') out.push(renderTrace(o.trace), '');
+    if (o.status === 'failed') out.push(pc.red(pc.bold(`━━ ${o.scenario} FAILED`)), ...(o.steps?.length ? [timeline(o.steps)] : []), pc.red(`   ${o.error}`), '');
   }
   out.push(pc.bold('━━ summary'));
   for (const v of [...r.verdicts].sort((a, b) => a.claim.localeCompare(b.claim))) out.push(`  ${verdictLine(v)} ${pc.dim(`[${v.scenario}]`)}`);

@@ -12,15 +12,32 @@ export type ActorOp =
   | { op: 'connect'; sock: string; to: string; waitMs?: number; rcvbuf?: number; sndbuf?: number }
   /** socket() + SO_REUSEADDR + bind(P) + connect(P): the self-connect of seeds 004-m/004-p. */
   | { op: 'selfConnect'; sock: string }
-  /** accept4() on listener `sock`, naming the new socket `as`; waits up to `waitMs` for a connection. */
-  | { op: 'accept'; sock: string; as: string; waitMs?: number }
-  /** send(MSG_DONTWAIT) of `data`, or of `bytes` filler bytes, or until the send buffer is full (`fill`). */
-  | { op: 'write'; sock: string; data?: string; bytes?: number; fill?: boolean }
-  /** recv(): waits up to `waitMs` for readability (0 = non-blocking), `peek` = MSG_PEEK. */
-  | { op: 'read'; sock: string; max?: number; waitMs?: number; peek?: boolean }
+  /** accept4() on listener `sock`, naming the new socket `into`; waits up to `waitMs` for a connection. */
+  | { op: 'accept'; sock: string; into: string; waitMs?: number }
+  /**
+   * send(MSG_DONTWAIT) of `data`, or of `bytes` filler bytes, or until the send buffer is full (`fill`).
+   * With `blocking`: one send() with flags 0 on the socket switched to blocking mode for the call
+   * (SO_SNDTIMEO 2 s as a guard), the C write of seed 002-l; reports `{ bytes, elapsedMs, unacked }`,
+   * `unacked` read from TCP_INFO the moment send() returned.
+   */
+  | { op: 'write'; sock: string; data?: string; bytes?: number; fill?: boolean; blocking?: boolean }
+  /**
+   * recv(): waits up to `waitMs` for readability (0 = non-blocking), `peek` = MSG_PEEK. With
+   * `blocking`: one recv() with flags 0 on the socket switched to blocking mode (SO_RCVTIMEO
+   * `waitMs`, default 2 s, as a guard); the result also has `elapsedMs` (seed 002-l).
+   */
+  | { op: 'read'; sock: string; max?: number; waitMs?: number; peek?: boolean; blocking?: boolean }
   /** recv() until EAGAIN (after `waitMs` of quiet) or EOF; reports the bytes and whether EOF was read. */
   | { op: 'drain'; sock: string; waitMs?: number }
   | { op: 'shutdown'; sock: string; how: ShutdownHow }
+  /**
+   * An event-driven passive close, armed: returns at once; from then on the process polls `sock`
+   * every millisecond, reads (and drops) what arrives, and the moment read() returns 0 (the
+   * peer's FIN) it sends `write` if given, then close()s — with no runner round trip in between,
+   * so it happens inside the ~40 ms the kernel holds back its ACK of the FIN (seeds 004-k, 004-l).
+   * Gives up after `waitMs` (default 5 s).
+   */
+  | { op: 'closeOnEof'; sock: string; write?: string; waitMs?: number }
   | { op: 'close'; sock: string }
   /** SO_LINGER {1, seconds}; 0 makes close() abortive (RST). */
   | { op: 'linger'; sock: string; seconds: number }
@@ -64,7 +81,9 @@ export type NodeServerBehaviour =
   /** reads and calls end() on 'end' (remedy 002-i/002-j in Node). */
   | 'close-on-end'
   /** never reads, but destroys connections idle for `idleMs` (remedy 002-g). */
-  | 'idle-close';
+  | 'idle-close'
+  /** answers each chunk it reads with `ok:` + the chunk, ends on 'end', and destroys connections idle for `idleMs` (the idle-reaping RPC server of seed 003-g). */
+  | 'answer-idle-close';
 
 /** A step of a scenario: an actor's call, or a runner-level pause/watch. */
 export type Step =

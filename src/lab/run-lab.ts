@@ -1,5 +1,5 @@
 import { CLAIMS } from './claims.js';
-import { runOnKernel, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
+import { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
 import type { Scenario, Verdict } from './scenario.js';
 import type { StepRecord, Trace } from './trace.js';
 
@@ -13,7 +13,7 @@ export interface LabProgress {
 export type ScenarioOutcome =
   | { scenario: string; status: 'ran'; trace: Trace }
   | { scenario: string; status: 'skipped'; reason: string }
-  | { scenario: string; status: 'failed'; error: string };
+  | { scenario: string; status: 'failed'; error: string; steps?: StepRecord[] };
 
 export interface LabResult {
   outcomes: ScenarioOutcome[];
@@ -41,7 +41,9 @@ export async function runLab(scenarios: readonly Scenario[], opts: KernelRunOpti
       outcome =
         e instanceof ScenarioSkipped
           ? { scenario: sc.id, status: 'skipped', reason: e.reason }
-          : { scenario: sc.id, status: 'failed', error: e instanceof Error ? e.message : String(e) };
+          : e instanceof ScenarioFailed
+            ? { scenario: sc.id, status: 'failed', error: e.message, steps: e.steps }
+            : { scenario: sc.id, status: 'failed', error: e instanceof Error ? e.message : String(e) };
     }
     outcomes.push(outcome);
     opts.progress?.scenarioDone?.(outcome);

@@ -70,7 +70,7 @@ const MS_PER_TICK = 10;
  */
 const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 
-const HEX = new Int8Array(128).fill(-1);
+const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) {
   HEX[65 + i] = 10 + i;
@@ -79,10 +79,12 @@ for (let i = 0; i < 6; i++) {
 
 const SPACE = 32;
 const COLON = 58;
+const NEWLINE = 10;
+const EMPTY = Buffer.alloc(0);
 
 // Parser state. Module-level so the hot loop allocates nothing but the row, its timer and the
-// strings it keeps; every entry point sets all of it and clears `cur` before returning.
-let cur = '';
+// strings it keeps; parseTcpBytes sets all of it and drops `cur` before returning.
+let cur: Buffer = EMPTY;
 let src = '';
 let pos = 0;
 let lineStart = 0;
@@ -95,29 +97,217 @@ const v4Cache = new Map<number, string>();
 const v6Cache = new Map<string, string>();
 
 function fail(reason: string): never {
-  const line = cur.slice(lineStart, lineEnd);
-  cur = '';
+  const line = cur.toString('utf8', lineStart, lineEnd);
+  cur = EMPTY;
   throw new ProcParseError(src, lineNo, line, reason);
 }
 
 /** The whitespace-delimited token at `from`, for messages. */
 function tokenAt(from: number): string {
   let end = from;
-  while (end < lineEnd && cur.charCodeAt(end) !== SPACE) end++;
-  return cur.slice(from, end);
+  while (end < lineEnd && cur[end] !== SPACE) end++;
+  return cur.toString('utf8', from, end);
 }
+
+function ipv4(n: number): string {
+  let s = v4Cache.get(n);
+  if (s === undefined) {
+    s = HOST_LITTLE_ENDIAN
+      ? `${n & 0xff}.${(n >>> 8) & 0xff}.${(n >>> 16) & 0xff}.${n >>> 24}`
+      : `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+    if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
+    v4Cache.set(n, s);
+  }
+  return s;
+}
+
+/**
+ * Text of the IPv6 address whose 32 hex digits start at `at` (already checked): four
+ * `s6_addr32` words, each printed as a host-order `%08X`.
+ */
+function ipv6At(at: number): string {
+  const key = cur.toString('latin1', at, at + 32);
+  let s = v6Cache.get(key);
+  if (s === undefined) {
+    const groups = new Array<number>(8);
+    for (let w = 0; w < 4; w++) {
+      const word = hex8(cur, at + w * 8);
+      // Bytes of the word in memory order (= network order of the address).
+      const b0 = HOST_LITTLE_ENDIAN ? word & 0xff : word >>> 24;
+      const b1 = HOST_LITTLE_ENDIAN ? (word >>> 8) & 0xff : (word >>> 16) & 0xff;
+      const b2 = HOST_LITTLE_ENDIAN ? (word >>> 16) & 0xff : (word >>> 8) & 0xff;
+      const b3 = HOST_LITTLE_ENDIAN ? word >>> 24 : word & 0xff;
+      groups[w * 2] = (b0 << 8) | b1;
+      groups[w * 2 + 1] = (b2 << 8) | b3;
+    }
+    s = formatIPv6(groups);
+    if (v6Cache.size >= CACHE_LIMIT) v6Cache.clear();
+    v6Cache.set(key, s);
+  }
+  return s;
+}
+
+// ---- Fast path: the kernel's fixed-width layout -------------------------------------------
+//
+// "%4d: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08lX %08X %5u %8d %lu …" (IPv6: %08X four
+// times per address). Everything up to `retrnsmt` sits at fixed offsets from the slot's colon,
+// so it is read with table lookups and one validity check per field. Anything unexpected falls
+// back to the tokenizer below, which also writes the error messages.
+
+/** 8 hex digits at `at` as an unsigned 32-bit value, or -1. */
+function hex8(b: Buffer, at: number): number {
+  const d0 = HEX[b[at] as number] as number;
+  const d1 = HEX[b[at + 1] as number] as number;
+  const d2 = HEX[b[at + 2] as number] as number;
+  const d3 = HEX[b[at + 3] as number] as number;
+  const d4 = HEX[b[at + 4] as number] as number;
+  const d5 = HEX[b[at + 5] as number] as number;
+  const d6 = HEX[b[at + 6] as number] as number;
+  const d7 = HEX[b[at + 7] as number] as number;
+  if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) < 0) return -1;
+  return d0 * 0x10000000 + ((d1 << 24) | (d2 << 20) | (d3 << 16) | (d4 << 12) | (d5 << 8) | (d6 << 4) | d7);
+}
+
+/** 4 hex digits at `at`, or -1. */
+function hex4(b: Buffer, at: number): number {
+  const d0 = HEX[b[at] as number] as number;
+  const d1 = HEX[b[at + 1] as number] as number;
+  const d2 = HEX[b[at + 2] as number] as number;
+  const d3 = HEX[b[at + 3] as number] as number;
+  if ((d0 | d1 | d2 | d3) < 0) return -1;
+  return (d0 << 12) | (d1 << 8) | (d2 << 4) | d3;
+}
+
+/** 2 hex digits at `at`, or -1. */
+function hex2(b: Buffer, at: number): number {
+  const d0 = HEX[b[at] as number] as number;
+  const d1 = HEX[b[at + 1] as number] as number;
+  if ((d0 | d1) < 0) return -1;
+  return (d0 << 4) | d1;
+}
+
+/** Whether the 32 hex digits at `at` are all valid. */
+function hex32ok(b: Buffer, at: number): boolean {
+  return hex8(b, at) >= 0 && hex8(b, at + 8) >= 0 && hex8(b, at + 16) >= 0 && hex8(b, at + 24) >= 0;
+}
+
+// Offsets from the first address digit, for an address of width W (8 or 32 hex digits):
+//   W ':' 4 ' ' W ':' 4 ' ' st(2) ' ' tx(8) ':' rx(8) ' ' tr(2) ':' when(8) ' ' retr(8)
+const FIXED_TAIL = 2 + 1 + 8 + 1 + 8 + 1 + 2 + 1 + 8 + 1 + 8; // from st to the end of retrnsmt
+
+function fastRow(family: 4 | 6, ls: number, le: number): TcpRow | undefined {
+  const b = cur;
+  let p = ls;
+  while (p < le && b[p] === SPACE) p++;
+  const sl = p;
+  while (p < le && (b[p] as number) - 48 >>> 0 <= 9) p++;
+  if (p === sl || b[p] !== COLON || b[p + 1] !== SPACE) return undefined;
+  const a = p + 2;
+  const w = family === 4 ? 8 : 32;
+  const st = a + 2 * (w + 6);
+  if (le - st < FIXED_TAIL + 2) return undefined;
+
+  let localAddress: string;
+  let remoteAddress: string;
+  const ra = a + w + 6;
+  if (family === 4) {
+    const l = hex8(b, a);
+    const r = hex8(b, ra);
+    if (l < 0 || r < 0) return undefined;
+    localAddress = ipv4(l);
+    remoteAddress = ipv4(r);
+  } else {
+    if (!hex32ok(b, a) || !hex32ok(b, ra)) return undefined;
+    localAddress = ipv6At(a);
+    remoteAddress = ipv6At(ra);
+  }
+  const localPort = hex4(b, a + w + 1);
+  const remotePort = hex4(b, ra + w + 1);
+  if (localPort < 0 || remotePort < 0) return undefined;
+  if (b[a + w] !== COLON || b[a + w + 5] !== SPACE || b[ra + w] !== COLON || b[ra + w + 5] !== SPACE) return undefined;
+
+  const stn = hex2(b, st);
+  const state = TCP_STATES[stn - 1];
+  const sendQ = hex8(b, st + 3);
+  const recvQ = hex8(b, st + 12);
+  const tr = hex2(b, st + 21);
+  const when = hex8(b, st + 24);
+  const retransmits = hex8(b, st + 33);
+  if (state === undefined || sendQ < 0 || recvQ < 0 || tr < 0 || when < 0 || retransmits < 0) return undefined;
+  if (b[st + 2] !== SPACE || b[st + 11] !== COLON || b[st + 20] !== SPACE || b[st + 23] !== COLON || b[st + 32] !== SPACE || b[st + 41] !== SPACE) {
+    return undefined;
+  }
+
+  // uid (%5u), timeout (%8d), inode (%lu): space-separated decimals.
+  p = st + 41;
+  while (p < le && b[p] === SPACE) p++;
+  let d = p;
+  let uid = 0;
+  for (let c = (b[p] as number) - 48; p < le && c >= 0 && c <= 9; c = (b[++p] as number) - 48) uid = uid * 10 + c;
+  if (p === d || b[p] !== SPACE) return undefined;
+  while (p < le && b[p] === SPACE) p++;
+  if (b[p] === 45 /* - */) p++;
+  d = p;
+  while (p < le && (b[p] as number) - 48 >>> 0 <= 9) p++;
+  if (p === d || b[p] !== SPACE) return undefined;
+  while (p < le && b[p] === SPACE) p++;
+  d = p;
+  let inode = 0;
+  for (let c = (b[p] as number) - 48; p < le && c >= 0 && c <= 9; c = (b[++p] as number) - 48) inode = inode * 10 + c;
+  if (p === d || p - d > 20 || (p < le && b[p] !== SPACE)) return undefined;
+
+  return makeRow(family, localAddress, localPort, remoteAddress, remotePort, state, sendQ, recvQ, tr, when, retransmits, uid, inode);
+}
+
+function makeRow(
+  family: 4 | 6,
+  localAddress: string,
+  localPort: number,
+  remoteAddress: string,
+  remotePort: number,
+  state: TcpState,
+  sendQ: number,
+  recvQ: number,
+  tr: number,
+  when: number,
+  retransmits: number,
+  uid: number,
+  inode: number,
+): TcpRow {
+  return {
+    family,
+    local: formatEndpoint({ address: localAddress, port: localPort }),
+    remote: formatEndpoint({ address: remoteAddress, port: remotePort }),
+    localAddress,
+    localPort,
+    remoteAddress,
+    remotePort,
+    state,
+    sendQ,
+    recvQ,
+    timer: {
+      kind: TIMER_KINDS[tr] ?? 'unknown',
+      remainingMs: tr === 0 ? 0 : when * MS_PER_TICK,
+      retransmits,
+    },
+    uid,
+    inode,
+  };
+}
+
+// ---- Slow path: a tokenizer that accepts any spacing and digit count, and explains failures --
 
 /** Moves past the spaces before column `what`; fails if there are none or the row ends. */
 function column(what: string): void {
   if (pos >= lineEnd) fail(`the row ends before the ${what} column`);
-  if (cur.charCodeAt(pos) !== SPACE) fail(`unexpected ${JSON.stringify(tokenAt(pos))} before the ${what} column`);
+  if (cur[pos] !== SPACE) fail(`unexpected ${JSON.stringify(tokenAt(pos))} before the ${what} column`);
   do pos++;
-  while (pos < lineEnd && cur.charCodeAt(pos) === SPACE);
+  while (pos < lineEnd && cur[pos] === SPACE);
   if (pos >= lineEnd) fail(`the row ends before the ${what} column`);
 }
 
 function expectColon(after: string): void {
-  if (pos >= lineEnd || cur.charCodeAt(pos) !== COLON) fail(`expected ":" after the ${after}, found ${JSON.stringify(tokenAt(pos))}`);
+  if (pos >= lineEnd || cur[pos] !== COLON) fail(`expected ":" after the ${after}, found ${JSON.stringify(tokenAt(pos))}`);
   pos++;
 }
 
@@ -126,8 +316,7 @@ function readHex(maxDigits: number, exact: boolean, what: string): number {
   const start = pos;
   let v = 0;
   while (pos < lineEnd) {
-    const c = cur.charCodeAt(pos);
-    const d = c < 128 ? (HEX[c] as number) : -1;
+    const d = HEX[cur[pos] as number] as number;
     if (d < 0) break;
     v = v * 16 + d;
     pos++;
@@ -149,8 +338,7 @@ function readWhen(): number {
   let v = 0;
   let inv = 0;
   while (pos < lineEnd) {
-    const c = cur.charCodeAt(pos);
-    const d = c < 128 ? (HEX[c] as number) : -1;
+    const d = HEX[cur[pos] as number] as number;
     if (d < 0) break;
     v = v * 16 + d;
     inv = inv * 16 + (15 - d);
@@ -158,21 +346,21 @@ function readWhen(): number {
   }
   const n = pos - start;
   if (n === 0 || n > 16) fail(`expected 1 to 16 hex digits for the timer expiry (tm->when), found ${JSON.stringify(tokenAt(start))}`);
-  if (n === 16 && (HEX[cur.charCodeAt(start)] as number) >= 8) return -(inv + 1);
+  if (n === 16 && (HEX[cur[start] as number] as number) >= 8) return -(inv + 1);
   return v;
 }
 
 function readDec(what: string, signed: boolean): number {
   const start = pos;
   let neg = false;
-  if (signed && pos < lineEnd && cur.charCodeAt(pos) === 45 /* - */) {
+  if (signed && pos < lineEnd && cur[pos] === 45 /* - */) {
     neg = true;
     pos++;
   }
   const digits = pos;
   let v = 0;
   while (pos < lineEnd) {
-    const d = cur.charCodeAt(pos) - 48;
+    const d = (cur[pos] as number) - 48;
     if (d < 0 || d > 9) break;
     v = v * 10 + d;
     pos++;
@@ -181,45 +369,12 @@ function readDec(what: string, signed: boolean): number {
   return neg ? -v : v;
 }
 
-function ipv4(n: number): string {
-  let s = v4Cache.get(n);
-  if (s === undefined) {
-    s = HOST_LITTLE_ENDIAN
-      ? `${n & 0xff}.${(n >>> 8) & 0xff}.${(n >>> 16) & 0xff}.${n >>> 24}`
-      : `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
-    if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
-    v4Cache.set(n, s);
-  }
-  return s;
-}
-
 /** Reads the 8 (IPv4) or 32 (IPv6) hex digits of an address column. */
 function readAddress(family: 4 | 6, what: string): string {
   const start = pos;
   if (family === 4) return ipv4(readHex(8, true, what));
-  // Four s6_addr32 words, each printed as a host-order %08X. Check all 32 digits first, then
-  // look the text up: most rows repeat an address already seen.
   readHex(32, true, what);
-  const key = cur.slice(start, start + 32);
-  let s = v6Cache.get(key);
-  if (s === undefined) {
-    const groups = new Array<number>(8);
-    for (let w = 0; w < 4; w++) {
-      let word = 0;
-      for (let i = 0; i < 8; i++) word = word * 16 + (HEX[key.charCodeAt(w * 8 + i)] as number);
-      // Bytes of the word in memory order (= network order of the address).
-      const b0 = HOST_LITTLE_ENDIAN ? word & 0xff : word >>> 24;
-      const b1 = HOST_LITTLE_ENDIAN ? (word >>> 8) & 0xff : (word >>> 16) & 0xff;
-      const b2 = HOST_LITTLE_ENDIAN ? (word >>> 16) & 0xff : (word >>> 8) & 0xff;
-      const b3 = HOST_LITTLE_ENDIAN ? word >>> 24 : word & 0xff;
-      groups[w * 2] = (b0 << 8) | b1;
-      groups[w * 2 + 1] = (b2 << 8) | b3;
-    }
-    s = formatIPv6(groups);
-    if (v6Cache.size >= CACHE_LIMIT) v6Cache.clear();
-    v6Cache.set(key, s);
-  }
-  return s;
+  return ipv6At(start);
 }
 
 /**
@@ -265,7 +420,7 @@ export function formatIPv6(groups: readonly number[]): string {
   return out;
 }
 
-function parseRow(family: 4 | 6): TcpRow {
+function slowRow(family: 4 | 6): TcpRow {
   // "%4d: " slot number
   readDec('slot number (sl)', false);
   expectColon('slot number (sl)');
@@ -307,29 +462,11 @@ function parseRow(family: 4 | 6): TcpRow {
 
   column('inode');
   const inode = readDec('inode', false);
-  if (pos < lineEnd && cur.charCodeAt(pos) !== SPACE) fail(`unexpected ${JSON.stringify(tokenAt(pos))} in the inode column`);
+  if (pos < lineEnd && cur[pos] !== SPACE) fail(`unexpected ${JSON.stringify(tokenAt(pos))} in the inode column`);
   // What follows (refcount, socket pointer, and on full rows rto, ato, quick/pingpong, cwnd,
   // ssthresh) is not needed and may be absent: short rows end after the pointer.
 
-  return {
-    family,
-    local: formatEndpoint({ address: localAddress, port: localPort }),
-    remote: formatEndpoint({ address: remoteAddress, port: remotePort }),
-    localAddress,
-    localPort,
-    remoteAddress,
-    remotePort,
-    state,
-    sendQ,
-    recvQ,
-    timer: {
-      kind: TIMER_KINDS[tr] ?? 'unknown',
-      remainingMs: tr === 0 ? 0 : when * MS_PER_TICK,
-      retransmits,
-    },
-    uid,
-    inode,
-  };
+  return makeRow(family, localAddress, localPort, remoteAddress, remotePort, state, sendQ, recvQ, tr, when, retransmits, uid, inode);
 }
 
 /**
@@ -345,37 +482,47 @@ function parseRow(family: 4 | 6): TcpRow {
  * padding the kernel adds to IPv4 rows. Addresses are decoded in the host's byte order, which is
  * the order the kernel printed them in on this machine.
  *
- * @param text   the whole file.
+ * @param text   the whole file, as text or as the bytes read (bytes skip a decoding step).
  * @param family 4 for `tcp`, 6 for `tcp6`; an address of the other width is an error.
  * @param source named in error messages; defaults to `/proc/net/tcp` or `/proc/net/tcp6`.
  * @throws ProcParseError for a row that does not have that shape (missing or malformed column,
  *   unknown state number), naming `source`, the 1-based line number and the line.
+ * @throws RangeError when `family` is not 4 or 6.
  */
-export function parseTcpTable(text: string, family: 4 | 6, source: string = family === 6 ? '/proc/net/tcp6' : '/proc/net/tcp'): TcpRow[] {
+export function parseTcpTable(text: string | Uint8Array, family: 4 | 6, source: string = family === 6 ? '/proc/net/tcp6' : '/proc/net/tcp'): TcpRow[] {
   if (family !== 4 && family !== 6) throw new RangeError(`family must be 4 or 6, got ${String(family)}`);
+  // UTF-8, not latin1: a character above U+00FF must not be truncated into an ASCII digit.
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  return parseTcpBytes(bytes, bytes.length, family, source);
+}
+
+function parseTcpBytes(bytes: Buffer, len: number, family: 4 | 6, source: string): TcpRow[] {
   const rows: TcpRow[] = [];
   src = source;
   lineNo = 0;
-  const input = text;
-  const len = input.length;
-  cur = input;
+  cur = bytes;
   try {
     let start = 0;
     while (start < len) {
-      let end = input.indexOf('\n', start);
-      if (end === -1) end = len;
+      let end = bytes.indexOf(NEWLINE, start);
+      if (end === -1 || end > len) end = len;
       lineNo++;
       lineStart = start;
       lineEnd = end;
-      pos = start;
       start = end + 1;
-      while (pos < end && input.charCodeAt(pos) === SPACE) pos++;
-      if (pos === end) continue;
-      if (lineNo === 1 && input.charCodeAt(pos) === 115 /* s */ && input.charCodeAt(pos + 1) === 108 /* l */) continue;
-      rows.push(parseRow(family));
+      let p = lineStart;
+      while (p < end && bytes[p] === SPACE) p++;
+      if (p === end) continue;
+      if (lineNo === 1 && bytes[p] === 115 /* s */ && bytes[p + 1] === 108 /* l */) continue;
+      let row = fastRow(family, lineStart, end);
+      if (row === undefined) {
+        pos = p;
+        row = slowRow(family);
+      }
+      rows.push(row);
     }
   } finally {
-    cur = '';
+    cur = EMPTY;
   }
   return rows;
 }
@@ -416,8 +563,8 @@ function isMissing(err: unknown): boolean {
 // One reusable buffer for the sync reader; procfs files report size 0, so read until EOF.
 let syncBuf = Buffer.allocUnsafe(1 << 20);
 
-function readProcFileSync(path: string): string {
-  // readFileSync would do, but reading into a kept buffer avoids a chunk list and a concat.
+/** Reads a whole procfs file into the shared buffer; returns the length. Parse before the next call. */
+function readProcFileSync(path: string): number {
   const fd = openSync(path, 'r');
   try {
     let used = 0;
@@ -428,31 +575,30 @@ function readProcFileSync(path: string): string {
         syncBuf = bigger;
       }
       const n = readSync(fd, syncBuf, used, syncBuf.length - used, null);
-      if (n === 0) break;
+      if (n === 0) return used;
       used += n;
     }
-    return syncBuf.toString('latin1', 0, used);
   } finally {
     closeSync(fd);
   }
 }
 
-async function readProcFile(path: string): Promise<string> {
+/** Reads a whole procfs file (size 0 in stat, so until EOF) into a buffer of its own. */
+async function readProcFile(path: string): Promise<{ bytes: Buffer; length: number }> {
   const fh = await open(path, 'r');
   try {
-    let buf = Buffer.allocUnsafe(1 << 18);
-    let used = 0;
+    let bytes = Buffer.allocUnsafe(1 << 18);
+    let length = 0;
     for (;;) {
-      if (used === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, used);
-        buf = bigger;
+      if (length === bytes.length) {
+        const bigger = Buffer.allocUnsafe(bytes.length * 2);
+        bytes.copy(bigger, 0, 0, length);
+        bytes = bigger;
       }
-      const { bytesRead } = await fh.read(buf, used, buf.length - used, null);
-      if (bytesRead === 0) break;
-      used += bytesRead;
+      const { bytesRead } = await fh.read(bytes, length, bytes.length - length, null);
+      if (bytesRead === 0) return { bytes, length };
+      length += bytesRead;
     }
-    return buf.toString('latin1', 0, used);
   } finally {
     await fh.close();
   }
@@ -470,42 +616,42 @@ async function readProcFile(path: string): Promise<string> {
  */
 export async function readTcpTables(opts?: ReadTcpTablesOptions): Promise<TcpRow[]> {
   const families = familiesOf(opts);
-  const texts = await Promise.all(
+  const tables = await Promise.all(
     families.map(async (family) => {
       const path = tablePath(opts, family);
+      let file: { bytes: Buffer; length: number };
       try {
-        return { family, path, text: await readProcFile(path) };
+        file = await readProcFile(path);
       } catch (err) {
-        if (family === 6 && isMissing(err)) return undefined;
+        if (family === 6 && isMissing(err)) return [];
         throw err;
       }
+      return parseTcpBytes(file.bytes, file.length, family, path);
     }),
   );
-  return collect(texts);
+  return concat(tables);
 }
 
 /** Synchronous {@link readTcpTables}: same options, result and errors. */
 export function readTcpTablesSync(opts?: ReadTcpTablesOptions): TcpRow[] {
   const families = familiesOf(opts);
-  const texts = families.map((family) => {
+  const tables = families.map((family) => {
     const path = tablePath(opts, family);
+    let length: number;
     try {
-      return { family, path, text: readProcFileSync(path) };
+      length = readProcFileSync(path);
     } catch (err) {
-      if (family === 6 && isMissing(err)) return undefined;
+      if (family === 6 && isMissing(err)) return [];
       throw err;
     }
+    return parseTcpBytes(syncBuf, length, family, path);
   });
-  return collect(texts);
+  return concat(tables);
 }
 
-function collect(texts: readonly ({ family: 4 | 6; path: string; text: string } | undefined)[]): TcpRow[] {
-  let rows: TcpRow[] | undefined;
-  for (const t of texts) {
-    if (t === undefined) continue;
-    const parsed = parseTcpTable(t.text, t.family, t.path);
-    if (rows === undefined) rows = parsed;
-    else for (let i = 0; i < parsed.length; i++) rows.push(parsed[i] as TcpRow);
-  }
-  return rows ?? [];
+function concat(tables: TcpRow[][]): TcpRow[] {
+  const [first, ...rest] = tables;
+  if (first === undefined) return [];
+  for (const t of rest) for (let i = 0; i < t.length; i++) first.push(t[i] as TcpRow);
+  return first;
 }

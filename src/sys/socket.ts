@@ -122,6 +122,28 @@ export function peernameRaw(fd: number): SysResult<Endpoint> {
   return libc.getpeername(fd, sa, [28]) === 0 ? { ok: true, value: decodeSockaddr(sa) } : fail();
 }
 
+/**
+ * Sets or clears O_NONBLOCK (fcntl F_GETFL/F_SETFL). The lab's sockets are non-blocking; clearing
+ * the flag for one call gives the blocking send()/recv() the articles' C code makes (seed 002-l).
+ */
+export function setNonBlockingRaw(fd: number, on: boolean): SysResult<void> {
+  const flags = libc.fcntl(fd, C.F_GETFL) as number;
+  if (flags < 0) return fail();
+  const next = on ? flags | C.O_NONBLOCK : flags & ~C.O_NONBLOCK;
+  return (libc.fcntl(fd, C.F_SETFL, 'int', next) as number) === 0 ? { ok: true, value: undefined } : fail();
+}
+
+/**
+ * SO_SNDTIMEO / SO_RCVTIMEO (`struct timeval`, 64-bit): how long a blocking send()/recv() may
+ * sleep before it gives up with EAGAIN (0 = for ever).
+ */
+export function setTimeoutOptRaw(fd: number, name: 'SO_SNDTIMEO' | 'SO_RCVTIMEO', ms: number): SysResult<void> {
+  const b = Buffer.alloc(16);
+  b.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  b.writeBigInt64LE(BigInt(Math.round((ms % 1000) * 1000)), 8);
+  return libc.setsockopt(fd, C.SOL_SOCKET, C[name], b, 16) === 0 ? { ok: true, value: undefined } : fail();
+}
+
 /** setsockopt(2) with an `int` value. */
 export function setIntOptRaw(fd: number, level: number, name: number, value: number): SysResult<void> {
   const b = Buffer.alloc(4);

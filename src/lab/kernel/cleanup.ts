@@ -44,3 +44,11 @@ class Resources {
 }
 
 export const resources = new Resources();
+
+/**
+ * Environment of every process the lab starts: marked with the lab's pid, so a leak check (or a
+ * person with `grep -l TT_LAB_OWNER /proc/[0-9]*\/environ`) can find strays.
+ */
+export function labChildEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, TT_LAB_OWNER: String(process.pid) };
+}

@@ -13,6 +13,8 @@ import type { HeldSocket } from './protocol.js';
 export class SocketNames {
   readonly #byTuple = new Map<string, string>();
   readonly #listeners = new Map<string, string>();
+  /** Sockets with a local address and no peer yet (SYN_SENT: getpeername() says ENOTCONN). */
+  readonly #unconnected = new Map<string, string>();
   /** Name → `ip:port` of the socket's local end. */
   readonly addresses: Record<string, string> = {};
   /** Name → `ip:port` of the socket's peer, for connected sockets. */
@@ -24,6 +26,7 @@ export class SocketNames {
       if (h.remote) this.remotes[h.name] = h.remote;
       if (h.local && h.remote) this.#byTuple.set(`${h.local}>${h.remote}`, h.name);
       else if (h.local && h.state === 'LISTEN') this.#listeners.set(h.local, h.name);
+      else if (h.local) this.#unconnected.set(h.local, h.name);
     }
   }
 
@@ -32,7 +35,7 @@ export class SocketNames {
     const own = this.#byTuple.get(`${local}>${remote}`);
     if (own) return own;
     const far = this.#byTuple.get(`${remote}>${local}`);
-    return far ? `~${far}` : `${local}>${remote}`;
+    return far ? `~${far}` : (this.#unconnected.get(local) ?? `${local}>${remote}`);
   }
 }
 
@@ -100,7 +103,8 @@ export async function observe(ctx: ObserveContext, held: Map<string, HeldSocket[
       });
     }
   }
-  sockets.sort((a, b) => a.label.localeCompare(b.label));
+  // Code-point order, not locale order: the same picture must print the same everywhere.
+  sockets.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   return { atMs, sockets };
 }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { resources } from './cleanup.js';
+import { labChildEnv, resources } from './cleanup.js';
 import type { ActorOp, CallResult } from '../ops.js';
 import type { HeldSocket, PeerRequest, PeerResponse } from './protocol.js';
 
@@ -68,7 +68,7 @@ export class PeerProcess {
   /** Starts the peer (inside `wrap`'s namespace) and waits for its hello. */
   static async start(actor: string, wrap: (argv: string[]) => string[]): Promise<PeerProcess> {
     const [cmd, ...args] = wrap([process.execPath, PEER_SCRIPT]);
-    const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: labChildEnv() });
     if (child.pid === undefined) throw new PeerError(actor, 'could not be started');
     const peer = new PeerProcess(actor, child);
     await new Promise<void>((resolve, reject) => {

@@ -18,6 +18,7 @@ import {
   fdOf,
   getFileLimit,
   getIntOptRaw,
+  openDevNull,
   listenRaw,
   peernameRaw,
   recvRaw,
@@ -60,6 +61,8 @@ type Held = RawSock | NodeSock | NodeListener;
 
 const held = new Map<string, Held>();
 const initialLimit = getFileLimit();
+/** /dev/null descriptors that fill the table while the limit is lowered. */
+const fillers: number[] = [];
 watchSigpipe();
 
 function raw(name: string): RawSock {
@@ -147,9 +150,13 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
     }
     case 'accept': {
       const l = raw(op.sock);
-      waitReadable(l.fd, op.waitMs ?? 0);
-      const r = acceptRaw(l.fd);
-      if (r.ok) held.set(op.as, { kind: 'raw', fd: r.value.fd, closed: false });
+      // Try first: waiting needs an epoll descriptor, which a process at its limit cannot get.
+      let r = acceptRaw(l.fd);
+      if (!r.ok && r.errno === 'EAGAIN' && (op.waitMs ?? 0) > 0) {
+        waitReadable(l.fd, op.waitMs ?? 0);
+        r = acceptRaw(l.fd);
+      }
+      if (r.ok) held.set(op.into, { kind: 'raw', fd: r.value.fd, closed: false });
       return fromSys(r, (v) => formatEndpoint(v.peer));
     }
     case 'write': {
@@ -216,11 +223,23 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
     case 'info':
       return fromSys(tcpInfoRaw(raw(op.sock).fd), (i) => ({ ...i }));
     case 'limitFds': {
-      const open = openFdCount();
-      setFileLimit({ soft: open + op.spare, hard: initialLimit.hard });
-      return { ok: true, value: open + op.spare };
+      // RLIMIT_NOFILE bounds descriptor *numbers*, so gaps below the limit would still be handed
+      // out: set the limit just above the highest open descriptor, fill every gap with /dev/null,
+      // then give back exactly `spare` of them.
+      setFileLimit({ soft: highestFd() + 1 + op.spare, hard: initialLimit.hard });
+      for (;;) {
+        const r = openDevNull();
+        if (!r.ok) break;
+        fillers.push(r.fd);
+      }
+      for (let i = 0; i < op.spare; i++) {
+        const fd = fillers.pop();
+        if (fd !== undefined) closeRaw(fd);
+      }
+      return { ok: true, value: getFileLimit().soft };
     }
     case 'unlimitFds':
+      for (const fd of fillers.splice(0)) closeRaw(fd);
       setFileLimit(initialLimit);
       return { ok: true, value: initialLimit.soft };
     case 'share': {
@@ -322,6 +341,11 @@ function nodeServe(name: string, behaviour: string, idleMs: number, backlog: num
         socket.pause();
         socket.setTimeout(idleMs, () => socket.destroy());
         break;
+      case 'answer-idle-close':
+        socket.on('data', (d: Buffer) => socket.write(`ok:${d.toString('latin1')}`));
+        socket.on('end', () => socket.end());
+        socket.setTimeout(idleMs, () => socket.destroy());
+        break;
     }
   });
   return new Promise((resolve) => {
@@ -332,9 +356,8 @@ function nodeServe(name: string, behaviour: string, idleMs: number, backlog: num
   });
 }
 
-function openFdCount(): number {
-  // readdir holds one descriptor of its own while it runs; that one is not counted.
-  return readdirSync('/proc/self/fd').length - 1;
+function highestFd(): number {
+  return Math.max(...readdirSync('/proc/self/fd').map(Number));
 }
 
 function inodeOf(fd: number): number {

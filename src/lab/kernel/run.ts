@@ -3,7 +3,7 @@ import { release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../tcp/address.js';
 import { startCapture, type CaptureUnavailable, type CapturedSegment, type PacketCapture } from './capture.js';
-import { resources } from './cleanup.js';
+import { labChildEnv, resources } from './cleanup.js';
 import { NetNamespace, isRoot } from './netns.js';
 import { observe, samePicture, SocketNames, type ObserveContext } from './observer.js';
 import { PeerProcess } from './peer-process.js';
@@ -12,6 +12,19 @@ import type { CallResult, Step } from '../ops.js';
 import type { Scenario, Verdict } from '../scenario.js';
 import { TraceView, type Snapshot, type StepRecord, type Trace } from '../trace.js';
 import { stepText } from '../report/step-text.js';
+
+/** A scenario that broke while running (a peer died, a call was impossible): not a finding. */
+export class ScenarioFailed extends Error {
+  constructor(
+    readonly scenario: string,
+    readonly reason: string,
+    /** The steps that completed before it broke, for the report. */
+    readonly steps: StepRecord[],
+  ) {
+    super(`${scenario} failed at step ${steps.length}: ${reason}`);
+    this.name = 'ScenarioFailed';
+  }
+}
 
 /** A scenario that cannot run here, and why (not root, no pidfd rights …). Not a failure. */
 export class ScenarioSkipped extends Error {
@@ -95,7 +108,13 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     for (const [index, step] of sc.steps.entries()) {
       const t0 = Date.now();
       stepStarts.push(t0);
-      const { result, watched } = await perform(step, peers, held, snapshot, opts.settleMs ?? 10);
+      let outcome: Awaited<ReturnType<typeof perform>>;
+      try {
+        outcome = await perform(step, peers, held, snapshot, opts.settleMs ?? 10);
+      } catch (e) {
+        throw new ScenarioFailed(sc.id, `${stepText(step)}: ${e instanceof Error ? e.message : String(e)}`, records);
+      }
+      const { result, watched } = outcome;
       const after = watched?.at(-1) ?? (await snapshot());
       const rec: StepRecord = {
         index,
@@ -165,7 +184,7 @@ function startSentinel(wrap: (argv: string[]) => string[]): number {
   // A process parked in the namespace, so its tables stay readable at /proc/PID/net even when
   // every actor has exited.
   const [cmd, ...args] = wrap(['sleep', '3600']);
-  const child = spawn(cmd as string, args, { stdio: 'ignore' });
+  const child = spawn(cmd as string, args, { stdio: 'ignore', env: labChildEnv() });
   if (child.pid === undefined) throw new Error('could not start the namespace sentinel');
   resources.pids.add(child.pid);
   child.unref();

@@ -12,15 +12,17 @@ export function stepText(step: Step): string {
     case 'selfConnect':
       return `${who} bind + connect ${step.sock} to its own address`;
     case 'accept':
-      return `${who} accept ${step.sock} → ${step.as}`;
+      return `${who} accept ${step.sock} → ${step.into}`;
     case 'write':
-      return `${who} write ${step.sock} ${step.fill ? 'until the send buffer is full' : step.data !== undefined ? JSON.stringify(step.data) : `${step.bytes} B`}`;
+      return `${who} ${step.blocking ? 'blocking ' : ''}write ${step.sock} ${step.fill ? 'until the send buffer is full' : step.data !== undefined ? JSON.stringify(step.data) : `${step.bytes} B`}`;
     case 'read':
-      return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.waitMs ? ` (wait ≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
+      return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.blocking ? ' (blocking)' : step.waitMs ? ` (wait ≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
     case 'drain':
       return `${who} read ${step.sock} until EAGAIN/EOF`;
     case 'shutdown':
       return `${who} shutdown(${step.sock}, ${step.how})`;
+    case 'closeOnEof':
+      return `${who} on EOF on ${step.sock}: ${step.write !== undefined ? `write ${JSON.stringify(step.write)}, then ` : ''}close() at once (armed)`;
     case 'close':
       return `${who} close(${step.sock})`;
     case 'linger':

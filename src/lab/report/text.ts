@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict } from '../scenario.js';
-import type { ObservedSocket, Trace } from '../trace.js';
+import type { ObservedSocket, StepRecord, Trace } from '../trace.js';
 import { groupByConnection, renderSequenceDiagram, defaultEnds, type DiagramEnds } from './diagram.js';
 
 /** A call's outcome in a few characters: `ok`, `ok: 4`, `EPIPE + SIGPIPE`, `EOF`. */
@@ -54,21 +54,22 @@ export function renderTrace(t: Trace): string {
   out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + t.title);
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
   out.push(pc.dim(`   kernel ${t.env.kernel}, ${t.env.netns ? `netns ${t.env.netns}` : 'host namespace'}${sysctls ? `, ${sysctls}` : ''}, ${t.durationMs} ms`));
-  out.push(timeline(t));
+  out.push(timeline(t.steps));
   out.push(packets(t));
   out.push(pc.bold('  verdicts'));
   for (const v of t.verdicts) out.push(`   ${verdictLine(v)}`);
   return out.join('\n');
 }
 
-function timeline(t: Trace): string {
+/** The step-by-step table: call, result, and every socket after it. */
+export function timeline(steps: readonly StepRecord[]): string {
   const table = new Table({
     head: ['#', 'ms', 'step', 'result', 'socket', 'state', 'Recv-Q', 'Send-Q', 'owner', 'timer'].map((h) => pc.cyan(h)),
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: ' ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1 },
     colAligns: ['right', 'right', 'left', 'left', 'left', 'left', 'right', 'right', 'left', 'left'],
   });
-  for (const s of t.steps) {
+  for (const s of steps) {
     const socks = s.after.sockets;
     const pictures = s.watched && s.watched.length > 1 ? `\n${pc.dim(`(${s.watched.length} pictures: ${s.watched.map((w) => `${w.atMs} ms`).join(', ')})`)}` : '';
     const res = resultText(s.result);
@@ -92,13 +93,18 @@ function timeline(t: Trace): string {
 function packets(t: Trace): string {
   if (!t.segments) return pc.yellow(`  ${t.env.captureNote ?? 'packets not captured'}`);
   if (t.segments.length === 0) return pc.dim('  no TCP segments were captured');
-  const byAddress = new Map(Object.entries(t.addresses).map(([name, addr]) => [addr, name]));
   const out: string[] = [pc.bold('  packets')];
+  // Name each end by its own 4-tuple: a listener and its accepted sockets share one address.
+  const nameOf = (local: string, remote: string, fallback: string): string => {
+    const own = Object.keys(t.addresses).find((n) => t.addresses[n] === local && t.remotes[n] === remote);
+    if (own) return own;
+    const far = Object.keys(t.addresses).find((n) => t.addresses[n] === remote && t.remotes[n] === local);
+    return far ? `~${far}` : fallback;
+  };
   for (const segs of groupByConnection(t.segments).values()) {
     const ends: DiagramEnds = defaultEnds(segs);
-    const name = (addr: string, fallback: string): string => byAddress.get(addr) ?? fallback;
-    ends.left.label = name(ends.left.address, ends.left.label);
-    ends.right.label = name(ends.right.address, ends.right.label);
+    ends.left.label = nameOf(ends.left.address, ends.right.address, ends.left.label);
+    ends.right.label = nameOf(ends.right.address, ends.left.address, ends.right.label);
     const first = t.segments[0];
     out.push(renderSequenceDiagram(segs, ends, { decimals: 1, ...(first ? { originMs: first.timeMs } : {}) }).replace(/^/gm, '   '));
   }

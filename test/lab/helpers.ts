@@ -1,0 +1,29 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+/** Why a test that needs a network namespace cannot run here, or false when it can. */
+export const needsRoot: string | false = process.getuid?.() !== 0 ? 'needs root for network namespaces' : false;
+
+/** Pids of live processes the lab started for owner `ownerPid` (marked TT_LAB_OWNER in their environment). */
+export function labProcessesOf(ownerPid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, 'latin1');
+      if (env.split('\0').includes(`TT_LAB_OWNER=${ownerPid}`)) found.push(Number(name));
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Network namespaces the lab made for owner `ownerPid` (named tt-PID-N). */
+export function labNamespacesOf(ownerPid: number): string[] {
+  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(`tt-${ownerPid}-`));
+}

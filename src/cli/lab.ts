@@ -24,14 +24,15 @@ export async function labCommand(ids: string[], opts: { list?: boolean; json?: b
   }
   const selected = ids.length > 0 ? ids.map((id) => findScenario(id)).filter((s) => s !== undefined) : [...CATALOGUE];
   if (!isRoot()) process.stderr.write(pc.yellow('not root: scenarios run in the host namespace, without packet capture; those needing sysctls are skipped\n'));
-  const tty = process.stderr.isTTY;
+  let done = 0;
   const result = await runLab(selected, {
     capture: opts.capture,
     progress: {
-      scenarioStarted: (sc, i, n) => process.stderr.write(`${pc.dim(`[${i + 1}/${n}]`)} ${sc.id} …${tty ? '' : '\n'}`),
+      scenarioStarted: (sc) => process.stderr.write(pc.dim(`  running ${sc.id} …\n`)),
       scenarioDone: (o) => {
+        done++;
         const status = o.status === 'ran' ? pc.green(`${o.trace.durationMs} ms`) : o.status === 'skipped' ? pc.yellow('skipped') : pc.red('FAILED');
-        process.stderr.write(tty ? ` ${status}\n` : `      ${o.scenario}: ${status}\n`);
+        process.stderr.write(`${pc.dim(`[${done}/${selected.length}]`)} ${o.scenario} ${status}\n`);
       },
     },
   });

@@ -25,34 +25,46 @@ export interface LabResult {
 }
 
 /**
- * Runs scenarios one after another on the kernel. A scenario that throws is recorded as failed
- * (its processes and namespace are already gone) and the run goes on.
+ * Runs scenarios on the kernel, `concurrency` at a time (default 2), outcomes in the given order.
+ * A scenario that throws is recorded as failed (its processes and namespace are already gone)
+ * and the run goes on.
  */
-export async function runLab(scenarios: readonly Scenario[], opts: KernelRunOptions & { progress?: LabProgress } = {}): Promise<LabResult> {
+export async function runLab(
+  scenarios: readonly Scenario[],
+  opts: KernelRunOptions & { progress?: LabProgress; concurrency?: number } = {},
+): Promise<LabResult> {
   const started = Date.now();
-  const outcomes: ScenarioOutcome[] = [];
-  for (const [i, sc] of scenarios.entries()) {
-    opts.progress?.scenarioStarted?.(sc, i, scenarios.length);
-    let outcome: ScenarioOutcome;
-    try {
-      const trace = await runOnKernel(sc, { ...opts, onStep: (rec) => opts.progress?.step?.(sc, rec) });
-      outcome = { scenario: sc.id, status: 'ran', trace };
-    } catch (e) {
-      outcome =
-        e instanceof ScenarioSkipped
-          ? { scenario: sc.id, status: 'skipped', reason: e.reason }
-          : e instanceof ScenarioFailed
-            ? { scenario: sc.id, status: 'failed', error: e.message, steps: e.steps }
-            : { scenario: sc.id, status: 'failed', error: e instanceof Error ? e.message : String(e) };
+  const outcomes: ScenarioOutcome[] = new Array<ScenarioOutcome>(scenarios.length);
+  // Each scenario has its own namespace, so a few can run at once without seeing each other;
+  // most of a scenario's time is waiting for kernel timers, not CPU.
+  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 2, scenarios.length));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < scenarios.length; i = next++) {
+      const sc = scenarios[i] as Scenario;
+      opts.progress?.scenarioStarted?.(sc, i, scenarios.length);
+      const outcome = await runOne(sc, opts);
+      outcomes[i] = outcome;
+      opts.progress?.scenarioDone?.(outcome);
     }
-    outcomes.push(outcome);
-    opts.progress?.scenarioDone?.(outcome);
-  }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
   const verdicts = outcomes.flatMap((o) => (o.status === 'ran' ? o.trace.verdicts.map((v) => ({ ...v, scenario: o.scenario })) : []));
   const judged = new Set(verdicts.map((v) => v.claim));
   const inScope = new Set(scenarios.flatMap((s) => Object.keys(s.checks)));
   const unjudged = [...CLAIMS.keys()].filter((c) => inScope.has(c) && !judged.has(c));
   return { outcomes, verdicts, unjudged, durationMs: Date.now() - started };
+}
+
+async function runOne(sc: Scenario, opts: KernelRunOptions & { progress?: LabProgress }): Promise<ScenarioOutcome> {
+  try {
+    const trace = await runOnKernel(sc, { ...opts, onStep: (rec) => opts.progress?.step?.(sc, rec) });
+    return { scenario: sc.id, status: 'ran', trace };
+  } catch (e) {
+    if (e instanceof ScenarioSkipped) return { scenario: sc.id, status: 'skipped', reason: e.reason };
+    if (e instanceof ScenarioFailed) return { scenario: sc.id, status: 'failed', error: e.message, steps: e.steps };
+    return { scenario: sc.id, status: 'failed', error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** Claims of SEEDS.md that no scenario of `catalogue` has a check for. */

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
+import { helper } from './helper.js';
 import { readTcpTables, readTcpTablesSync, type ReadTcpTablesOptions, type TcpRow } from './tcp-table.js';
 
 /** Options of {@link socketOwners} and {@link socketOwnersSync}. */
@@ -136,10 +137,21 @@ function tally(scan: SocketOwnerScan, outcome: Outcome): void {
  * Processes that exit mid-scan and, without root, other users' processes are skipped and counted
  * (see {@link SocketOwnerScan}); a descriptor closed mid-scan is skipped silently.
  *
+ * The scan runs on a helper thread (one `readlink` per descriptor, 20 000 descriptors take a
+ * quarter of a second of system time), so the event loop stays free; {@link socketOwnersSync}
+ * does the same on the calling thread.
+ *
  * @throws Node's fs error when `ROOT` itself cannot be listed, or when `netnsOf`'s namespace link
  *   cannot be read; any error other than ENOENT/ESRCH/EACCES/EPERM met on one process.
  */
 export async function socketOwners(opts?: SocketOwnersOptions): Promise<SocketOwnerScan> {
+  const viaHelper = helper('owners', opts ?? {});
+  if (viaHelper !== undefined) return (await viaHelper) as SocketOwnerScan;
+  return socketOwnersOnThisThread(opts);
+}
+
+/** socketOwners with fs.promises, for when no helper thread can be started. */
+async function socketOwnersOnThisThread(opts?: SocketOwnersOptions): Promise<SocketOwnerScan> {
   const root = normRoot(opts?.root);
   const inodes = opts?.inodes;
   const wantNs = opts?.netnsOf === undefined ? undefined : await readlink(`${root}/${opts.netnsOf}/ns/net`);

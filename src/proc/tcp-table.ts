@@ -1,5 +1,3 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,6 +5,7 @@ import { formatEndpoint } from '../tcp/address.js';
 import type { SocketTimer } from '../tcp/observation.js';
 import { TCP_STATES, type TcpState } from '../tcp/state.js';
 import { ProcParseError } from './errors.js';
+import { readProcFile, readProcFileSync } from './read-file.js';
 
 /**
  * One row of `/proc/net/tcp` or `/proc/net/tcp6`: one TCP socket of one network namespace.
@@ -560,50 +559,6 @@ function isMissing(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
 }
 
-// One reusable buffer for the sync reader; procfs files report size 0, so read until EOF.
-let syncBuf = Buffer.allocUnsafe(1 << 20);
-
-/** Reads a whole procfs file into the shared buffer; returns the length. Parse before the next call. */
-function readProcFileSync(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    let used = 0;
-    for (;;) {
-      if (used === syncBuf.length) {
-        const bigger = Buffer.allocUnsafe(syncBuf.length * 2);
-        syncBuf.copy(bigger, 0, 0, used);
-        syncBuf = bigger;
-      }
-      const n = readSync(fd, syncBuf, used, syncBuf.length - used, null);
-      if (n === 0) return used;
-      used += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Reads a whole procfs file (size 0 in stat, so until EOF) into a buffer of its own. */
-async function readProcFile(path: string): Promise<{ bytes: Buffer; length: number }> {
-  const fh = await open(path, 'r');
-  try {
-    let bytes = Buffer.allocUnsafe(1 << 18);
-    let length = 0;
-    for (;;) {
-      if (length === bytes.length) {
-        const bigger = Buffer.allocUnsafe(bytes.length * 2);
-        bytes.copy(bigger, 0, 0, length);
-        bytes = bigger;
-      }
-      const { bytesRead } = await fh.read(bytes, length, bytes.length - length, null);
-      if (bytesRead === 0) return { bytes, length };
-      length += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Reads and parses `/proc/net/tcp` and `/proc/net/tcp6` (or those of `opts.root`, or of the
  * network namespace of `opts.pid`). IPv4 rows come first, in the kernel's order.
@@ -619,14 +574,14 @@ export async function readTcpTables(opts?: ReadTcpTablesOptions): Promise<TcpRow
   const tables = await Promise.all(
     families.map(async (family) => {
       const path = tablePath(opts, family);
-      let file: { bytes: Buffer; length: number };
+      let bytes: Buffer;
       try {
-        file = await readProcFile(path);
+        bytes = await readProcFile(path);
       } catch (err) {
         if (family === 6 && isMissing(err)) return [];
         throw err;
       }
-      return parseTcpBytes(file.bytes, file.length, family, path);
+      return parseTcpBytes(bytes, bytes.length, family, path);
     }),
   );
   return concat(tables);
@@ -637,14 +592,14 @@ export function readTcpTablesSync(opts?: ReadTcpTablesOptions): TcpRow[] {
   const families = familiesOf(opts);
   const tables = families.map((family) => {
     const path = tablePath(opts, family);
-    let length: number;
+    let file: { bytes: Buffer; length: number };
     try {
-      length = readProcFileSync(path);
+      file = readProcFileSync(path);
     } catch (err) {
       if (family === 6 && isMissing(err)) return [];
       throw err;
     }
-    return parseTcpBytes(syncBuf, length, family, path);
+    return parseTcpBytes(file.bytes, file.length, family, path);
   });
   return concat(tables);
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -202,6 +205,59 @@ describe('PacketCapture options and unavailability', () => {
   });
 });
 
+describe('PacketCapture plumbing with a fake tcpdump (no root needed)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tt-fake-tcpdump-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('an old tcpdump without --immediate-mode is retried without it; lines parsed; stop() terminates', async () => {
+    const fake = join(dir, 'tcpdump');
+    const fixture = fileURLToPath(new URL('ipv4-fin.txt', FIXTURES));
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        'for a in "$@"; do [ "$a" = "--immediate-mode" ] && { echo "tcpdump: unrecognized option \'--immediate-mode\'" >&2; exit 1; }; done',
+        `trap 'echo "10 packets captured" >&2; echo "20 packets received by filter" >&2; echo "0 packets dropped by kernel" >&2; exit 0' TERM`,
+        'echo "listening on lo, link-type EN10MB (Ethernet), snapshot length 128 bytes" >&2',
+        `cat '${fixture}'`,
+        'echo "some line tcpdump may print that is no packet"',
+        'while :; do sleep 0.05; done',
+      ].join('\n') + '\n',
+      { mode: 0o755 },
+    );
+    const cap = await PacketCapture.start({ tcpdumpPath: fake, flushTimeoutMs: 300 });
+    assert.ok(cap.available, (cap as CaptureUnavailable).reason);
+    const segs = await cap.stop();
+    assert.equal(segs.length, 10);
+    assert.deepEqual(segs.map((s) => flagString(s.flags)), ['S', 'S.', '.', 'P.', '.', 'P.', '.', 'F.', 'F.', '.']);
+    assert.deepEqual(cap.rawLines, ['some line tcpdump may print that is no packet']);
+    // The fake cannot see the marker: the result says so instead of pretending.
+    assert.equal(cap.flushConfirmed, false);
+    assert.match(cap.flushProblem ?? '', /not seen within 300 ms/);
+    assert.deepEqual(cap.stats, { captured: 10, receivedByFilter: 20, droppedByKernel: 0 });
+    assert.equal(cap.running, false);
+  });
+
+  test('a tcpdump that exits before listening: its complaint becomes the reason', async () => {
+    const fake = join(dir, 'tcpdump-eperm');
+    writeFileSync(fake, '#!/bin/sh\necho "tcpdump: lo: You don\'t have permission to capture on that device" >&2\necho "(socket: Operation not permitted)" >&2\nexit 1\n', { mode: 0o755 });
+    const c = await PacketCapture.start({ tcpdumpPath: fake });
+    assert.equal(c.available, false);
+    assert.match((c as CaptureUnavailable).reason, /^not permitted: needs root or CAP_NET_RAW \(tcpdump: lo: You don't have permission/);
+  });
+
+  test('a tcpdump that never says listening: unavailable after the timeout, and killed', async () => {
+    const fake = join(dir, 'tcpdump-mute');
+    const pidFile = join(dir, 'mute.pid');
+    writeFileSync(fake, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 30\n`, { mode: 0o755 });
+    const c = await PacketCapture.start({ tcpdumpPath: fake, listenTimeoutMs: 300 });
+    assert.equal(c.available, false);
+    assert.match((c as CaptureUnavailable).reason, /did not start listening within 300 ms/);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+  });
+});
+
 // ------------------------------------------------------------------------------------------
 // Live: a real tcpdump in a fresh network namespace.
 
@@ -209,7 +265,7 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasTool = (name: string) => spawnSync('sh', ['-c', `command -v ${name} || test -x /usr/sbin/${name}`], { stdio: 'ignore' }).status === 0;
 const liveSkip: string | false = process.platform !== 'linux' ? 'needs Linux' : !isRoot ? 'needs root (ip netns, tcpdump)' : !hasTool('tcpdump') ? 'tcpdump not installed' : !hasTool('ip') ? 'ip(8) not installed' : false;
 
-describe('PacketCapture live', { skip: liveSkip }, () => {
+describe('PacketCapture live', { skip: liveSkip, timeout: 30_000 }, () => {
   const ns = `tt-cap-${process.pid}`;
   const captures: PacketCapture[] = [];
   let nsCreated = false;
@@ -268,6 +324,7 @@ describe('PacketCapture live', { skip: liveSkip }, () => {
     assert.equal(cap.flushConfirmed, true, cap.flushProblem ?? '');
     assert.deepEqual(cap.rawLines, []);
     assert.equal(cap.stats?.droppedByKernel, 0);
+    assert.equal(cap.stats?.captured, segs.length + 1, 'tcpdump counted every segment we parsed, plus the marker');
     assert.ok(gone(cap.pid), 'tcpdump exited');
     assert.deepEqual(segs.slice(0, soFar.length), soFar, 'segmentsSoFar() is a prefix of the result');
     assert.deepEqual(await cap.stop(), segs, 'stop() is idempotent');
@@ -291,7 +348,10 @@ describe('PacketCapture live', { skip: liveSkip }, () => {
   });
 
   test('host namespace with a port filter: marker sent in-process', async () => {
-    const srv = createServer((s) => s.on('end', () => s.end()));
+    const srv = createServer((s) => {
+      s.resume(); // 'end' only comes once the data is read
+      s.on('end', () => s.end());
+    });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
     try {

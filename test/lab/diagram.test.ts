@@ -66,7 +66,7 @@ describe('renderSequenceDiagram', () => {
   test('exact text for a handshake and one data segment', () => {
     const text = renderSequenceDiagram(handshake, ends, { width: 60 });
     const expected = [
-      '   client 127.0.0.1:40312                      server 127.0.0.1:5000',
+      '   client 127.0.0.1:40312                        server 127.0.0.1:5000',
       '              |                                            |',
       '  0.000 ms    |----- S  seq 0 ---------------------------->|',
       '  0.100 ms    |<---- S. seq 0 ack 1 -----------------------|',
@@ -159,7 +159,7 @@ describe('groupByConnection', () => {
   test('ends without a handshake in view: A and B in key order', () => {
     const mid = [seg(0, S, C, ['ACK'], null, null), seg(1, C, S, ['FIN', 'ACK'], null, null)];
     assert.equal(connectionEnds(mid), null);
-    assert.deepEqual(defaultEnds(mid), { left: { label: 'A', address: C }, right: { label: 'B', address: S } });
+    assert.deepEqual(defaultEnds(mid), { left: { label: 'A', address: S }, right: { label: 'B', address: C } });
     assert.deepEqual(defaultEnds([seg(0, S, C, ['SYN', 'ACK'], 0, 1)]).left.address, C);
   });
 });

@@ -289,6 +289,35 @@ describe('parseTcpTable: malformed input', () => {
   });
 });
 
+describe('parseTcpTable: fast path and tokenizer agree', leOnly, () => {
+  // Rows in the kernel's exact layout take a fixed-offset fast path; anything else goes through
+  // a tokenizer. Re-spacing every row forces the tokenizer: the rows must come out the same.
+  for (const [file, family] of [['basic/net/tcp', 4], ['basic/net/tcp6', 6]] as const) {
+    it(`${file}: re-spaced rows parse to the same result`, () => {
+      const text = fixtureText(file);
+      const respaced = text
+        .split('\n')
+        .map((l, i) => (i === 0 ? l : l.replace(/ /g, '   ').replace(/^\s*(\d+):/, '$1:')))
+        .join('\n');
+      assert.notEqual(respaced, text);
+      assert.deepEqual(parseTcpTable(respaced, family), parseTcpTable(text, family));
+    });
+    it(`${file}: bytes and text parse to the same result`, () => {
+      const bytes = Buffer.from(fixtureText(file), 'latin1');
+      assert.deepEqual(parseTcpTable(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), family), parseTcpTable(bytes.toString('latin1'), family));
+    });
+  }
+
+  it('a non-ASCII character is an error, not a digit (no latin1 truncation of U+0130)', () => {
+    const line = ROW.timeWait.replace('0100007F:E3EA', '0100007\u0130:E3EA');
+    assert.throws(() => parseTcpTable(`${V4_HEADER}\n${line}\n`, 4), (err: unknown) => {
+      assert.ok(err instanceof ProcParseError);
+      assert.equal(err.line, line);
+      return true;
+    });
+  });
+});
+
 describe('readTcpTables on the captured fixture (test/fixtures/proc/basic)', leOnly, () => {
   const root = `${FIXTURES}basic`;
   const m = manifest();

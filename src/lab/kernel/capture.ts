@@ -406,7 +406,7 @@ export class PacketCapture {
       prefix = ['netns', 'exec', netns, tcpdump];
     }
     const filter = captureFilter(opts.ports);
-    const args = [
+    const args = (immediate: boolean): string[] => [
       ...prefix,
       '-i', iface,
       '-nn', // no host or port names: no DNS, numbers to parse
@@ -415,19 +415,39 @@ export class PacketCapture {
       '-K', // do not verify checksums (loopback leaves them to offload: every one looks "incorrect")
       '-l', // line-buffered stdout: each packet's line is written as it is decoded
       '-U', // packet-buffered (matters with -w; harmless here)
-      '--immediate-mode', // hand packets over at once instead of when a TPACKET_V3 block fills/times out
+      // Hand packets over at once instead of when a TPACKET_V3 block fills or times out (1 s).
+      ...(immediate ? ['--immediate-mode'] : []),
       '-s', String(SNAPLEN),
       filter,
     ];
+    const launch = { command, netns, iface, filter, listenTimeoutMs, flushTimeoutMs };
+    const first = await PacketCapture.launch({ ...launch, args: args(true) });
+    // tcpdump older than 4.7 does not know --immediate-mode; without it packets may arrive up to
+    // a second late, which the flush marker still covers.
+    if (!first.available && /unrecognized option|invalid option|unknown option/i.test(first.reason)) {
+      return PacketCapture.launch({ ...launch, args: args(false) });
+    }
+    return first;
+  }
 
+  private static async launch(o: {
+    command: string;
+    args: string[];
+    netns: string | undefined;
+    iface: string;
+    filter: string;
+    listenTimeoutMs: number;
+    flushTimeoutMs: number;
+  }): Promise<PacketCapture | CaptureUnavailable> {
+    const { netns, iface, listenTimeoutMs } = o;
     const startedAtEpochMs = Date.now();
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      child = spawn(o.command, o.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     } catch (err) {
       return { available: false, reason: `cannot start tcpdump: ${(err as Error).message}` };
     }
-    const capture = new PacketCapture(child, { netns, iface, filter, startedAtEpochMs, flushTimeoutMs });
+    const capture = new PacketCapture(child, { netns, iface, filter: o.filter, startedAtEpochMs, flushTimeoutMs: o.flushTimeoutMs });
     if (child.pid !== undefined) {
       live.add(capture);
       installExitGuard();
@@ -532,9 +552,8 @@ export class PacketCapture {
       return;
     }
     if (parsed.kind === 'udp') {
-      const port = Number(/:(\d+)$/.exec(parsed.dst)?.[1]);
-      const srcPort = Number(/:(\d+)$/.exec(parsed.src)?.[1]);
-      if (port === MARKER_PORT && parsed.dst === `${MARKER_HOST}:${MARKER_PORT}`) {
+      if (parsed.dst === `${MARKER_HOST}:${MARKER_PORT}`) {
+        const srcPort = Number(/:(\d+)$/.exec(parsed.src)?.[1]);
         this.markerPorts.add(srcPort);
         const ready = this.markerWaiters.filter((w) => w.port === srcPort);
         this.markerWaiters = this.markerWaiters.filter((w) => w.port !== srcPort);

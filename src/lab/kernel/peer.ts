@@ -26,6 +26,8 @@ import {
   setFileLimit,
   setIntOptRaw,
   setLingerRaw,
+  setNonBlockingRaw,
+  setTimeoutOptRaw,
   shutdownRaw,
   socketRaw,
   socknameRaw,
@@ -175,10 +177,27 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
         }
       }
       const data = op.data !== undefined ? Buffer.from(op.data) : Buffer.alloc(op.bytes ?? 1, 0x78);
+      if (op.blocking) {
+        // A blocking send() only sleeps while the send buffer has no room; the guard bounds that sleep.
+        return blockingCall(s.fd, 'SO_SNDTIMEO', 2000, () => sendRaw(s.fd, data, 0), (n, elapsedMs) => {
+          const info = tcpInfoRaw(s.fd);
+          return { bytes: n, elapsedMs, unacked: info.ok ? info.value.unacked : null };
+        });
+      }
       return fromSys(sendRaw(s.fd, data, LINUX.MSG_DONTWAIT), (n) => n);
     }
     case 'read': {
       const s = raw(op.sock);
+      if (op.blocking) {
+        const max = op.max ?? 65536;
+        const flags = op.peek ? LINUX.MSG_PEEK : 0;
+        return blockingCall(s.fd, 'SO_RCVTIMEO', op.waitMs || 2000, () => recvRaw(s.fd, max, flags), (b, elapsedMs) => ({
+          bytes: b.length,
+          eof: b.length === 0,
+          text: b.subarray(0, 64).toString('latin1'),
+          elapsedMs,
+        }));
+      }
       waitReadable(s.fd, op.waitMs ?? 0);
       const flags = LINUX.MSG_DONTWAIT | (op.peek ? LINUX.MSG_PEEK : 0);
       return fromSys(recvRaw(s.fd, op.max ?? 65536, flags), (b) => ({ bytes: b.length, eof: b.length === 0, text: b.subarray(0, 64).toString('latin1') }));
@@ -202,6 +221,31 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
     }
     case 'shutdown':
       return fromSys(shutdownRaw(raw(op.sock).fd, op.how));
+    case 'closeOnEof': {
+      const s = raw(op.sock);
+      const reply = op.write !== undefined ? Buffer.from(op.write) : null;
+      const deadline = Date.now() + (op.waitMs ?? 5000);
+      // Polled on timers, not in a loop: the process keeps answering the runner meanwhile.
+      const tick = (): void => {
+        if (s.closed) return;
+        for (;;) {
+          const r = recvRaw(s.fd, 65536, LINUX.MSG_DONTWAIT);
+          if (r.ok && r.value.length > 0) continue;
+          if (r.ok) {
+            if (reply) sendRaw(s.fd, reply, LINUX.MSG_DONTWAIT);
+            takeSigpipe();
+            closeRaw(s.fd);
+            s.closed = true;
+            return;
+          }
+          if (r.errno !== 'EAGAIN') return;
+          break;
+        }
+        if (Date.now() < deadline) setTimeout(tick, 1);
+      };
+      setTimeout(tick, 0);
+      return { ok: true };
+    }
     case 'close': {
       const s = raw(op.sock);
       const r = closeRaw(s.fd);
@@ -294,6 +338,29 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
     case 'kill':
       throw new Error(`${op.op} is carried out by the runner`);
   }
+}
+
+/**
+ * One send()/recv() in blocking mode, as C code makes it: O_NONBLOCK cleared for the call, the
+ * SO_*TIMEO guard set so a call that would sleep for ever ends with EAGAIN, both restored after.
+ */
+function blockingCall<T>(
+  fd: number,
+  guard: 'SO_SNDTIMEO' | 'SO_RCVTIMEO',
+  guardMs: number,
+  call: () => SysResult<T>,
+  value: (v: T, elapsedMs: number) => CallValue,
+): CallResult {
+  const nb = setNonBlockingRaw(fd, false);
+  if (!nb.ok) return fromSys(nb);
+  setTimeoutOptRaw(fd, guard, guardMs);
+  const t0 = process.hrtime.bigint();
+  const r = call();
+  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const result = fromSys(r, (v) => value(v, elapsedMs));
+  setTimeoutOptRaw(fd, guard, 0);
+  setNonBlockingRaw(fd, true);
+  return result.ok ? result : { ...result, value: { elapsedMs } };
 }
 
 function finishConnect(fd: number, waitMs: number): CallResult {

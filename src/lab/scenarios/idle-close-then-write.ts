@@ -44,7 +44,7 @@ export default scenario({
     // Past the ~40 ms delayed-ACK timer: the client's kernel has ACKed both FINs by now.
     wait(80, 'idle-closed'),
     // The client sleeps on until ~600 ms after connecting (the article's 6 s).
-    wait(190, 'client asleep'),
+    wait(240, 'client asleep'),
 
     // Connection c: the article's client writes, sleeps 300 ms (the article's 3 s), writes again.
     client.write('c', 'Halo').as('c write 1'),
@@ -96,7 +96,7 @@ export default scenario({
       const sent = t.captured ? t.from('d', t.segments('d write 2')).length : null;
       return judge(
         eof(r) && !w.ok && (sent === null || sent === 0),
-        `after the RST, read() returned ${res(r)}; the next write() failed ${w.ok ? 'not at all' : res(w)} in ${t.step('d write 2').durationMs} ms${sent === null ? '' : `, sending ${sent} segment(s)`}`,
+        `after the RST, read() returned ${res(r)}; the next write() failed ${w.ok ? 'not at all' : `${res(w)} at once`}${sent === null ? '' : ` (${sent} segment(s) sent)`}`,
       );
     },
     '003-m': (t) => {

@@ -59,11 +59,16 @@ export default scenario({
       const segs = t.segments('closed', 'settled');
       const cFin = t.from('c', segs).find((s) => s.flags.includes('FIN'));
       const sFin = t.from('closer#1', segs).find((s) => s.flags.includes('FIN'));
-      const finGap = cFin && sFin ? ` its FIN left ${(sFin.epochMs - cFin.epochMs).toFixed(1)} ms after the client's,` : '';
+      const ack = sFin && t.from('c', segs).find((s) => s.flags.includes('ACK') && s.epochMs >= sFin.epochMs && !s.flags.includes('FIN'));
+      const finGap = !t.captured
+        ? ''
+        : cFin && sFin
+          ? ` its FIN left ${(sFin.epochMs - cFin.epochMs).toFixed(1)} ms after the client's, LAST_ACK until the client's ACK ${ack ? `${(ack.epochMs - sFin.epochMs).toFixed(2)} ms later` : '(not seen)'},`
+          : ' no FIN from it was captured,';
       return judge(
         ev.includes('end') && ignore?.state === 'CLOSE_WAIT' && cev.includes('end') && cev.includes('close') && closer === undefined,
         `read-ignore-end saw [${ev.join(' ')}] and kept ${t.describe('settled', 'ignore#1')}; ` +
-          `close-on-end saw [${cev.join(' ')}]:${finGap} closer#1 ${closer ? `still ${closer.state}` : 'gone'} (states ${t.statesOf('closer#1').join(' → ')}), client ${t.sock('settled', 'c')?.state ?? 'gone'}`,
+          `close-on-end saw [${cev.join(' ')}]:${finGap} closer#1 ${closer ? `still ${closer.state}` : 'gone'}, client c ${t.sock('settled', 'c')?.state ?? 'gone'}`,
       );
     },
     '002-j': (t) => {

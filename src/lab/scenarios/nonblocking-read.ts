@@ -1,8 +1,25 @@
-import { actor, scenario, wait } from '../scenario.js';
+import { actor, judge, scenario, wait } from '../scenario.js';
+import type { CallResult } from '../ops.js';
+
 const server = actor('server');
 const client = actor('client');
+
+/**
+ * Remedies 4 and 5 of article 002 (seeds 002-j, 002-k) and article 003's epoll note (seed 003-l),
+ * in C terms, on a raw non-blocking socket:
+ * - idle connection: recv() fails with EAGAIN and epoll_wait reports no EPOLLIN;
+ * - after the peer's close(): epoll reports EPOLLIN + EPOLLRDHUP, recv() returns 0, and close()
+ *   leaves no CLOSE_WAIT behind;
+ * - after a peer's RST (SO_LINGER 0): what epoll and recv() report instead.
+ */
 export default scenario({
-  id: 'nonblocking-read', article: '002', title: 'draft', summary: 'draft', actors: ['server', 'client'],
+  id: 'nonblocking-read',
+  article: '002',
+  title: 'Non-blocking read and epoll: EAGAIN when idle, EPOLLIN + EPOLLRDHUP and 0 at EOF, errors after a RST',
+  summary:
+    'The server polls and reads an idle connection (EAGAIN, no EPOLLIN), then the client closes: epoll reports EPOLLIN and ' +
+    'EPOLLRDHUP, recv() returns 0 and the server closes; no CLOSE_WAIT remains. A second client resets its connection instead.',
+  actors: ['server', 'client'],
   steps: [
     server.listen('L'),
     client.connect('c', 'L'),
@@ -10,20 +27,66 @@ export default scenario({
     server.read('s').as('idle read'),
     server.epoll('s').as('idle epoll'),
     client.close('c').as('peer closed'),
-    server.epoll('s', 100).as('epoll after close'),
-    server.read('s').as('read after close'),
-    server.read('s').as('read again after close'),
-    server.close('s').as('closed'),
+    // Level-triggered: the FIN has arrived (loopback), so this returns at once; the 100 ms only bounds it.
+    server.epoll('s', 100).as('epoll after FIN'),
+    server.read('s').as('read after FIN'),
+    server.close('s').as('server closed'),
+    // Past the ~40 ms delayed ACK, so the last ACK has certainly been sent and LAST_ACK is over.
     wait(60, 'after close'),
-    client.connect('c2', 'L'),
-    server.accept('L', 's2'),
-    client.linger('c2', 0),
-    client.close('c2').as('reset sent'),
-    server.epoll('s2', 100).as('epoll after reset'),
-    server.read('s2').as('read after reset'),
-    server.read('s2').as('read again after reset'),
-    server.epoll('s2', 0).as('epoll after reset read'),
-    server.close('s2').as('reset closed'),
+    // The abortive variant: SO_LINGER {1, 0} makes the client's close() send RST.
+    client.connect('r', 'L'),
+    server.accept('L', 'sr'),
+    client.linger('r', 0),
+    client.close('r').as('peer reset'),
+    server.epoll('sr', 100).as('epoll after RST'),
+    server.read('sr').as('read after RST'),
+    server.read('sr').as('read again after RST'),
+    server.close('sr').as('reset closed'),
   ],
-  checks: {},
+  checks: {
+    '002-k': (t) => {
+      const idle = t.result('idle read');
+      const eof = t.result('read after FIN');
+      const rst = t.result('read after RST');
+      return judge(
+        !idle.ok && idle.errno === 'EAGAIN' && isEof(eof) && t.sock('after close', 's') === undefined,
+        `idle: recv() ${res(idle)}; after the peer's close(): recv() ${res(eof)}, close() → ${t.sock('after close', 's') ? t.describe('after close', 's') : 's gone'}, client c ${t.sock('after close', 'c')?.state ?? 'gone'}; ` +
+          `after a RST recv() gives neither: ${res(rst)}, then ${res(t.result('read again after RST'))} — close on errors too`,
+      );
+    },
+    '002-j': (t) => {
+      const idle = bits(t.result('idle epoll'));
+      const after = bits(t.result('epoll after FIN'));
+      return judge(
+        !idle.includes('EPOLLIN') && after.includes('EPOLLIN') && isEof(t.result('read after FIN')) && t.sock('after close', 's') === undefined,
+        `epoll_wait on the idle socket: ${idle.join(' ') || 'nothing'} (no EPOLLIN); after the peer's close(): ${after.join(' ')}, recv() ${res(t.result('read after FIN'))}, ` +
+          `close() took s from ${t.sock('peer closed', 's')?.state} to ${t.sock('after close', 's')?.state ?? 'gone'}`,
+      );
+    },
+    '003-l': (t) => {
+      const after = bits(t.result('epoll after FIN'));
+      const reset = bits(t.result('epoll after RST'));
+      return judge(
+        after.includes('EPOLLRDHUP') && after.includes('EPOLLIN') && isEof(t.result('read after FIN')),
+        `a half-close (FIN) is reported as ${after.join(' ')} at once — both, not one or the other — and recv() returns 0; ` +
+          `a RST is reported as ${reset.join(' ')} (EPOLLERR/EPOLLHUP tell it apart), recv() ${res(t.result('read after RST'))}`,
+      );
+    },
+  },
 });
+
+function bits(r: CallResult): string[] {
+  return Array.isArray(r.value) ? r.value.map(String) : [];
+}
+
+function isEof(r: CallResult): boolean {
+  const v = r.value;
+  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && v.eof === true && v.bytes === 0;
+}
+
+function res(r: CallResult): string {
+  if (!r.ok) return `failed ${r.errno}`;
+  if (isEof(r)) return 'returned 0 (EOF)';
+  const v = r.value;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? `returned ${String(v.bytes)} B` : `returned ${String(v)}`;
+}

@@ -1,26 +1,90 @@
-import { actor, scenario, wait } from '../scenario.js';
+import { actor, judge, scenario, wait } from '../scenario.js';
+import type { CallResult } from '../ops.js';
+
 const server = actor('server');
 const client = actor('client');
+
+/**
+ * Article 003's pool liveness check (seed 003-h) and its race (seed 003-i). Before reusing a
+ * pooled connection the client makes one non-blocking recv(MSG_PEEK) of 1 byte: EAGAIN → alive,
+ * 0 → the peer closed, another error → broken. Three pooled connections show the three answers
+ * (idle; the server close()d it; the server reset it). A fourth shows the race step by step: the
+ * check says alive, the server closes right after the check, the client's request is accepted by
+ * its kernel, and all that comes back is a RST — the request is lost.
+ */
 export default scenario({
-  id: 'pool-liveness-check', article: '003', title: 'draft', summary: 'draft', actors: ['server', 'client'],
+  id: 'pool-liveness-check',
+  article: '003',
+  title: 'Pool liveness check with a 1-byte non-blocking peek, and the race it cannot close',
+  summary:
+    'A pooled connection is checked with recv(MSG_PEEK | MSG_DONTWAIT, 1 byte): EAGAIN while alive, 0 after the server closed, ' +
+    "ECONNRESET after a reset. Then the server closes just after a check that said alive: the client's write succeeds and the request is lost.",
+  actors: ['server', 'client'],
   steps: [
     server.listen('L'),
-    client.connect('c', 'L'), server.accept('L', 's'),
+    // Pooled connection 1: idle, then the server reaps it with close() (FIN).
+    client.connect('c', 'L'),
+    server.accept('L', 's'),
     client.read('c', { max: 1, peek: true }).as('check idle'),
     server.close('s').as('server closed'),
-    wait(60, 'fin arrived'),
-    client.read('c', { max: 1, peek: true }).as('check closed'),
-    client.connect('c2', 'L'), server.accept('L', 's2'),
-    server.linger('s2', 0), server.close('s2').as('server reset'),
-    client.read('c2', { max: 1, peek: true }).as('check reset'),
-    client.read('c2', { max: 1, peek: true }).as('check reset again'),
-    client.connect('c3', 'L'), server.accept('L', 's3'),
-    client.read('c3', { max: 1, peek: true }).as('race check'),
-    server.close('s3').as('race close'),
-    client.write('c3', 'request').as('race write'),
-    client.read('c3', { waitMs: 100 }).as('race response'),
-    client.read('c3', { waitMs: 100 }).as('race response2'),
-    client.write('c3', 'request').as('race write again'),
+    // Past the ~40 ms delayed ACK: the FIN is in, the client end is CLOSE_WAIT.
+    wait(60, 'fin in'),
+    client.read('c', { max: 1, peek: true }).as('check after FIN'),
+    // Pooled connection 2: the server aborts it (SO_LINGER 0 → RST).
+    client.connect('r', 'L'),
+    server.accept('L', 'sr'),
+    server.linger('sr', 0),
+    server.close('sr').as('server reset'),
+    client.read('r', { max: 1, peek: true }).as('check after RST'),
+    // Pooled connection 3: the race. Check, then the server's close lands before the client's write.
+    client.connect('x', 'L'),
+    server.accept('L', 'sx'),
+    client.read('x', { max: 1, peek: true }).as('race check'),
+    server.close('sx').as('race: server closes'),
+    client.write('x', 'request').as('race: request sent'),
+    // Wait up to 100 ms for the response: what comes instead is EOF (the FIN, read after the check).
+    client.read('x', { waitMs: 100 }).as('race: response'),
   ],
-  checks: {},
+  checks: {
+    '003-h': (t) => {
+      const idle = t.result('check idle');
+      const fin = t.result('check after FIN');
+      const rst = t.result('check after RST');
+      return judge(
+        !idle.ok && idle.errno === 'EAGAIN' && isEof(fin) && !rst.ok && rst.errno !== 'EAGAIN',
+        `peek on an idle connection: ${res(idle)} (alive); after the server's close(): ${res(fin)} with c ${t.sock('check after FIN', 'c')?.state} (closed); ` +
+          `after the server's RST: ${res(rst)} with r ${t.sock('check after RST', 'r')?.state}${t.sock('check after RST', 'r')?.inTable === false ? ' (gone from the table)' : ''} (broken)`,
+      );
+    },
+    '003-i': (t) => {
+      const check = t.result('race check');
+      const sent = t.result('race: request sent');
+      const resp = t.result('race: response');
+      const rst = t.from('sx', t.segments('race: request sent', 'race: response')).find((s) => s.flags.includes('RST'));
+      const data = t.from('x', t.segments('race: request sent')).find((s) => s.length > 0);
+      const rstText = !t.captured ? '' : rst ? `, the ${data?.length ?? '?'} B reached the server's closed socket and it answered RST` : ', no RST captured';
+      return judge(
+        !check.ok && check.errno === 'EAGAIN' && sent.ok && sent.value === 'request'.length && !hasBytes(resp) && (!t.captured || rst !== undefined),
+        `check: ${res(check)} → alive; server close() right after (x ${t.sock('race: server closes', 'x')?.state}); ` +
+          `write("request") returned ${sent.ok ? String(sent.value) : sent.errno}${rstText}; the response read ${res(resp)}: the request was lost although the check passed`,
+      );
+    },
+  },
 });
+
+function isEof(r: CallResult): boolean {
+  const v = r.value;
+  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && v.eof === true && v.bytes === 0;
+}
+
+function hasBytes(r: CallResult): boolean {
+  const v = r.value;
+  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.bytes === 'number' && v.bytes > 0;
+}
+
+function res(r: CallResult): string {
+  if (!r.ok) return r.errno ?? 'failed';
+  if (isEof(r)) return '0 (EOF)';
+  const v = r.value;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? `${String(v.bytes)} B` : String(v);
+}

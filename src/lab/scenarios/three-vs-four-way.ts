@@ -1,0 +1,157 @@
+import { flagString } from '../../tcp/segment.js';
+import type { CapturedSegment } from '../kernel/capture.js';
+import { actor, judge, scenario, wait } from '../scenario.js';
+import type { TraceView } from '../trace.js';
+
+const server = actor('server');
+const client = actor('client');
+
+/**
+ * Article 004: how many segments a teardown takes, counted from the first FIN to the last ACK.
+ *
+ * Three connections; the client is the active closer of each, the server the passive side:
+ * - `k` (004-k): the server closes the moment it reads EOF. Its kernel holds back the ACK of the
+ *   client's FIN for the delayed-ACK timer (~40 ms), so the server's FIN, sent well inside it,
+ *   can carry that ACK: three segments.
+ * - `a` (004-a): the server closes 200 ms after the FIN came: by then the delayed ACK has gone
+ *   out on its own; four segments.
+ * - `l` (004-l): the client uses shutdown(SHUT_WR) (so it can still take data), and the server,
+ *   the moment it reads EOF, writes a reply and closes. Does delayed ACK fold the ACK of the FIN,
+ *   the data and the server's FIN into one segment (three in all)?
+ *
+ * "At once" has to be inside the ~40 ms timer, closer than the runner's step-by-step
+ * observation can go, so the server arms `closeOnEof` before the client's FIN: its own process
+ * reacts within a millisecond of the EOF. Each connection first carries a request the server
+ * reads: the kernel starts its delayed-ACK timer at 40 ms only once data has been received (on a
+ * connection that never carried data the ACK of a FIN goes out within a few ms, see
+ * close-vs-shutdown), and a real passive side has read a request before it sees EOF.
+ *
+ * Judges 004-a, 004-k, 004-l.
+ */
+export default scenario({
+  id: 'three-vs-four-way',
+  article: '004',
+  title: 'Three-way vs four-way teardown (delayed ACK)',
+  summary:
+    'The passive side closes at once on EOF (3 segments: its FIN carries the delayed ACK of the first FIN), or 200 ms ' +
+    'later (4 segments: the delayed ACK leaves alone after ~40 ms), or writes a reply and then closes at once (the ACK ' +
+    'rides on the data, but the data and its FIN are separate segments).',
+  actors: ['server', 'client'],
+  steps: [
+    server.listen('L').as('listen'),
+    client.connect('k', 'L').as('k connected'),
+    server.accept('L', 'sk').as('sk accepted'),
+    client.connect('a', 'L').as('a connected'),
+    server.accept('L', 'sa').as('sa accepted'),
+    client.connect('l', 'L').as('l connected'),
+    server.accept('L', 'sl').as('sl accepted'),
+    // A request on each connection, read by the server: its delayed-ACK timer is now 40 ms.
+    client.write('k', 'request').as('k request'),
+    server.read('sk', { waitMs: 100 }).as('sk request read'),
+    client.write('a', 'request').as('a request'),
+    server.read('sa', { waitMs: 100 }).as('sa request read'),
+    client.write('l', 'request').as('l request'),
+    server.read('sl', { waitMs: 100 }).as('sl request read'),
+
+    // 004-k: the server closes within a millisecond of reading EOF.
+    server.closeOnEof('sk').as('sk armed'),
+    client.close('k').as('k closed'),
+    // Past the delayed-ACK timer: whatever the teardown takes is on the wire.
+    wait(80, 'k done'),
+
+    // 004-a: the server reads EOF and closes 200 ms after the FIN.
+    client.close('a').as('a closed'),
+    wait(200, 'a waited'),
+    server.read('sa').as('sa eof'),
+    server.close('sa').as('sa closed'),
+    wait(80, 'a done'),
+
+    // 004-l: on EOF the server writes a reply, then closes at once.
+    server.closeOnEof('sl', { write: 'late reply' }).as('sl armed'),
+    client.shutdown('l', 'SHUT_WR').as('l shut'),
+    wait(80, 'l done'),
+    // The half-closed client can still read: the reply, then EOF.
+    client.drain('l', 50).as('l read'),
+  ],
+  checks: {
+    '004-a': (t) => {
+      const tear = teardown(t, 'a', 'sa', 'a closed', 'a done');
+      if (!tear) return unverifiedNoPackets(t);
+      const [fin, ack, fin2, last] = tear.segs;
+      const holds =
+        tear.segs.length === 4 &&
+        fromActive(t, 'a', fin) && fin?.flags.includes('FIN') === true &&
+        !fromActive(t, 'a', ack) && isPureAck(ack) && ack?.ack === tear.finAck &&
+        !fromActive(t, 'a', fin2) && fin2?.flags.includes('FIN') === true &&
+        fromActive(t, 'a', last) && isPureAck(last);
+      return judge(holds, `${tear.text}; the server's ACK of the FIN left alone ${ack && fin ? `${(ack.epochMs - fin.epochMs).toFixed(1)} ms after it (delayed ACK)` : '?'}, its FIN ${fin2 && fin ? `${(fin2.epochMs - fin.epochMs).toFixed(0)} ms after it, when it closed` : 'never'}`);
+    },
+    '004-k': (t) => {
+      const tear = teardown(t, 'k', 'sk', 'sk armed', 'k done');
+      if (!tear) return unverifiedNoPackets(t);
+      const [fin, fin2] = tear.segs;
+      const carries = fin2 !== undefined && !fromActive(t, 'k', fin2) && fin2.flags.includes('FIN') && fin2.ack === tear.finAck;
+      return judge(
+        tear.segs.length === 3 && carries && !tear.standaloneAck,
+        `${tear.text}; the server's FIN ${carries && fin && fin2 ? `left ${(fin2.epochMs - fin.epochMs).toFixed(2)} ms after the client's and carried the ACK of it` : 'did not carry the ACK of the client FIN'}` +
+          `${tear.standaloneAck ? '; a standalone ACK of the FIN was sent' : '; no standalone ACK'}`,
+      );
+    },
+    '004-l': (t) => {
+      const tear = teardown(t, 'l', 'sl', 'sl armed', 'l done');
+      if (!tear) return unverifiedNoPackets(t);
+      const fromServer = tear.segs.filter((s) => !fromActive(t, 'l', s));
+      const data = fromServer.find((s) => s.length > 0);
+      const dataCarriesAck = data !== undefined && data.ack === tear.finAck;
+      const merged = fromServer.some((s) => s.length > 0 && s.flags.includes('FIN'));
+      const dataAcks = data ? tear.segs.filter((s) => fromActive(t, 'l', s) && isPureAck(s) && s.epochMs >= data.epochMs && s.ack === (data.seq ?? 0) + data.length).length : 0;
+      const rd = t.result('l read');
+      const got = rd.ok && typeof rd.value === 'object' && rd.value !== null && !Array.isArray(rd.value) ? Number(rd.value['bytes']) : 0;
+      return judge(
+        tear.segs.length === 3,
+        `${tear.text}; ${tear.standaloneAck ? 'a standalone ACK of the FIN was sent' : `no standalone ACK of the FIN${dataCarriesAck ? ': it rode on the data segment' : ''}`}; ` +
+          `${merged ? 'the data and the server FIN left in one segment' : 'but write() sent the data at once and close() sent the FIN in a segment of its own'}` +
+          `${dataAcks > 0 ? ', and the client ACKed the data on its own before the FIN came' : ''}; the client read ${got} B of reply`,
+      );
+    },
+  },
+});
+
+interface Teardown {
+  /** Segments of the connection from its first FIN on, in time order. */
+  segs: CapturedSegment[];
+  /** The ack number that acknowledges the first FIN. */
+  finAck: number | null;
+  /** A pure ACK of the first FIN from the passive side (no data, no FIN). */
+  standaloneAck: boolean;
+  text: string;
+}
+
+/** The segments of connection `active`↔`passive` seen from step `from` to `to`, from the first FIN on. */
+function teardown(t: TraceView, active: string, passive: string, from: string, to: string): Teardown | null {
+  if (!t.captured) return null;
+  const all = t.segments(from, to);
+  const conn = [...t.from(active, all), ...t.from(passive, all)].sort((x, y) => x.epochMs - y.epochMs);
+  const i = conn.findIndex((s) => s.flags.includes('FIN'));
+  const segs = i < 0 ? [] : conn.slice(i);
+  const first = segs[0];
+  // The FIN takes one sequence number after any data it carries.
+  const finAck = first && first.seq !== null ? first.seq + first.length + 1 : null;
+  const standaloneAck = segs.some((s) => !fromActive(t, active, s) && isPureAck(s) && s.ack === finAck);
+  const text =
+    `${segs.length} segments from the first FIN to the last ACK: ` +
+    segs.map((s) => `${flagString(s.flags)}${s.length ? `(${s.length} B)` : ''} ${fromActive(t, active, s) ? 'client' : 'server'}`).join(', ');
+  return { segs, finAck, standaloneAck, text };
+}
+
+function fromActive(t: TraceView, active: string, s: CapturedSegment | undefined): boolean {
+  return s !== undefined && s.src === t.addr(active);
+}
+
+function isPureAck(s: CapturedSegment | undefined): boolean {
+  return s !== undefined && s.length === 0 && s.flags.includes('ACK') && !s.flags.some((f) => f === 'FIN' || f === 'SYN' || f === 'RST');
+}
+
+function unverifiedNoPackets(t: TraceView): { verdict: 'unverified'; observed: string } {
+  return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): segments cannot be counted` };
+}

@@ -139,15 +139,22 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   // --- Hold the connections -----------------------------------------------------------------
   const holders: Holder[] = [];
   const onSigint = (): void => {
-    for (const h of holders) {
-      try {
-        if (h.child.pid !== undefined) process.kill(h.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
+    // SIGTERM first: holders reset their connections (no TIME_WAIT left); SIGKILL what remains.
+    const signal = (sig: NodeJS.Signals): void => {
+      for (const h of holders) {
+        try {
+          if (h.child.pid !== undefined && h.child.exitCode === null && h.child.signalCode === null) process.kill(h.child.pid, sig);
+        } catch {
+          // already gone
+        }
       }
-    }
-    process.stderr.write('interrupted: holders killed\n');
-    process.exit(130);
+    };
+    signal('SIGTERM');
+    setTimeout(() => {
+      signal('SIGKILL');
+      process.stderr.write('interrupted: holders stopped\n');
+      process.exit(130);
+    }, 1000);
   };
   process.once('SIGINT', onSigint);
   try {

@@ -3,7 +3,8 @@
  * its result as a table (with each row's ratio to every anchor) or, with `--json`, as exactly
  * one JSON object on stdout. Progress goes to stderr in both modes.
  *
- * Exit status: 0 done, 1 the bench failed, 2 usage (unknown bench, unknown option).
+ * Exit status: 0 done, 1 the bench failed (message only; BENCH_DEBUG=1 adds the stack), 2 usage
+ * (unknown bench, unknown option).
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const debug = process.env.BENCH_DEBUG === '1';
+  const text = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
+  process.stderr.write(`bench failed: ${text}${debug ? '' : ' (BENCH_DEBUG=1 shows the stack)'}\n`);
   process.exit(1);
 });

@@ -14,7 +14,9 @@ export interface SocketOwnersOptions {
   /**
    * Only scan processes in the network namespace of this pid: those whose `ROOT/PID/ns/net` link
    * reads the same as `ROOT/<netnsOf>/ns/net`. Socket inodes are unique per host, so this is a
-   * speed-up and a filter, not needed for correctness.
+   * speed-up and a filter, not needed for correctness; it misses a process that created a socket
+   * and then moved to another namespace (`setns`), since a socket stays in the namespace it was
+   * created in.
    */
   netnsOf?: number;
 }
@@ -23,8 +25,10 @@ export interface SocketOwnersOptions {
  * What a scan of `/proc/PID/fd` found.
  *
  * A scan races with the processes it reads: they exit and close descriptors meanwhile, and
- * without root (or CAP_SYS_PTRACE) other users' `fd` directories cannot be read. Neither is an
- * error; both are counted here so a caller can say "owners unknown for N processes".
+ * without root (or CAP_SYS_PTRACE) other users' descriptors cannot be read (nor, even as root,
+ * those of a process the kernel's ptrace checks shield, such as a container's init seen from
+ * inside). Neither is an error; both are counted here so a caller can say "owners unknown for N
+ * processes".
  */
 export interface SocketOwnerScan {
   /**
@@ -145,6 +149,7 @@ function tally(scan: SocketOwnerScan, outcome: Outcome): void {
  *   cannot be read; any error other than ENOENT/ESRCH/EACCES/EPERM met on one process.
  */
 export async function socketOwners(opts?: SocketOwnersOptions): Promise<SocketOwnerScan> {
+  if (opts?.inodes !== undefined && opts.inodes.size === 0) return { owners: new Map(), scannedPids: 0, unreadablePids: 0, vanishedPids: 0 };
   const viaHelper = helper('owners', opts ?? {});
   if (viaHelper !== undefined) return (await viaHelper) as SocketOwnerScan;
   return socketOwnersOnThisThread(opts);
@@ -212,6 +217,7 @@ function closedFd(err: unknown): undefined {
 export function socketOwnersSync(opts?: SocketOwnersOptions): SocketOwnerScan {
   const root = normRoot(opts?.root);
   const inodes = opts?.inodes;
+  if (inodes !== undefined && inodes.size === 0) return { owners: new Map(), scannedPids: 0, unreadablePids: 0, vanishedPids: 0 };
   const wantNs = opts?.netnsOf === undefined ? undefined : readlinkSync(`${root}/${opts.netnsOf}/ns/net`);
   const pids = pidsOf(readdirSync(root, { withFileTypes: true }));
   const scan: SocketOwnerScan = { owners: new Map(), scannedPids: 0, unreadablePids: 0, vanishedPids: 0 };

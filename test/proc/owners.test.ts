@@ -43,6 +43,12 @@ describe('socketOwners on a fixture tree (test/fixtures/proc/owners)', () => {
     assert.deepEqual(scan.owners, new Map([[4243, [nginx4]], [6000, [otherNs3]]]));
   });
 
+  it('an empty inode set answers at once, scanning nothing', async () => {
+    const empty = { owners: new Map(), scannedPids: 0, unreadablePids: 0, vanishedPids: 0 };
+    assert.deepEqual(await socketOwners({ root, inodes: new Set() }), empty);
+    assert.deepEqual(socketOwnersSync({ root: `${FIXTURES}nope`, inodes: new Set() }), empty);
+  });
+
   it('netnsOf keeps only processes in that pid\'s network namespace', async () => {
     const scan = await socketOwners({ root, netnsOf: 123 });
     assert.deepEqual([...scan.owners.keys()].sort(), [4242, 4243, 5000]);

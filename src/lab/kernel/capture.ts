@@ -295,8 +295,10 @@ function installExitGuard(): void {
   if (exitGuardInstalled) return;
   exitGuardInstalled = true;
   // Never leave tcpdump running: on a normal exit (or process.exit) kill whatever is left.
-  // A fatal signal with no handler bypasses 'exit'; tcpdump then dies of SIGPIPE at its next
-  // write, or lives on until its namespace is deleted, so callers should still stop() in finally.
+  // A fatal signal with no handler (or SIGKILL) bypasses 'exit': tcpdump then dies of SIGPIPE at
+  // its next write to our closed stdout, i.e. only when another packet matches. Deleting its
+  // namespace does not end it (it holds a reference). Callers should stop() in finally and hook
+  // their signals to process.exit.
   process.on('exit', () => {
     for (const c of live) c.kill();
   });
@@ -313,7 +315,7 @@ export class PacketCapture {
   readonly netns: string | undefined;
   readonly iface: string;
   readonly filter: string;
-  /** `Date.now()` when start() was called: time zero of every segment's `timeMs`. */
+  /** `Date.now()` just before tcpdump was spawned: time zero of every segment's `timeMs`. */
   readonly startedAtEpochMs: number;
   /** Output lines that were neither TCP segments nor flush markers. */
   readonly rawLines: string[] = [];

@@ -105,6 +105,9 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
 
     const records: StepRecord[] = [];
     const stepStarts: number[] = [];
+    // Step times count from the first step, not from the set-up (namespace, processes, capture).
+    const stepsStarted = Date.now();
+    ctx.startedAt = stepsStarted;
     for (const [index, step] of sc.steps.entries()) {
       const t0 = Date.now();
       stepStarts.push(t0);
@@ -123,7 +126,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         step: stripFunctions(step),
         text: stepText(step),
         result,
-        startMs: t0 - started,
+        startMs: t0 - stepsStarted,
         durationMs: Date.now() - t0,
         after,
         ...(watched ? { watched } : {}),

@@ -20,6 +20,9 @@ function valueText(v: CallValue): string {
       const text = typeof v.text === 'string' && v.text.length <= 16 && /^[\x20-\x7e]*$/.test(v.text) ? ` "${v.text}"` : '';
       return `${v.bytes} B${text}${v.eof === true ? ' then EOF' : ''}`;
     }
+    if ('bytes' in v && 'elapsedMs' in v) {
+      return `${String(v.bytes)} B in ${Number(v.elapsedMs).toFixed(2)} ms${'unacked' in v ? `, unacked ${String(v.unacked)} after` : ''}`;
+    }
     if ('code' in v || 'signal' in v) return v.signal ? `killed by ${String(v.signal)}` : `exit ${String(v.code)}`;
     if ('state' in v && 'unacked' in v) return `${String(v.state)}, unacked ${String(v.unacked)}, rtt ${String(v.rttMs)} ms`;
     return JSON.stringify(v);

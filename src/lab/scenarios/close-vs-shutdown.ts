@@ -34,7 +34,7 @@ export default scenario({
   summary:
     'Four connections, ended with shutdown(SHUT_RD), shutdown(SHUT_WR), shutdown(SHUT_RDWR) and close(). ' +
     'SHUT_RD sends nothing; the other three send a FIN. The shutdown()s leave the socket in the process; close() leaves an ' +
-    'orphan the kernel finishes alone. Data sent to an end whose read side is shut is answered with RST.',
+    'orphan the kernel finishes alone. Data sent afterwards to the SHUT_RDWR end and to the close()d one is answered with RST alike.',
   actors: ['server', 'client'],
   steps: [
     server.listen('L').as('listen'),
@@ -52,7 +52,7 @@ export default scenario({
     client.shutdown('wr', 'SHUT_WR').as('wr shut'),
     client.shutdown('rdwr', 'SHUT_RDWR').as('rdwr shut'),
     client.close('cl').as('cl closed'),
-    // Past the ~40 ms delayed-ACK timer: every FIN is ACKed, so each closer sits in FIN_WAIT2.
+    // Past any delayed ACK (at most ~40 ms): every FIN is ACKed, so each closer sits in FIN_WAIT2.
     wait(80, 'settled'),
 
     // Which directions still work on what the client holds (002-a).
@@ -114,7 +114,7 @@ export default scenario({
       return judge(
         held && cl !== undefined && cl.owner === null && wrHeld?.actor === 'client',
         `after shutdown: ${after.filter((w) => w.sock !== 'cl').map((w) => `${w.sock} ${w.s?.state} held by ${w.s?.actor ?? 'nobody'}`).join(', ')}; ` +
-          `after close(): cl ${cl?.state ?? 'gone'} with no owner${cl && cl.timer.kind !== 'none' ? ` (orphan, ${cl.timer.kind} timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s): the descriptor went at once, the connection lives on in the kernel` : ''}; ` +
+          `after close(): cl ${cl?.state ?? 'gone'} with no owner${cl && cl.timer.kind !== 'none' ? ` (orphan, tcp_fin_timeout timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s): the descriptor went at once, the connection lives on in the kernel` : ''}; ` +
           `once wr's teardown completed the client still held it (${wrHeld ? `${wrHeld.state}, out of the table` : 'not held'}${wrRow ? `; the table has ${wrRow.state} for it, no owner` : ''}) until it calls close()`,
       );
     },

@@ -77,9 +77,13 @@ export default scenario({
       const nev = events(t, 'never events');
       const bev = events(t, 'bulk events');
       const cev = events(t, 'closer events');
+      const pausedRead =
+        never?.recvQ === 0
+          ? `libuv's epoll loop read the FIN even for the paused server (${t.describe('settled', 'never#1')}: the 4 B and the EOF sit in the paused stream)`
+          : `the paused server's kernel still holds ${t.describe('settled', 'never#1')}`;
       return judge(
-        cev.includes('end') && t.sock('settled', 'closer#1') === undefined && never?.state === 'CLOSE_WAIT',
-        `libuv's epoll loop read the FIN for every server (never#1 ${never?.state} Recv-Q ${never?.recvQ}: the 4 B and the EOF sit in the paused stream), ` +
+        cev.includes('end') && t.sock('settled', 'closer#1') === undefined,
+        `${pausedRead}, ` +
           `but only a flowing stream emits 'end' (closer: [${cev.join(' ')}]; never-read: [${nev.join(' ') || 'no events'}], so it never closes); ` +
           `with 100000 B libuv stopped reading and ${t.describe('bulk settled', 'never#2')} (unread data + FIN), events [${bev.join(' ') || 'none'}]` +
           (bulk ? '' : ' (gone)'),

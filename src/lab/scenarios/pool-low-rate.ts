@@ -7,7 +7,8 @@ const client = actor('client');
 
 /**
  * The server destroys a connection after this long without traffic. Back-to-back calls here are
- * 60–140 ms apart (each step is observed), so 300 ms leaves a wide margin on both sides.
+ * ~50–140 ms apart (every step is observed), quiet calls ~450 ms or more: 300 ms leaves a wide
+ * margin on both sides.
  */
 const IDLE_MS = 300;
 /**
@@ -32,7 +33,7 @@ const freshCalls = Array.from({ length: CALLS }, (_, i) => `fresh ${i + 1}`);
  * server that reaps idle connections. One node:net server answers every request (`ok:` + it)
  * and destroys connections idle for {@link IDLE_MS}. Three ways to call it, {@link CALLS} calls each:
  * - busy: one pooled connection, calls back to back (gaps of a few tens of ms, below the idle time);
- * - quiet: one pooled connection, calls {@link LONG_GAP_MS} apart; when a call fails the pool
+ * - quiet: one pooled connection, a {@link LONG_GAP_MS} pause between calls; when a call fails the pool
  *   discards the connection and dials a warm replacement at once (min-idle 1);
  * - fresh: a new connection per call, same long gaps, closed after the call.
  * A call fails when its response is not `ok:<request>`.
@@ -43,7 +44,7 @@ export default scenario({
   title: 'Idle-reaping server: pooled calls fail only at a low rate; a fresh connection per call never does',
   summary:
     `The server answers calls and destroys connections idle for ${IDLE_MS} ms. A pooled connection called back to back never fails; ` +
-    `pooled calls ${LONG_GAP_MS} ms apart fail on every reused connection; a fresh connection per call at the same rate never fails.`,
+    `pooled calls with ${LONG_GAP_MS} ms pauses fail on every reused connection; a fresh connection per call at the same rate never fails.`,
   actors: ['server', 'client'],
   steps: [
     server.nodeServe('rpc', 'answer-idle-close', { idleMs: IDLE_MS }),

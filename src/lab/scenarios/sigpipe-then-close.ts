@@ -55,7 +55,7 @@ export default scenario({
           !held.inTable &&
           held.actor === 'server' &&
           afterClose === undefined,
-        `from ${t.sock('close wait', 's')?.state}: 1st send() ${first.ok ? `returned ${String(first.value)}` : first.errno}${rstText}; ` +
+        `from ${t.sock('close wait', 's')?.state}: 1st send() ${first.ok ? `returned ${String(first.value)}${first.sigpipe ? ' + SIGPIPE' : ' (no SIGPIPE)'}` : first.errno}${rstText}; ` +
           `2nd send() ${second.ok ? `returned ${String(second.value)}` : `${second.errno}${second.sigpipe ? ' + SIGPIPE' : ' (no SIGPIPE)'}`}; ` +
           `then s is ${held ? `${held.state} (TCP_INFO ${tcpState}), ${held.inTable ? 'still in' : 'gone from'} /proc/net/tcp, client end ${t.sock('later', 'c')?.state ?? 'gone'}, fd still held by ${held.actor ?? 'nobody'} ${t.step('later').after.atMs - t.step('second send').after.atMs} ms later` : 'gone'}; ` +
           `after close(): ${afterClose ? `still ${afterClose.state}` : 'gone'}`,

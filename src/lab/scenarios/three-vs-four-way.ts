@@ -77,6 +77,7 @@ export default scenario({
     '004-a': (t) => {
       const tear = teardown(t, 'a', 'sa', 'a closed', 'a done');
       if (!tear) return unverifiedNoPackets(t);
+      if (!tear.passiveFin) return noPassiveClose(tear);
       const [fin, ack, fin2, last] = tear.segs;
       const holds =
         tear.segs.length === 4 &&
@@ -89,6 +90,7 @@ export default scenario({
     '004-k': (t) => {
       const tear = teardown(t, 'k', 'sk', 'sk armed', 'k done');
       if (!tear) return unverifiedNoPackets(t);
+      if (!tear.passiveFin) return noPassiveClose(tear);
       const [fin, fin2] = tear.segs;
       const carries = fin2 !== undefined && !fromActive(t, 'k', fin2) && fin2.flags.includes('FIN') && fin2.ack === tear.finAck;
       return judge(
@@ -100,6 +102,7 @@ export default scenario({
     '004-l': (t) => {
       const tear = teardown(t, 'l', 'sl', 'sl armed', 'l done');
       if (!tear) return unverifiedNoPackets(t);
+      if (!tear.passiveFin) return noPassiveClose(tear);
       const fromServer = tear.segs.filter((s) => !fromActive(t, 'l', s));
       const data = fromServer.find((s) => s.length > 0);
       const dataCarriesAck = data !== undefined && data.ack === tear.finAck;
@@ -124,6 +127,8 @@ interface Teardown {
   finAck: number | null;
   /** A pure ACK of the first FIN from the passive side (no data, no FIN). */
   standaloneAck: boolean;
+  /** The passive side's FIN was seen: it did close. */
+  passiveFin: boolean;
   text: string;
 }
 
@@ -141,7 +146,8 @@ function teardown(t: TraceView, active: string, passive: string, from: string, t
   const text =
     `${segs.length} segments from the first FIN to the last ACK: ` +
     segs.map((s) => `${flagString(s.flags)}${s.length ? `(${s.length} B)` : ''} ${fromActive(t, active, s) ? 'client' : 'server'}`).join(', ');
-  return { segs, finAck, standaloneAck, text };
+  const passiveFin = segs.some((s) => !fromActive(t, active, s) && s.flags.includes('FIN'));
+  return { segs, finAck, standaloneAck, passiveFin, text };
 }
 
 function fromActive(t: TraceView, active: string, s: CapturedSegment | undefined): boolean {
@@ -150,6 +156,11 @@ function fromActive(t: TraceView, active: string, s: CapturedSegment | undefined
 
 function isPureAck(s: CapturedSegment | undefined): boolean {
   return s !== undefined && s.length === 0 && s.flags.includes('ACK') && !s.flags.some((f) => f === 'FIN' || f === 'SYN' || f === 'RST');
+}
+
+/** The server never sent its FIN: the teardown was not completed, so there is nothing to count. */
+function noPassiveClose(tear: Teardown): { verdict: 'unverified'; observed: string } {
+  return { verdict: 'unverified', observed: `the server never sent its FIN, so the teardown cannot be counted (${tear.text})` };
 }
 
 function unverifiedNoPackets(t: TraceView): { verdict: 'unverified'; observed: string } {

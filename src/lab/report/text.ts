@@ -30,14 +30,9 @@ function valueText(v: CallValue): string {
   return String(v);
 }
 
-function ownerText(s: ObservedSocket): string {
-  if (s.holders.length > 1) return s.holders.map((h) => `${actorName(s, h.pid)}(${h.pid})`).join(' + ');
-  if (!s.owner) return pc.dim('-');
-  return `${s.actor ?? s.owner.command}(${s.owner.pid})`;
-}
-
-function actorName(s: ObservedSocket, pid: number): string {
-  return s.owner?.pid === pid && s.actor ? s.actor : String(s.holders.find((h) => h.pid === pid)?.command ?? pid);
+function ownerText(s: ObservedSocket, actorsByPid: ReadonlyMap<number, string>): string {
+  if (s.holders.length === 0) return s.owner ? `${s.actor ?? s.owner.command}(${s.owner.pid})` : pc.dim('-');
+  return s.holders.map((h) => `${actorsByPid.get(h.pid) ?? h.command}(${h.pid})`).join(' + ');
 }
 
 const VERDICT_COLOUR: Record<Verdict['verdict'], (s: string) => string> = {
@@ -57,7 +52,7 @@ export function renderTrace(t: Trace): string {
   out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + t.title);
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
   out.push(pc.dim(`   kernel ${t.env.kernel}, ${t.env.netns ? `netns ${t.env.netns}` : 'host namespace'}${sysctls ? `, ${sysctls}` : ''}, ${t.durationMs} ms`));
-  out.push(timeline(t.steps));
+  out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name]))));
   out.push(packets(t));
   out.push(pc.bold('  verdicts'));
   for (const v of t.verdicts) out.push(`   ${verdictLine(v)}`);
@@ -65,7 +60,7 @@ export function renderTrace(t: Trace): string {
 }
 
 /** The step-by-step table: call, result, and every socket after it. */
-export function timeline(steps: readonly StepRecord[]): string {
+export function timeline(steps: readonly StepRecord[], actorsByPid: ReadonlyMap<number, string> = new Map()): string {
   const table = new Table({
     head: ['#', 'ms', 'step', 'result', 'socket', 'state', 'Recv-Q', 'Send-Q', 'owner', 'timer'].map((h) => pc.cyan(h)),
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: ' ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' },
@@ -85,7 +80,7 @@ export function timeline(steps: readonly StepRecord[]): string {
       socks.map((x) => (x.inTable ? x.state : `${x.state}*`)).join('\n'),
       socks.map((x) => String(x.recvQ)).join('\n'),
       socks.map((x) => String(x.sendQ)).join('\n'),
-      socks.map(ownerText).join('\n'),
+      socks.map((x) => ownerText(x, actorsByPid)).join('\n'),
       socks.map((x) => (x.timer.kind === 'none' ? '' : `${x.timer.kind} ${(x.timer.remainingMs / 1000).toFixed(1)}s`)).join('\n'),
     ]);
   }

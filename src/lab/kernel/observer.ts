@@ -1,6 +1,4 @@
-import { readTcpTables } from '../../proc/tcp-table.js';
-import { socketOwners } from '../../proc/owners.js';
-import { toObservation } from '../../proc/owners.js';
+import { readTcpTables, socketOwners, toObservation } from '../../proc/index.js';
 import { TCP_STATES, type TcpState } from '../../tcp/state.js';
 import type { ObservedSocket, Snapshot } from '../trace.js';
 import type { HeldSocket } from './protocol.js';

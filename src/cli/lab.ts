@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
 import { isRoot } from '../lab/kernel/netns.js';

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { pc } from './colour.js';
 import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict } from '../scenario.js';
 import type { ObservedSocket, StepRecord, Trace } from '../trace.js';

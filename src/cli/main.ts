@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { labCommand } from './lab.js';
 
 const program = new Command();
@@ -21,7 +21,6 @@ program
     process.exitCode = await labCommand(ids, opts);
   });
 
-export { InvalidArgumentError };
 
 try {
   await program.parseAsync(process.argv);

@@ -49,8 +49,3 @@ export function ssAlias(state: TcpState): string {
       return state.replace('_', '-').replace(/WAIT(\d)/, 'WAIT-$1');
   }
 }
-
-/** States in which the local application has closed its write side and waits for the peer. */
-export const ACTIVE_CLOSE_STATES: readonly TcpState[] = ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT'];
-/** States in which the peer's FIN has arrived and the local application has not finished closing. */
-export const PASSIVE_CLOSE_STATES: readonly TcpState[] = ['CLOSE_WAIT', 'LAST_ACK'];

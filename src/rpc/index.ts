@@ -1,0 +1,8 @@
+/**
+ * tcp-teardown rpc: a connection layer where a server closing idle connections never leaks
+ * CLOSE_WAIT and never loses or duplicates a call (seeds 002-g..k, 003-a..l). The wire
+ * protocol is in docs/protocol.md.
+ */
+export * from './frame.js';
+export * from './errors.js';
+export type * from './types.js';

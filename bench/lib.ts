@@ -48,6 +48,15 @@ export interface BenchResult {
   rows: BenchRow[];
   ratios: Ratio[];
   notes: string[];
+  /** Results that are not timings (failure counts, rates): printed as tables after the timings. */
+  tables?: BenchTable[];
+}
+
+/** A table of figures that are not repeated timings; its cells are what JSON consumers read too. */
+export interface BenchTable {
+  title: string;
+  head: string[];
+  rows: (string | number)[][];
 }
 
 /** The signature every bench module exports. */
@@ -161,4 +170,16 @@ export function ratiosAgainstAnchors(rows: readonly BenchRow[], of: readonly str
     }
   }
   return out;
+}
+
+/**
+ * A positive integer from the environment variable `name`, or `fallback` when it is unset.
+ * @throws RangeError naming the variable when it is set to anything else.
+ */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new RangeError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
 }

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { parseTcpTable, readTcpTables, readTcpTablesSync } from '../src/proc/index.js';
-import { measureInterleaved, ratiosAgainstAnchors, spawnDrain, type BenchOptions, type BenchResult } from './lib.js';
+import { envInt, measureInterleaved, ratiosAgainstAnchors, spawnDrain, type BenchOptions, type BenchResult } from './lib.js';
 
 const HOLDER = fileURLToPath(new URL('./proc-scan-holder.js', import.meta.url));
 const OURS = 'readTcpTables (tcp)';
@@ -24,14 +24,6 @@ const SS = 'ss -tan';
 const CAT = 'cat /proc/net/tcp';
 const MAX_PAIRS = 16;
 const SETUP_TIMEOUT_MS = 60_000;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new RangeError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 /** Soft "Max open files" of this process (holders inherit it). */
 function fdSoftLimit(): number {

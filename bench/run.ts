@@ -15,12 +15,12 @@ import type { BenchResult, BenchRun } from './lib.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** Bench modules next to this file: not the harness itself, not helpers (`lib`, `*-holder`). */
+/** Bench modules next to this file: not the harness itself, not helpers (`lib`, `*-holder`, `*-server`). */
 function availableBenches(): string[] {
   return readdirSync(here)
     .filter((f) => f.endsWith('.js'))
     .map((f) => f.slice(0, -3))
-    .filter((n) => n !== 'run' && n !== 'lib' && !n.endsWith('-holder'))
+    .filter((n) => n !== 'run' && n !== 'lib' && !n.endsWith('-holder') && !n.endsWith('-server'))
     .sort();
 }
 
@@ -58,7 +58,16 @@ function printHuman(result: BenchResult): void {
   }
   const out: string[] = [`${result.bench}: ${result.title}`];
   out.push(Object.entries(result.params).map(([k, v]) => `${k}=${String(v)}`).join('  '));
-  out.push(table.toString());
+  if (result.rows.length > 0) out.push(table.toString());
+  for (const t of result.tables ?? []) {
+    const extra = new Table({
+      head: t.head,
+      colAligns: t.head.map((_, i) => (i === 0 ? 'left' : 'right')),
+      style: { head: [], border: [] },
+    });
+    for (const r of t.rows) extra.push(r.map(String));
+    out.push(t.title, extra.toString());
+  }
   for (const r of result.ratios) out.push(`${r.of} / ${r.to} = ${r.value.toFixed(3)} (median; below 1 is faster)`);
   for (const n of result.notes) out.push(`note: ${n}`);
   process.stdout.write(`${out.join('\n')}\n`);

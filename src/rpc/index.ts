@@ -6,3 +6,4 @@
 export * from './frame.js';
 export * from './errors.js';
 export type * from './types.js';
+export * from './server.js';

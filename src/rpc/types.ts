@@ -90,7 +90,11 @@ export interface ServerStats {
   overloaded: number;
   handlerFailures: number;
   deadlineExceeded: number;
+  /** Calls the client cancelled (CANCEL) while their handler ran; answered CANCELLED. */
+  cancelled: number;
   goawaysSent: number;
+  /** Connections whose client sent its FIN before the server's: the good ending (TIME_WAIT on the client). */
+  peerClosedFirst: number;
   /** Connections the server half-closed with shutdown(SHUT_WR) because the client did not close in drainMs. */
   halfClosedAfterDrain: number;
   /** Connections the server reset (SO_LINGER 0) at a final deadline. */

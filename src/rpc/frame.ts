@@ -126,6 +126,11 @@ export type Frame =
 export class FrameError extends Error {
   /** `EPROTO` for malformed frames, `EMSGSIZE` for a length above the receiver's maximum. */
   readonly code: 'EPROTO' | 'EMSGSIZE';
+  /**
+   * Well-formed frames that arrived before the bad one in the same {@link FrameDecoder.push}.
+   * Handling them first makes the outcome independent of how TCP happened to split the bytes.
+   */
+  framesBefore: Frame[] = [];
   constructor(code: 'EPROTO' | 'EMSGSIZE', message: string) {
     super(`${message} (${code}: close the connection; the stream is no longer at a frame boundary)`);
     this.name = 'FrameError';
@@ -256,12 +261,17 @@ function clampU32(n: number): number {
  *
  * It throws {@link FrameError} — and stays failed — for: a length above `maxPayloadBytes`
  * (`EMSGSIZE`, detected from the 4 length bytes alone), an unknown type, unknown flags, a
- * payload whose size does not fit its type, an id that breaks the type's rules. After an
- * error the owner must close the connection: no further bytes can be trusted.
+ * payload whose size does not fit its type, an id that breaks the type's rules. The frames
+ * decoded before the bad one in the same push are on the error's `framesBefore`. After an error
+ * the owner must close the connection: no further bytes can be trusted.
  */
 export class FrameDecoder {
   readonly maxPayloadBytes: number;
-  private pending: Buffer | null = null;
+  /** Chunks of an incomplete frame; joined once, when the frame is complete (no quadratic copying). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes the frame at the head of `chunks` needs in total, once its length is known; else 0. */
+  private needed = 0;
   private failed: FrameError | null = null;
 
   constructor(maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES) {
@@ -273,7 +283,7 @@ export class FrameDecoder {
 
   /** Bytes held back waiting for the rest of a frame. */
   get bufferedBytes(): number {
-    return this.pending?.length ?? 0;
+    return this.buffered;
   }
 
   /**
@@ -282,7 +292,14 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): Frame[] {
     if (this.failed) throw this.failed;
-    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    if (chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.needed > 0 && this.buffered < this.needed) return [];
+    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.needed = 0;
     const frames: Frame[] = [];
     let at = 0;
     try {
@@ -291,18 +308,26 @@ export class FrameDecoder {
         if (payloadBytes > this.maxPayloadBytes) {
           throw new FrameError('EMSGSIZE', `frame announces ${payloadBytes} payload bytes; the maximum is ${this.maxPayloadBytes}`);
         }
-        if (buf.length - at < FRAME_HEADER_BYTES + payloadBytes) break;
+        if (buf.length - at < FRAME_HEADER_BYTES + payloadBytes) {
+          this.needed = FRAME_HEADER_BYTES + payloadBytes;
+          break;
+        }
         frames.push(decodeOne(buf, at, payloadBytes));
         at += FRAME_HEADER_BYTES + payloadBytes;
       }
     } catch (e) {
-      this.pending = null;
-      if (e instanceof FrameError) this.failed = e;
+      if (e instanceof FrameError) {
+        e.framesBefore = frames;
+        this.failed = e;
+      }
       throw e;
     }
-    // Copy the tail only when a frame is split; the common case (whole frames) keeps no buffer.
-    this.pending = at === buf.length ? null : Buffer.from(buf.subarray(at));
-    buf = Buffer.alloc(0);
+    if (at < buf.length) {
+      // Copy the tail so a small partial frame does not pin a large read chunk.
+      const tail = Buffer.from(buf.subarray(at));
+      this.chunks.push(tail);
+      this.buffered = tail.length;
+    }
     return frames;
   }
 }

@@ -199,6 +199,10 @@ export class ServerConnection {
       frames = this.#decoder.push(chunk);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
+      for (const frame of err.framesBefore) {
+        this.#onFrame(frame);
+        if (this.#discarding) return;
+      }
       this.#protocolError(err);
       return;
     }

@@ -194,6 +194,30 @@ describe('frame codec: truncated, malformed and oversized input', () => {
     assert.equal(new FrameDecoder(1024).push(encodeResponse(1, Buffer.alloc(1024), 1024)).length, 1);
   });
 
+  it('frames before a bad one in the same chunk are handed over on the error, not dropped', () => {
+    const d = new FrameDecoder();
+    const good = encodeRequest(1, 'm', Buffer.from('x'));
+    const bad = Buffer.from([0, 0, 0, 0, 99, 0, 0, 0, 0, 1]);
+    assert.throws(
+      () => d.push(Buffer.concat([good, bad])),
+      (e: unknown) => e instanceof FrameError && e.code === 'EPROTO' && e.framesBefore.length === 1 && e.framesBefore[0]?.type === 'REQUEST',
+    );
+  });
+
+  it('a large frame arriving in many small chunks is joined once, when complete', () => {
+    const d = new FrameDecoder();
+    const body = Buffer.alloc(512 * 1024, 3);
+    const wire = encodeResponse(9, body);
+    let frames: Frame[] = [];
+    for (let at = 0; at < wire.length; at += 1000) {
+      frames = d.push(wire.subarray(at, at + 1000));
+      if (at + 1000 < wire.length) assert.equal(frames.length, 0);
+    }
+    assert.equal(frames.length, 1);
+    assert.equal(d.bufferedBytes, 0);
+    assert.ok(frames[0]?.type === 'RESPONSE' && frames[0].body.equals(body));
+  });
+
   it('after an error the decoder stays failed, whatever comes next', () => {
     const d = new FrameDecoder();
     assert.throws(() => d.push(raw(42, 0, 0)), FrameError);

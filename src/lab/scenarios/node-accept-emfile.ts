@@ -7,7 +7,9 @@ const client = actor('client');
  * Seed 001-f in Node's own behaviour: a node:net server out of descriptors. libuv does not leave
  * the connection waiting in the queue as C code does: on EMFILE it closes a descriptor it kept in
  * reserve, accepts the pending connections and closes them at once (`uv__emfile_trick()` in
- * libuv's src/unix/stream.c), and node:net reports the EMFILE as a server 'error' event.
+ * libuv's src/unix/stream.c). The scenario records whether node:net surfaces the EMFILE at all
+ * (on Node 20 it emits no 'error' event: the server cannot even count the failures — which is
+ * why the rpc server runs an accept loop of its own, src/rpc/accept-loop.ts).
  */
 export default scenario({
   id: 'node-accept-emfile',

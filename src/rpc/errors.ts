@@ -68,6 +68,8 @@ export class RpcError extends Error {
   readonly advice: string;
   /** Attempts made (1 + retries), when known. */
   attempts: number;
+  /** The message without the code prefix and the advice suffix. */
+  readonly detail: string;
 
   constructor(code: RpcErrorCode, message: string, opts: { processed: Processed; errno?: string | null; attempts?: number; cause?: unknown }) {
     super(`${code}: ${message} (server ${processedText(opts.processed)}; ${ADVICE[code]})`, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -77,6 +79,7 @@ export class RpcError extends Error {
     this.errno = opts.errno ?? null;
     this.advice = ADVICE[code];
     this.attempts = opts.attempts ?? 1;
+    this.detail = message;
   }
 }
 

@@ -40,6 +40,8 @@ export interface Call {
   readonly signal: AbortSignal | null;
   /** 1 for the first attempt; interceptors that re-issue a call pass `attempt + 1`. */
   readonly attempt: number;
+  /** True on an attempt a hedge interceptor started in parallel (counted in `hedges`, not `retries`). */
+  readonly hedge?: boolean;
 }
 
 /** Sends one attempt of a call (the next interceptor, or the pool at the end of the chain). */
@@ -70,6 +72,8 @@ export interface ClientStats {
   retries: number;
   /** Attempts re-sent by the pool because the server provably did not run them (never written, GOAWAY, REFUSED). */
   transparentRetries: number;
+  /** Attempts re-sent by the pool after a written call's connection failed before any answer: idempotent calls only (outcome rule 3). */
+  idempotentRetries: number;
   hedges: number;
   connectionsOpened: number;
   connectionsClosed: number;

@@ -1,0 +1,230 @@
+/**
+ * The tcp-teardown rpc client: a connection pool that notices a server's FIN or RST on an idle
+ * connection when it arrives (003-h), retires connections before the server would (002-g),
+ * detects a connection to itself (004-m), and never re-sends a call the server may have run
+ * unless the caller declared it idempotent (003-j; docs/protocol.md "What the client may
+ * conclude"). Calls pass through a chain of interceptors (003-k) before they reach the pool.
+ */
+import { performance } from 'node:perf_hooks';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_METHOD_BYTES } from './frame.js';
+import { RpcError } from './errors.js';
+import { Pool, type PoolSettings, type PoolSnapshot } from './pool.js';
+import { chain } from './interceptors/index.js';
+import type { Call, ClientStats, Interceptor } from './types.js';
+import type { KeepaliveOptions } from '../sys/index.js';
+
+export type { PoolSnapshot } from './pool.js';
+export type { ConnectionSnapshot, ConnectionState } from './connection.js';
+
+/** Options of {@link createClient}. Durations ms, sizes bytes. Validated at construction. */
+export interface ClientOptions {
+  /** Server address (name or IP). Default `127.0.0.1`. */
+  host?: string;
+  /** Server port, 1..65535. */
+  port: number;
+  /** Source address to bind (rarely needed). */
+  localAddress?: string;
+  /**
+   * Source port to bind (rarely needed). Equal to `port` on the same host with nothing listening,
+   * the kernel connects the socket to itself (seed 004-m); the client detects it: SELF_CONNECT.
+   */
+  localPort?: number;
+  /** Most connections at once, including ones connecting or draining. Default 8. */
+  maxConnections?: number;
+  /** Most calls waiting for a connection; one more fails QUEUE_FULL (processed 'no'). Default 1024. */
+  maxQueue?: number;
+  /** Cap on calls in flight per connection. Default: the server's SETTINGS maxInFlight, else 128. */
+  maxInFlightPerConnection?: number;
+  /** Close a connection idle this long; 0: only the server's hint applies. Default 30 000. */
+  idleTimeoutMs?: number;
+  /**
+   * Subtracted from the idle timeout the server announces in SETTINGS, so the client closes first
+   * (TIME_WAIT on the client, no call crossing the server's GOAWAY). Default 1000.
+   */
+  idleMarginMs?: number;
+  /** Retire (drain, then close) connections older than this; 0: never. Default 0. */
+  maxLifetimeMs?: number;
+  /** TCP connect plus the server's SETTINGS frame. Default 10 000. */
+  connectTimeoutMs?: number;
+  /**
+   * TCP keepalive for peers that vanish without FIN or RST (values rounded up to whole seconds),
+   * or false. Default `{ idleMs: 15000, intervalMs: 5000, count: 3 }`.
+   */
+  keepalive?: KeepaliveOptions | false;
+  /**
+   * TCP_USER_TIMEOUT: drop a connection whose sent data stays unacknowledged this long (RFC 5482),
+   * or null for the system default. Default 30 000 (keepalive idle + interval × count).
+   */
+  userTimeoutMs?: number | null;
+  /** Largest request and response payload. Default 1 MiB (the smaller of this and the server's applies to requests). */
+  maxPayloadBytes?: number;
+  /** Interceptors, outermost first (seed 003-k). Default none. */
+  interceptors?: readonly Interceptor[];
+  /**
+   * Re-sends per attempt of calls the server provably did not run (never written, GOAWAY, REFUSED,
+   * OVERLOADED), so a sick server cannot loop us for ever. Default 5.
+   */
+  maxTransparentRetries?: number;
+  /** Re-sends per attempt of idempotent calls lost on a broken connection (outcome rule 3). Default 1. */
+  maxIdempotentRetries?: number;
+  /** After our FIN, wait this long for the server's FIN before destroying the socket. Default 2000. */
+  closeWaitMs?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /**
+   * Running the call twice is harmless. Allows a re-send after the connection broke once the call
+   * was written (rule 3), retries of `processed: 'maybe'` failures, and hedging. Default false.
+   */
+  idempotent?: boolean;
+  /** Deadline over all attempts, ms from now; carried to the server in the REQUEST frame. */
+  timeoutMs?: number;
+  /** Aborts the call (CANCEL is sent for a written call). */
+  signal?: AbortSignal;
+}
+
+/** A tcp-teardown rpc client. */
+export interface RpcClient {
+  /**
+   * Calls `method` with `body`; resolves with the response body.
+   * @throws RpcError — its `processed` says whether the server may have run the call.
+   */
+  call(method: string, body: Uint8Array, opts?: CallOptions): Promise<Buffer>;
+  /** Counters since creation (a copy). */
+  stats(): ClientStats;
+  /** The pool right now: connections by state, calls in flight and queued. */
+  pool(): PoolSnapshot;
+  /**
+   * Stops taking calls; calls still queued fail CLIENT_CLOSED (never sent); calls in flight may
+   * finish for up to `timeoutMs` (default 5000); every connection is closed with our FIN first,
+   * so TIME_WAIT lands on the client. Resolves when every socket is closed.
+   */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
+}
+
+function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`createClient: ${name} must be an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '∞' : max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function ms(name: string, v: unknown, min = 0): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new RangeError(`createClient: ${name} must be a finite number of ms >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Validates `options` and fills in defaults. @throws RangeError / TypeError naming the option. */
+export function resolveClientOptions(options: ClientOptions): PoolSettings & { interceptors: readonly Interceptor[] } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createClient: options must be an object');
+  const host = options.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0) throw new TypeError(`createClient: host must be a non-empty string, got ${String(host)}`);
+  const port = int('port', options.port, 1, 65535);
+  if (options.localAddress !== undefined && (typeof options.localAddress !== 'string' || options.localAddress.length === 0)) {
+    throw new TypeError(`createClient: localAddress must be a non-empty string, got ${String(options.localAddress)}`);
+  }
+  const localPort = options.localPort === undefined ? undefined : int('localPort', options.localPort, 1, 65535);
+  let keepalive: KeepaliveOptions | null = { idleMs: 15_000, intervalMs: 5_000, count: 3 };
+  if (options.keepalive === false) keepalive = null;
+  else if (options.keepalive !== undefined) {
+    const k = options.keepalive;
+    if (typeof k !== 'object' || k === null) throw new TypeError('createClient: keepalive must be { idleMs, intervalMs, count } or false');
+    keepalive = {
+      idleMs: ms('keepalive.idleMs', k.idleMs, 1),
+      intervalMs: ms('keepalive.intervalMs', k.intervalMs, 1),
+      count: int('keepalive.count', k.count, 1, 127),
+    };
+  }
+  const userTimeoutMs = options.userTimeoutMs === null ? null : int('userTimeoutMs', options.userTimeoutMs ?? 30_000, 0, 0x7fff_ffff);
+  const interceptors = options.interceptors ?? [];
+  if (!Array.isArray(interceptors) || interceptors.some((i) => typeof i !== 'function')) {
+    throw new TypeError('createClient: interceptors must be an array of functions (call, next) => Promise<Buffer>');
+  }
+  const maxPayloadBytes = int('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 16, 0xffff_ffff);
+  return {
+    host,
+    port,
+    localAddress: options.localAddress,
+    localPort,
+    maxConnections: int('maxConnections', options.maxConnections ?? 8, 1),
+    maxQueue: int('maxQueue', options.maxQueue ?? 1024, 1),
+    maxInFlight: options.maxInFlightPerConnection === undefined ? null : int('maxInFlightPerConnection', options.maxInFlightPerConnection, 1),
+    idleTimeoutMs: ms('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
+    idleMarginMs: ms('idleMarginMs', options.idleMarginMs ?? 1_000),
+    maxLifetimeMs: ms('maxLifetimeMs', options.maxLifetimeMs ?? 0),
+    connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1),
+    keepalive,
+    userTimeoutMs,
+    maxPayloadBytes,
+    maxTransparentRetries: int('maxTransparentRetries', options.maxTransparentRetries ?? 5, 0, 1000),
+    maxIdempotentRetries: int('maxIdempotentRetries', options.maxIdempotentRetries ?? 1, 0, 1000),
+    closeWaitMs: ms('closeWaitMs', options.closeWaitMs ?? 2_000),
+    overloadBackoffMs: 10,
+    interceptors,
+  };
+}
+
+/**
+ * Creates a client. No connection is opened until the first call.
+ *
+ * Outcome rules (docs/protocol.md; each is written next to its code in pool.ts):
+ * 1. never written → re-sent anywhere (transparent retry, any method);
+ * 2. above a GOAWAY's lastId, or answered REFUSED/OVERLOADED → re-sent anywhere;
+ * 3. written, then the connection failed before an answer → re-sent only if idempotent, else
+ *    `CONNECTION_LOST` with `processed: 'maybe'`;
+ * 4. an answer is final.
+ *
+ * @throws RangeError / TypeError for an invalid option, naming it.
+ */
+export function createClient(options: ClientOptions): RpcClient {
+  const settings = resolveClientOptions(options);
+  const pool = new Pool(settings);
+  const stats = pool.stats;
+  const send = chain(settings.interceptors, (call: Call) => {
+    if (call.attempt > 1) {
+      if (call.hedge) stats.hedges++;
+      else stats.retries++;
+    }
+    return pool.send(call);
+  });
+
+  async function call(method: string, body: Uint8Array, opts: CallOptions = {}): Promise<Buffer> {
+    if (typeof method !== 'string' || method.length === 0) throw new TypeError(`call: method must be a non-empty string, got ${String(method)}`);
+    if (Buffer.byteLength(method) > MAX_METHOD_BYTES) throw new RangeError(`call: method is ${Buffer.byteLength(method)} bytes of UTF-8; at most ${MAX_METHOD_BYTES}`);
+    if (!(body instanceof Uint8Array)) throw new TypeError('call: body must be a Uint8Array (or Buffer)');
+    if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) {
+      throw new RangeError(`call: timeoutMs must be a finite number > 0, got ${String(opts.timeoutMs)}`);
+    }
+    stats.calls++;
+    if (pool.closed) {
+      stats.failed++;
+      throw new RpcError('CLIENT_CLOSED', 'the client is closed', { processed: 'no' });
+    }
+    const c: Call = {
+      method,
+      body,
+      idempotent: opts.idempotent === true,
+      deadline: opts.timeoutMs === undefined ? null : performance.now() + opts.timeoutMs,
+      signal: opts.signal ?? null,
+      attempt: 1,
+    };
+    try {
+      const r = await send(c);
+      stats.succeeded++;
+      return r;
+    } catch (e) {
+      stats.failed++;
+      throw e;
+    }
+  }
+
+  return {
+    call,
+    stats: () => ({ ...stats, connectionsClosedBy: { ...stats.connectionsClosedBy } }),
+    pool: () => pool.snapshot(),
+    close: async (opts = {}) => pool.close(ms('close timeoutMs', opts.timeoutMs ?? 5_000)),
+  };
+}

@@ -49,7 +49,7 @@ import type { ResolvedServerOptions } from './server-options.js';
 import type { Handler, HandlerContext, RpcRequest, ServerStats } from './types.js';
 
 /** Why a connection's socket was reset (SO_LINGER 0) rather than closed. */
-export type ResetReason = 'final-deadline' | 'server-close-deadline';
+export type ResetReason = 'final-deadline' | 'server-close-deadline' | 'injected';
 
 /** Event payloads a connection reports to its server (and the server re-emits). */
 export interface ConnectionEvents {
@@ -466,6 +466,26 @@ export class ServerConnection {
    * ABORT). Node's resetAndDestroy() is not used because libuv refuses it once shutdown()
    * (end()) was called (uv_tcp_close_reset() returns EINVAL), which is exactly our case.
    */
+  /**
+   * Drops the connection the way a crashing or naive server would, with no GOAWAY: `close()` on
+   * the descriptor (FIN, or RST when requests sit unread: tcp_close() in net/ipv4/tcp.c, 002-c).
+   * Calls in flight lose their answers. For chaos tests; see {@link RpcServer.injectFault}.
+   */
+  crash(): void {
+    if (this.#closed || this.#socket.destroyed) return;
+    this.#socket.destroy();
+  }
+
+  /** Stops reading this connection for `ms` (a stalled server: requests queue in the kernel). */
+  stall(ms: number): void {
+    const s = this.#socket;
+    if (this.#closed || s.destroyed) return;
+    s.pause();
+    setTimeout(() => {
+      if (!s.destroyed && !this.#paused) s.resume();
+    }, ms).unref();
+  }
+
   reset(reason: ResetReason): void {
     if (this.#closed || this.#socket.destroyed) return;
     try {

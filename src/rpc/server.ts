@@ -135,6 +135,27 @@ export class RpcServer extends EventEmitter {
     return this.#address;
   }
 
+  /** Ids of the connections open now, oldest first (for {@link RpcServer.injectFault}). */
+  connectionIds(): number[] {
+    return [...this.#conns].map((c) => c.id);
+  }
+
+  /**
+   * Fault injection, for chaos tests and for operators who must drop one connection:
+   * - `'close'`: close the descriptor at once, no GOAWAY, answers in flight lost (a crash);
+   * - `'reset'`: SO_LINGER 0 then close: RST (counted in `stats().resets`);
+   * - `'stall'`: stop reading the connection for `stallMs` (default 1000) ms.
+   * @returns false when no open connection has that id.
+   */
+  injectFault(connectionId: number, fault: 'close' | 'reset' | 'stall', stallMs = 1000): boolean {
+    const conn = [...this.#conns].find((c) => c.id === connectionId);
+    if (conn === undefined) return false;
+    if (fault === 'close') conn.crash();
+    else if (fault === 'reset') conn.reset('injected');
+    else conn.stall(stallMs);
+    return true;
+  }
+
   /** A snapshot of the counters (a copy; later changes do not show in it). */
   stats(): ServerStats {
     return { ...this.#stats, connectionsOpen: this.#conns.size, acceptErrors: { ...this.#stats.acceptErrors } };

@@ -42,6 +42,12 @@ export interface ClientOptions {
    * (TIME_WAIT on the client, no call crossing the server's GOAWAY). Default 1000.
    */
   idleMarginMs?: number;
+  /**
+   * Let the server's announced idle timeout shorten ours (default true). False leaves every idle
+   * close to the server's GOAWAY — the race of seed 003-i, which the protocol must then win alone
+   * (bench/idle-reap measures both).
+   */
+  useServerIdleHint?: boolean;
   /** Retire (drain, then close) connections older than this; 0: never. Default 0. */
   maxLifetimeMs?: number;
   /** TCP connect plus the server's SETTINGS frame. Default 10 000. */
@@ -110,6 +116,11 @@ function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGE
   return v;
 }
 
+function bool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`createClient: ${name} must be true or false, got ${String(v)}`);
+  return v;
+}
+
 function ms(name: string, v: unknown, min = 0): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
     throw new RangeError(`createClient: ${name} must be a finite number of ms >= ${min}, got ${String(v)}`);
@@ -154,6 +165,7 @@ export function resolveClientOptions(options: ClientOptions): PoolSettings & { i
     maxInFlight: options.maxInFlightPerConnection === undefined ? null : int('maxInFlightPerConnection', options.maxInFlightPerConnection, 1),
     idleTimeoutMs: ms('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
     idleMarginMs: ms('idleMarginMs', options.idleMarginMs ?? 1_000),
+    useServerIdleHint: bool('useServerIdleHint', options.useServerIdleHint ?? true),
     maxLifetimeMs: ms('maxLifetimeMs', options.maxLifetimeMs ?? 0),
     connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1),
     keepalive,

@@ -68,6 +68,8 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   /** Subtracted from the server's idle hint. */
   idleMarginMs: number;
+  /** Whether the server's idle hint (SETTINGS, GOAWAY) shortens the idle timeout at all. */
+  useServerIdleHint: boolean;
   /** 0 for none. */
   maxLifetimeMs: number;
   /** After our FIN, how long to wait for the server's FIN before destroying the socket. */
@@ -168,7 +170,7 @@ export class ClientConnection {
   /** The idle timeout in force: min(own, server hint − margin), ms; Infinity for none. */
   get effectiveIdleMs(): number {
     const own = this.s.idleTimeoutMs > 0 ? this.s.idleTimeoutMs : Infinity;
-    const hint = this.idleHintMs;
+    const hint = this.s.useServerIdleHint ? this.idleHintMs : 0;
     // A margin larger than the hint would close the connection the moment it is idle; then close
     // at half the hint instead, still well before the server's GOAWAY.
     const fromHint = hint > 0 ? (hint - this.s.idleMarginMs > 0 ? hint - this.s.idleMarginMs : hint / 2) : Infinity;

@@ -1,0 +1,74 @@
+import Table from 'cli-table3';
+
+import { pc } from '../lab/report/colour.js';
+import { runRpcDemo, type RpcDemoResult } from '../rpc/demo.js';
+
+/** Options of `teardown rpc-demo`, already parsed and range-checked by main.ts. */
+export interface RpcDemoCommandOptions {
+  idleMs: number;
+  calls: number;
+  lanes: number;
+  json?: boolean;
+}
+
+/**
+ * `teardown rpc-demo`: runs {@link runRpcDemo} and prints what happened.
+ * @returns the exit code: 0 when no call failed, ran twice or went unaccounted and no CLOSE_WAIT
+ *   lingered on the server; 1 otherwise.
+ */
+export async function rpcDemoCommand(opts: RpcDemoCommandOptions): Promise<number> {
+  const tty = process.stderr.isTTY === true;
+  process.stderr.write(
+    pc.dim(`server reaps connections idle for ${opts.idleMs} ms; per client ${opts.calls} calls over ${opts.lanes} callers, gaps 0.9–1.1 × that\n`),
+  );
+  const result = await runRpcDemo({
+    idleTimeoutMs: opts.idleMs,
+    calls: opts.calls,
+    lanes: opts.lanes,
+    progress: (variant, done, failed) => {
+      if (tty) process.stderr.write(`\r  ${variant}: ${done}/${opts.calls} calls, ${failed} failed   `);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
+  else process.stdout.write(render(result));
+  const bad = result.variants.reduce((n, v) => n + v.failed + v.ranTwice + v.unaccounted, 0) + result.closeWaitLingering;
+  return bad === 0 ? 0 : 1;
+}
+
+function render(r: RpcDemoResult): string {
+  const good = (n: number): string => (n === 0 ? pc.green(String(n)) : pc.red(String(n)));
+  const closedBy = (by: Record<string, number>): string =>
+    Object.entries(by)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || '-';
+  const clients = new Table({
+    head: ['client', 'calls', 'failed', 'ran twice', 'unaccounted', 'GOAWAYs', 'transparent retries', 'connections', 'closed by'],
+    style: { head: [], border: [] },
+  });
+  for (const v of r.variants) {
+    const c = v.client;
+    clients.push([
+      v.variant === 'default' ? 'default (retires idle before the server)' : 'goaway-only (server GOAWAY races each call)',
+      String(v.calls),
+      good(v.failed),
+      good(v.ranTwice),
+      good(v.unaccounted),
+      String(c.goawaysReceived),
+      String(c.transparentRetries),
+      String(c.connectionsOpened),
+      closedBy(c.connectionsClosedBy),
+    ]);
+  }
+  const s = r.server;
+  const out = [
+    clients.toString(),
+    ...r.variants.filter((v) => v.failed > 0).map((v) => `${v.variant} errors: ${Object.entries(v.errors).map(([k, n]) => `${k}×${n}`).join(' ')}`),
+    `server: ran ${s.calls} calls, refused ${s.refused} unrun, sent ${s.goawaysSent} GOAWAYs; ` +
+      `${s.peerClosedFirst} of ${s.connectionsClosed} connections closed by the client first, ${s.halfClosedAfterDrain} half-closed after drain, ${s.resets} reset`,
+    `server port CLOSE_WAIT: ${r.closeWaitSeen} seen in passing (closed on EOF), ${good(r.closeWaitLingering)} lingering (002-i)`,
+    `${(r.durationMs / 1000).toFixed(1)} s`,
+  ];
+  return `${out.join('\n')}\n`;
+}

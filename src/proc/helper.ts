@@ -1,14 +1,24 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
+import type { FdScanJob, FdScanPart } from './fd-scan.js';
+
 /**
- * A helper thread for the blocking parts of reading procfs (helper-worker.ts), so the async
+ * Helper threads for the blocking parts of reading procfs (helper-worker.ts), so the async
  * readers neither block the event loop nor pay one thread-pool round trip per system call.
  *
  * Why: seq_file hands out at most about a page per read(2) (~27 rows of /proc/net/tcp), so a
  * 20 000-socket table takes ~750 reads, and an owner scan of 20 000 descriptors takes 20 000
  * readlink(2) calls. Through fs.promises each is a round trip to libuv's pool; here the whole job
- * is one. The thread is started on first use and never keeps the process alive by itself.
+ * is one. Threads are started on first use and never keep the process alive by themselves.
+ *
+ * There are up to {@link HELPER_LANES} of them ("lanes"): lane 0 serves every job that needs
+ * one thread; an owner scan splits over all lanes (readlink on /proc is kernel time that scales
+ * with cores, and ss is single-threaded).
  */
+
+/** How many helper threads an owner scan may use: the machine's cores, at most 4. */
+export const HELPER_LANES = Math.max(1, Math.min(4, availableParallelism()));
 
 /** Requests the helper understands, and what each answers. */
 export interface HelperOps {
@@ -16,6 +26,8 @@ export interface HelperOps {
   read: { args: { path: string }; result: ArrayBuffer };
   /** socketOwnersSync(opts); answers its result. */
   owners: { args: { root?: string; inodes?: ReadonlySet<number>; netnsOf?: number }; result: unknown };
+  /** One lane's share of a parallel owner scan (fd-scan.ts); answers its part. */
+  fdscan: { args: FdScanJob; result: FdScanPart };
 }
 
 export interface HelperRequest<K extends keyof HelperOps = keyof HelperOps> {
@@ -35,69 +47,101 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-let worker: Worker | undefined;
-let unavailable = false;
-let nextId = 1;
-const pending = new Map<number, Pending>();
-
-function failAll(err: Error): void {
-  for (const p of pending.values()) p.reject(err);
-  pending.clear();
+interface Lane {
+  worker: Worker;
+  pending: number;
 }
 
-function start(): Worker | undefined {
+const lanes: (Lane | undefined)[] = [];
+let unavailable = false;
+let nextId = 1;
+const pending = new Map<number, Pending & { lane: number }>();
+
+function failLane(lane: number, err: Error): void {
+  for (const [id, p] of pending) {
+    if (p.lane !== lane) continue;
+    pending.delete(id);
+    p.reject(err);
+  }
+}
+
+/**
+ * This process's Node options minus those about evaluating a string (`-e code`,
+ * `--input-type=module`): a worker inherits execArgv, and refuses to start with `--input-type`
+ * (ERR_INPUT_TYPE_NOT_ALLOWED) when its code is a file.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') i++;
+    else if (!a.startsWith('--input-type') && !a.startsWith('--eval=') && !a.startsWith('--print=')) out.push(a);
+  }
+  return out;
+}
+
+function start(lane: number): Lane | undefined {
   if (unavailable) return undefined;
-  if (worker !== undefined) return worker;
+  const existing = lanes[lane];
+  if (existing !== undefined) return existing;
+  let l: Lane;
   try {
-    const w = new Worker(new URL('./helper-worker.js', import.meta.url));
+    const w = new Worker(new URL('./helper-worker.js', import.meta.url), { execArgv: workerExecArgv() });
+    l = { worker: w, pending: 0 };
     w.unref();
     w.on('message', (m: HelperReply) => {
       const p = pending.get(m.id);
       if (p === undefined) return;
       pending.delete(m.id);
-      if (pending.size === 0) w.unref();
+      if (--l.pending === 0) w.unref();
       if (m.error === undefined) p.resolve(m.result);
       else p.reject(Object.assign(new Error(m.error.message), m.error));
     });
     w.on('error', (err) => {
-      if (worker === w) worker = undefined;
-      failAll(err);
+      if (lanes[lane] === l) lanes[lane] = undefined;
+      failLane(lane, err);
     });
     w.on('exit', () => {
-      if (worker === w) worker = undefined;
-      failAll(new Error('the procfs helper thread exited'));
+      if (lanes[lane] === l) lanes[lane] = undefined;
+      failLane(lane, new Error('the procfs helper thread exited'));
     });
-    worker = w;
+    lanes[lane] = l;
   } catch {
-    unavailable = true; // no worker threads here: callers fall back to fs.promises
+    unavailable = true; // no worker threads here: callers fall back to this thread
+    return undefined;
   }
-  return worker;
+  return l;
 }
 
 /**
- * Runs `op` on the helper thread. Returns undefined when no thread can be started (callers then
- * do the work on this thread with fs.promises).
+ * Runs `op` on helper thread `lane` (default 0; at most {@link HELPER_LANES} − 1). Returns
+ * undefined when no thread can be started (callers then do the work on this thread).
  * @throws (through the promise) the error the operation threw there, with its `code`.
  */
-export function helper<K extends keyof HelperOps>(op: K, args: HelperOps[K]['args']): Promise<HelperOps[K]['result']> | undefined {
-  const w = start();
-  if (w === undefined) return undefined;
+export function helper<K extends keyof HelperOps>(op: K, args: HelperOps[K]['args'], lane = 0): Promise<HelperOps[K]['result']> | undefined {
+  if (!Number.isInteger(lane) || lane < 0 || lane >= HELPER_LANES) throw new RangeError(`lane must be within 0..${HELPER_LANES - 1}, got ${String(lane)}`);
+  const l = start(lane);
+  if (l === undefined) return undefined;
   const id = nextId++;
-  const result = new Promise<unknown>((resolve, reject) => pending.set(id, { resolve, reject }));
-  if (pending.size === 1) w.ref(); // a pending answer keeps the process alive, nothing else does
+  const result = new Promise<unknown>((resolve, reject) => pending.set(id, { resolve, reject, lane }));
+  if (l.pending++ === 0) l.worker.ref(); // a pending answer keeps the process alive, nothing else does
   const req: HelperRequest<K> = { id, op, args };
-  w.postMessage(req);
+  l.worker.postMessage(req);
   return result as Promise<HelperOps[K]['result']>;
 }
 
 /**
- * Turns the helper thread off (callers fall back to fs.promises on this thread) or back on.
+ * Turns the helper threads off (callers fall back to this thread) or back on.
  * For tests of the fallback; not part of the package's API (not exported by proc/index.ts).
  */
 export function setHelperEnabled(enabled: boolean): void {
   unavailable = !enabled;
-  if (!enabled && worker !== undefined && pending.size === 0) {
-    void worker.terminate();
-    worker = undefined;
+  if (enabled) return;
+  for (let i = 0; i < lanes.length; i++) {
+    const l = lanes[i];
+    if (l === undefined || l.pending > 0) continue;
+    void l.worker.terminate();
+    lanes[i] = undefined;
   }
 }

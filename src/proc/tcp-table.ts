@@ -56,8 +56,11 @@ export interface TcpRow {
   inode: number;
 }
 
-/** `tr` values of /proc/net/tcp, in the kernel's numbering (0..4). */
-const TIMER_KINDS: readonly SocketTimer['kind'][] = ['none', 'retransmit', 'keepalive', 'time_wait', 'zero_window_probe'];
+/**
+ * `tr` values of /proc/net/tcp, in the kernel's numbering (0..4). sock_diag's `idiag_timer` uses
+ * the same numbers (inet_sk_diag_fill()), so sock-diag.ts shares this table.
+ */
+export const TIMER_KINDS: readonly SocketTimer['kind'][] = ['none', 'retransmit', 'keepalive', 'time_wait', 'zero_window_probe'];
 
 /** clock_t → ms. The /proc tables print clock_t in USER_HZ, 100 on every Linux port but alpha. */
 const MS_PER_TICK = 10;

@@ -31,6 +31,12 @@ export const libc = {
   sigpending: lib.func('int sigpending(_Out_ void *set)'),
   sigtimedwait: lib.func('int sigtimedwait(const void *set, _Out_ void *info, const void *timeout)'),
   syscall3: lib.func('long syscall(long number, long a, long b, long c)'),
+  // getdents64 has no glibc wrapper before 2.30; the raw call with a buffer argument.
+  syscallBuf: lib.func('syscall', 'long', ['long', 'int', 'void *', 'long']),
+  setns: lib.func('int setns(int fd, int nstype)'),
+  // The name is passed as a reused NUL-terminated byte buffer, so the owner scan converts no
+  // string per descriptor.
+  readlinkat: lib.func('readlinkat', 'intptr_t', ['int', 'void *', 'void *', 'size_t']),
 };
 
 /** errno of the last failed call on this thread (koffi saves it right after the call). */
@@ -87,4 +93,15 @@ export const C = {
   SIGPIPE: 13,
   SYS_pidfd_open: 434,
   SYS_pidfd_getfd: 438,
+  AF_NETLINK: 16,
+  SOCK_RAW: 3,
+  NETLINK_SOCK_DIAG: 4,
+  CLONE_NEWNET: 0x40000000,
+  O_DIRECTORY: 0o200000,
 } as const;
+
+/**
+ * getdents64's number differs between the two architectures (x86_64 keeps its historical table,
+ * aarch64 uses the generic one); undefined elsewhere, where callers fall back to readdir.
+ */
+export const SYS_getdents64: number | undefined = ({ x64: 217, arm64: 61 } as Record<string, number>)[process.arch];

@@ -1,0 +1,340 @@
+/**
+ * doctor: how fast readSocketSnapshot() (src/proc/snapshot.ts) answers the doctor's two
+ * questions on a busy machine, against `ss` measured in the same run, interleaved:
+ *
+ *   (a) every TCP socket with its owning process   vs `ss -tanp`   (goal: ≤ 0.5 × ss)
+ *   (b) only the CLOSE_WAIT sockets                 vs `ss -tan state close-wait`   (goal: ≤ 2 × ss)
+ *
+ * with 10 000 and 50 000 loopback connections (20 000 and 100 000 sockets) held open by several
+ * holder processes (bench/doctor-holder.ts), 1 % of them half-closed by the client so that the
+ * server end sits in CLOSE_WAIT (and the client end in FIN_WAIT2). Side rows: the same queries
+ * without owners against ss without -p, with owners against `ss -tanp state close-wait`, and the
+ * older /proc path (readSocketObservations) the lab uses.
+ *
+ * `ss` times include starting the process and printing (drained through a pipe); ours run in
+ * this process with the helper threads already started (the warm-up starts them), which is how
+ * a doctor that watches a machine runs.
+ *
+ * Environment knobs: DOCTOR_BENCH_CONNECTIONS (comma-separated, default "10000,50000"),
+ * DOCTOR_BENCH_REPS (repetitions of the CLOSE_WAIT query without owners, default 30; whatever
+ * scans every /proc/PID/fd gets 15 at ≤ 20 000 connections and 5 above, because `ss -tanp` alone
+ * takes seconds there).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+import { readSocketObservations, readSocketSnapshot, readTcpSockDiag } from '../src/proc/index.js';
+import { envInt, measureInterleaved, spawnDrain, type BenchOptions, type BenchResult, type BenchRow, type BenchTable, type Ratio } from './lib.js';
+
+const HOLDER = fileURLToPath(new URL('./doctor-holder.js', import.meta.url));
+const SETUP_TIMEOUT_MS = 90_000;
+/** Connections per holder process: well under the 20 000-descriptor hard limit seen here. */
+const PER_HOLDER = 12_500;
+const HALF_CLOSED_SHARE = 0.01;
+
+function envList(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const list = raw.split(',').map((x) => Number(x.trim()));
+  if (list.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new RangeError(`${name} must be positive integers separated by commas, got ${JSON.stringify(raw)}`);
+  return list;
+}
+
+/** Soft "Max open files" of this process (holders inherit it; Node raises soft to hard at start). */
+function fdSoftLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const soft = line?.split(/\s{2,}/)[1];
+  const n = Number(soft);
+  return soft === 'unlimited' ? 1 << 20 : Number.isFinite(n) && n > 0 ? n : 1024;
+}
+
+function readSysctl(path: string): number[] {
+  return readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
+}
+
+interface Holder {
+  child: ChildProcess;
+  role: 'server' | 'client';
+  exited: Promise<void>;
+}
+
+function startHolder(args: string[], holders: Holder[]): Holder {
+  const child = fork(HOLDER, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const h: Holder = { child, role: args[0] as 'server' | 'client', exited };
+  holders.push(h);
+  return h;
+}
+
+/** Resolves with the first message of `type`; rejects on an error message, an early exit or the timeout. */
+function waitFor<T extends { type: string }>(h: Holder, type: string, onOther?: (m: { type: string; n?: number }) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${h.role} holder: no "${type}" within ${SETUP_TIMEOUT_MS / 1000} s`)), SETUP_TIMEOUT_MS);
+    const onMessage = (m: { type: string; message?: string; n?: number }): void => {
+      if (m.type === type) done(undefined, m as unknown as T);
+      else if (m.type === 'error') done(new Error(`${h.role} holder: ${m.message ?? 'failed'}`));
+      else onOther?.(m);
+    };
+    const onExit = (code: number | null, signal: string | null): void => done(new Error(`${h.role} holder exited early (${signal ?? `code ${code}`})`));
+    function done(err?: Error, value?: T): void {
+      clearTimeout(timer);
+      h.child.off('message', onMessage);
+      h.child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value as T);
+    }
+    h.child.on('message', onMessage);
+    h.child.once('exit', onExit);
+  });
+}
+
+function alive(h: Holder): boolean {
+  return h.child.exitCode === null && h.child.signalCode === null && h.child.pid !== undefined;
+}
+
+async function stopHolders(holders: readonly Holder[]): Promise<void> {
+  // Clients first: their RSTs close the server ends too.
+  for (const role of ['client', 'server'] as const) {
+    const group = holders.filter((h) => h.role === role && alive(h));
+    for (const h of group) {
+      try {
+        process.kill(h.child.pid as number, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.race([Promise.all(group.map((h) => h.exited)), new Promise((r) => setTimeout(r, 5000))]);
+  }
+  const stragglers = holders.filter(alive);
+  for (const h of stragglers) {
+    try {
+      process.kill(h.child.pid as number, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.race([Promise.all(stragglers.map((h) => h.exited)), new Promise((r) => setTimeout(r, 2000))]);
+}
+
+/** Splits `total` into `parts` nearly equal non-negative integers. */
+function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+interface Held {
+  pairs: number;
+  halfClosed: number;
+  /** `host:port` of each server holder's listener: other processes on this machine use 127.0.0.x too. */
+  listeners: Set<string>;
+  serverPids: Set<number>;
+  holderPids: Set<number>;
+}
+
+/**
+ * Starts `pairs` server/client holder pairs, each pair on its own loopback address (127.0.0.1,
+ * .2, …) and listener port, so no client needs more than PER_HOLDER ephemeral ports towards one
+ * destination; waits until every connection is accepted and the half-closed ones are in CLOSE_WAIT.
+ */
+async function hold(connections: number, holders: Holder[], progress: (m: string) => void, notes: string[]): Promise<Held> {
+  const fdLimit = fdSoftLimit();
+  const perHolder = Math.min(PER_HOLDER, fdLimit - 200);
+  if (perHolder < 100) throw new Error(`the fd limit (${fdLimit}) leaves no room for connections`);
+  const pairs = Math.max(2, Math.ceil(connections / perHolder));
+  const [portLo = 32768, portHi = 60999] = readSysctl('/proc/sys/net/ipv4/ip_local_port_range');
+  if (Math.ceil(connections / pairs) > portHi - portLo - 500) {
+    throw new Error(`ip_local_port_range ${portLo}-${portHi} is too small for ${Math.ceil(connections / pairs)} connections to one listener`);
+  }
+  const [somaxconn = 4096] = readSysctl('/proc/sys/net/core/somaxconn');
+  const backlog = Math.min(somaxconn, 4096);
+  const batch = Math.max(1, Math.min(500, backlog));
+  const halfClosed = Math.max(1, Math.round(connections * HALF_CLOSED_SHARE));
+  const counts = split(connections, pairs);
+  const halves = split(halfClosed, pairs);
+  notes.push(
+    `${connections} connections: ${pairs} server + ${pairs} client holders on 127.0.0.1…127.0.0.${pairs}, ≤ ${Math.max(...counts)} descriptors each ` +
+      `(fd limit ${fdLimit}), ${halfClosed} half-closed by the client (server end CLOSE_WAIT)`,
+  );
+  const serverPids = new Set<number>();
+  const listeners = new Set<string>();
+  let connected = 0;
+  let lastReport = 0;
+  await Promise.all(
+    counts.map(async (count, i) => {
+      const host = `127.0.0.${i + 1}`;
+      const server = startHolder(['server', host, String(count), String(backlog)], holders);
+      serverPids.add(server.child.pid as number);
+      const { port } = await waitFor<{ type: 'listening'; port: number }>(server, 'listening');
+      listeners.add(`${host}:${port}`);
+      const accepted = waitFor(server, 'ready');
+      const client = startHolder(['client', host, String(port), String(count), String(batch), String(halves[i] ?? 0)], holders);
+      let mine = 0;
+      await waitFor(client, 'ready', (m) => {
+        if (m.type !== 'progress' || m.n === undefined) return;
+        connected += m.n - mine;
+        mine = m.n;
+        if (connected - lastReport >= 5000 || connected === connections) {
+          lastReport = connected;
+          progress(`connected ${connected}/${connections}`);
+        }
+      });
+      await accepted;
+    }),
+  );
+  // The FINs cross loopback at once, but let the kernel catch up before asserting.
+  let closeWait = 0;
+  for (let i = 0; i < 100; i++) {
+    closeWait = readTcpSockDiag({ states: ['CLOSE_WAIT'], families: [4] }).filter((r) => listeners.has(r.local)).length;
+    if (closeWait >= halfClosed) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (closeWait < halfClosed) throw new Error(`expected ${halfClosed} CLOSE_WAIT sockets, found ${closeWait}`);
+  return { pairs, halfClosed, listeners, serverPids, holderPids: new Set(holders.map((h) => h.child.pid as number)) };
+}
+
+/** Checks that the measured calls answer what ss answers before timing them. */
+async function sanityCheck(connections: number, held: Held): Promise<void> {
+  const all = await readSocketSnapshot();
+  const owned = all.sockets.filter((s) => s.owner !== null && held.holderPids.has(s.owner.pid)).length;
+  // Every connection's two ends plus the listeners are held by a holder.
+  if (owned < 2 * connections + held.pairs) throw new Error(`readSocketSnapshot found holders for ${owned} sockets, expected ≥ ${2 * connections + held.pairs}`);
+  const cw = await readSocketSnapshot({ states: ['CLOSE_WAIT'] });
+  const ours = cw.sockets.filter((s) => held.listeners.has(s.local));
+  if (ours.length !== held.halfClosed || ours.some((s) => s.state !== 'CLOSE_WAIT' || s.owner === null || !held.serverPids.has(s.owner.pid))) {
+    throw new Error(`the CLOSE_WAIT query did not return the ${held.halfClosed} server ends held by the server holders`);
+  }
+  const ss = await spawnDrain('ss', ['-tan', 'state', 'close-wait']);
+  if (ss.lines - 1 < held.halfClosed) throw new Error(`ss -tan state close-wait listed ${ss.lines - 1} sockets, expected ≥ ${held.halfClosed}`);
+}
+
+function row(rows: readonly BenchRow[], label: string): BenchRow {
+  const r = rows.find((x) => x.label === label);
+  if (r === undefined) throw new Error(`no bench row ${label}`);
+  return r;
+}
+
+function ratio(rows: readonly BenchRow[], of: string, to: string): Ratio {
+  return { of, to, value: row(rows, of).stats.medianMs / row(rows, to).stats.medianMs };
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const scales = envList('DOCTOR_BENCH_CONNECTIONS', [10_000, 50_000]);
+  const filteredReps = envInt('DOCTOR_BENCH_REPS', 30);
+  const notes: string[] = [];
+  const rows: BenchRow[] = [];
+  const ratios: Ratio[] = [];
+  const goals: BenchTable = { title: 'goals of issue 4 (medians)', head: ['connections', 'query', 'ours ms', 'ss ms', 'ratio', 'goal', 'met'], rows: [] };
+  const params: BenchResult['params'] = {
+    connections: scales.join(','),
+    filteredReps,
+    kernel: release(),
+    cores: availableParallelism(),
+    node: process.version,
+  };
+
+  const holders: Holder[] = [];
+  const onSigint = (): void => {
+    for (const h of holders) {
+      try {
+        if (alive(h)) process.kill(h.child.pid as number, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.stderr.write('interrupted: holders killed\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    for (const n of scales) {
+      const k = n >= 1000 ? `${n / 1000}k` : String(n);
+      const fullReps = n > 20_000 ? 5 : 15;
+      params[`fullReps@${k}`] = fullReps;
+      try {
+        opts.progress(`${k}: opening ${n} loopback connections`);
+        const held = await hold(n, holders, opts.progress, notes);
+        await sanityCheck(n, held);
+
+        const L = {
+          snap: `${k}: readSnapshot all + owners`,
+          snapNoOwners: `${k}: readSnapshot all, no owners`,
+          procPath: `${k}: readSocketObservations (/proc)`,
+          ssp: `${k}: ss -tanp`,
+          ss: `${k}: ss -tan`,
+          cw: `${k}: readSnapshot CLOSE_WAIT`,
+          cwOwners: `${k}: readSnapshot CLOSE_WAIT + owners`,
+          sscw: `${k}: ss -tan state close-wait`,
+          sspcw: `${k}: ss -tanp state close-wait`,
+        };
+        // Everything that reads every /proc/PID/fd (or the whole table) is slow at 50k, ss -tanp
+        // most of all, so it gets the small repetition count; the filtered queries the large one.
+        opts.progress(`${k}: (a) full snapshot with owners vs ss -tanp, ${fullReps} repetitions`);
+        const full = await measureInterleaved(
+          [
+            { label: L.snap, fn: async () => (await readSocketSnapshot()).sockets.length },
+            { label: L.ssp, anchor: true, fn: async () => (await spawnDrain('ss', ['-tanp'])).lines - 1 },
+            { label: L.snapNoOwners, fn: async () => (await readSocketSnapshot({ owners: false })).sockets.length },
+            { label: L.ss, fn: async () => (await spawnDrain('ss', ['-tan'])).lines - 1 },
+            { label: L.procPath, fn: async () => (await readSocketObservations()).observations.length },
+            { label: L.cwOwners, fn: async () => (await readSocketSnapshot({ states: ['CLOSE_WAIT'] })).sockets.length },
+            { label: L.sspcw, fn: async () => (await spawnDrain('ss', ['-tanp', 'state', 'close-wait'])).lines - 1 },
+          ],
+          { reps: fullReps, warmup: 1, progress: opts.progress },
+        );
+        opts.progress(`${k}: (b) CLOSE_WAIT only vs ss -tan state close-wait, ${filteredReps} repetitions`);
+        const filtered = await measureInterleaved(
+          [
+            { label: L.cw, fn: async () => (await readSocketSnapshot({ states: ['CLOSE_WAIT'], owners: false })).sockets.length },
+            { label: L.sscw, anchor: true, fn: async () => (await spawnDrain('ss', ['-tan', 'state', 'close-wait'])).lines - 1 },
+          ],
+          { reps: filteredReps, warmup: 2, progress: opts.progress },
+        );
+        rows.push(...full, ...filtered);
+        const all = [...full, ...filtered];
+        const goal = (query: string, ours: string, anchor: string, limit: number): void => {
+          const r = ratio(all, ours, anchor);
+          goals.rows.push([n, query, round(row(all, ours).stats.medianMs), round(row(all, anchor).stats.medianMs), Math.round(r.value * 1000) / 1000, `≤ ${limit}`, r.value <= limit ? 'yes' : 'NO']);
+        };
+        goal('(a) all sockets + owners vs ss -tanp', L.snap, L.ssp, 0.5);
+        goal('(b) CLOSE_WAIT vs ss -tan state close-wait', L.cw, L.sscw, 2);
+        ratios.push(
+          ratio(all, L.snap, L.ssp),
+          ratio(all, L.snapNoOwners, L.ss),
+          ratio(all, L.procPath, L.ssp),
+          ratio(all, L.cw, L.sscw),
+          ratio(all, L.cwOwners, L.sspcw),
+          ratio(all, L.cwOwners, L.sscw),
+        );
+      } finally {
+        opts.progress(`${k}: stopping holders`);
+        await stopHolders(holders);
+        holders.length = 0;
+      }
+    }
+  } finally {
+    await stopHolders(holders);
+    process.off('SIGINT', onSigint);
+  }
+
+  notes.push(
+    'goals: (a) readSnapshot all + owners ≤ 0.5 × ss -tanp; (b) readSnapshot CLOSE_WAIT ≤ 2 × ss -tan state close-wait (both without owners, like for like)',
+    'ss times include its process start and printing, drained through a pipe; ours run in this process with the helper threads warm',
+    'the owner scan reads every /proc/PID/fd link whatever the filter, so "CLOSE_WAIT + owners" costs about a full scan; ss -tanp state close-wait pays the same',
+  );
+  return {
+    bench: 'doctor',
+    title: `readSocketSnapshot vs ss with ${scales.join(' and ')} loopback connections`,
+    params,
+    rows,
+    ratios,
+    notes,
+    tables: [goals],
+  };
+}
+
+function round(ms: number): number {
+  return ms >= 100 ? Math.round(ms) : Math.round(ms * 10) / 10;
+}

@@ -124,6 +124,7 @@ export class ClientConnection {
   private queue: QueueItem[] = [];
   private writeInProgress = false;
   private flushing = false;
+  private flushScheduled = false;
   private reserved = 0;
   private serverMaxInFlight: number | null = null;
   private serverMaxPayload: number | null = null;
@@ -311,6 +312,20 @@ export class ClientConnection {
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.queue.push({ pending: p });
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * Flushes on the next tick, so calls made in the same tick leave in one write (one syscall
+   * per call was a third of the CPU in bench/throughput). Until then they are 'queued': never
+   * written, so a connection failing meanwhile re-sends them anywhere (rule 1).
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
       this.flush();
     });
   }

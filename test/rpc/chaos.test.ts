@@ -93,7 +93,7 @@ describe('rpc chaos: crashes, resets and stalls under 10k calls with deadlines',
       const r = rand();
       const fault = r < 0.4 ? 'close' : r < 0.8 ? 'reset' : 'stall';
       if (server?.injectFault(id, fault, 50 + Math.floor(rand() * 250))) faults[fault]++;
-    }, 15);
+    }, 10);
 
     interface Outcome {
       id: string;
@@ -131,7 +131,7 @@ describe('rpc chaos: crashes, resets and stalls under 10k calls with deadlines',
 
     const why = `(seed ${seed}; faults ${JSON.stringify(faults)})`;
     assert.equal(outcomes.length, CALLS);
-    assert.ok(faults.close + faults.reset + faults.stall > 50, `too few faults injected to mean anything ${why}`);
+    assert.ok(faults.close + faults.reset + faults.stall >= 20, `too few faults injected to mean anything ${why}`);
     // Timers fire late on a loaded 2-core machine; a call may overrun its deadline by that much, not more.
     const slackMs = 150;
     const failed = outcomes.filter((o) => o.error !== null);

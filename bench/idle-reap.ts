@@ -303,7 +303,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     rows: [],
     ratios: [],
     notes: [
-      'HTTP server: node:http keepAliveTimeout = T, no Keep-Alive: timeout= hint (as the article\'s server and nginx\'s default)',
+      'HTTP server: node:http closing a keep-alive connection T ms after its last response (nginx keepalive_timeout style; Node 20\'s own keepAliveTimeout closes 1 s late), no Keep-Alive: timeout= hint',
+      'rpc server: the same T as idleTimeoutMs; "no early retire" ignores its SETTINGS hint, so every reap is a GOAWAY racing the next call',
       'failed but ran = the caller saw an error although the server ran the call: a blind retry would run it twice',
     ],
     tables: [summary, cells],

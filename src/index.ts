@@ -6,3 +6,4 @@
 export * from './tcp/index.js';
 export * from './proc/index.js';
 export * from './sys/index.js';
+export * from './doctor/index.js';

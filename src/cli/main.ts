@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { labCommand } from './lab.js';
+import { registerDoctorCommands } from './doctor.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ program
     process.exitCode = await labCommand(ids, opts);
   });
 
+registerDoctorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

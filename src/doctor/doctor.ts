@@ -1,0 +1,173 @@
+import type { SocketObservation } from '../tcp/observation.js';
+import { TCP_STATES, type TcpState } from '../tcp/state.js';
+import { diagnose, exitCodeFor, type DoctorThresholds, type Finding } from './findings.js';
+import { readKernelState, type DoctorSysctls, type KernelState, type Unreadable } from './kernel.js';
+import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
+import { DoctorWatch, type WatchView } from './watch.js';
+
+/** Options of {@link runDoctor}. */
+export interface DoctorOptions {
+  /** Where procfs is mounted (a fixture tree in tests). Default `/proc`. */
+  root?: string;
+  /** Only look at sockets whose local or remote port is one of these (counters stay machine-wide). */
+  ports?: readonly number[];
+  /** Scan `/proc/PID/fd` for owners (default true). */
+  owners?: boolean;
+  thresholds?: Partial<DoctorThresholds>;
+  /** Feed this scan to a watch, for trends, ages and rates (`--watch`). */
+  watch?: DoctorWatch;
+}
+
+/** The JSON-friendly part of a {@link WatchView}. */
+export interface WatchSummary {
+  samples: number;
+  spanMs: number;
+  intervalMs: number | null;
+  closeWaitTotal: number[];
+  closeWait: WatchView['closeWait'];
+  /** ms each CLOSE_WAIT / FIN_WAIT2 has been seen, by `STATE local>remote`. */
+  ages: Record<string, number>;
+  /** Kernel counters: value since boot, per second over the last interval, increase during the watch. */
+  rates: { key: string; value: number; perSecond: number | null; totalDelta: number }[];
+}
+
+/** One run of the doctor: what was scanned, what could not be read, and the findings. */
+export interface DoctorReport {
+  /** ISO 8601 time of the scan. */
+  takenAt: string;
+  /** Time spent reading, ms. */
+  durationMs: number;
+  source: DoctorSnapshot['source'];
+  /** Effective uid of the doctor (0 = root). */
+  uid: number | null;
+  scanned: {
+    sockets: number;
+    ownersScanned: boolean;
+    pids: number;
+    /** Processes whose descriptors could not be read: their sockets' owners are unknown. */
+    unreadablePids: number;
+    vanishedPids: number;
+  };
+  /** Sockets per state (ports filter applied). */
+  states: Partial<Record<TcpState, number>>;
+  sysctls: DoctorSysctls;
+  /** Files that could not be read. */
+  unreadable: Unreadable[];
+  /** What the report cannot tell, in sentences (not root, files missing, backlog unknown …). */
+  limits: string[];
+  findings: Finding[];
+  /** Present when watching. */
+  watch?: WatchSummary;
+  /** 0: no finding of severity warning or worse; 1: at least one. */
+  exitCode: 0 | 1;
+}
+
+/**
+ * Scans this machine (sockets with owners, counters, sysctls) and diagnoses it: the library form
+ * of `teardown doctor`. Never throws for what it cannot read as non-root; lists it in
+ * `unreadable` / `limits`.
+ *
+ * @throws Node's fs error when `/proc/net/tcp` itself cannot be read; ProcParseError for a
+ *   malformed table.
+ */
+export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  const started = performance.now();
+  // The watch's clock is monotonic (performance.now() since this process's time origin), so a
+  // wall-clock step between scans cannot reorder them.
+  const atMs = performance.timeOrigin + started;
+  const [snap, kernel] = await Promise.all([
+    takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), ...(opts.ports === undefined ? {} : { ports: opts.ports }), owners: opts.owners !== false }),
+    readKernelState(opts.root === undefined ? {} : { root: opts.root }),
+  ]);
+  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters });
+  return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started);
+}
+
+/**
+ * The report for a snapshot and kernel state already read (what {@link runDoctor} does after
+ * reading). Pure.
+ */
+export function buildReport(
+  snap: DoctorSnapshot,
+  kernel: KernelState,
+  watch: WatchView | undefined,
+  thresholds: Partial<DoctorThresholds> = {},
+  durationMs = snap.durationMs,
+): DoctorReport {
+  const findings = diagnose(
+    {
+      sockets: snap.sockets,
+      ownersScanned: snap.ownersScanned,
+      unreadablePids: snap.unreadablePids,
+      counters: kernel.counters,
+      sockstat: kernel.sockstat,
+      sysctls: kernel.sysctls,
+      sharedHolders: snap.sharedHolders,
+      ...(watch === undefined ? {} : { watch }),
+    },
+    thresholds,
+  );
+  const report: DoctorReport = {
+    takenAt: new Date(snap.takenAtMs).toISOString(),
+    durationMs: Math.round(durationMs * 10) / 10,
+    source: snap.source,
+    uid: process.geteuid?.() ?? null,
+    scanned: {
+      sockets: snap.sockets.length,
+      ownersScanned: snap.ownersScanned,
+      pids: snap.scannedPids,
+      unreadablePids: snap.unreadablePids,
+      vanishedPids: snap.vanishedPids,
+    },
+    states: stateCounts(snap.sockets),
+    sysctls: kernel.sysctls,
+    unreadable: kernel.unreadable,
+    limits: limitsOf(snap, kernel),
+    findings,
+    exitCode: exitCodeFor(findings),
+  };
+  if (watch !== undefined) report.watch = summarizeWatch(watch);
+  return report;
+}
+
+/** Sockets per state, in the kernel's state order, zero counts left out. */
+export function stateCounts(sockets: readonly SocketObservation[]): Partial<Record<TcpState, number>> {
+  const counts = new Map<TcpState, number>();
+  for (const s of sockets) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+  const out: Partial<Record<TcpState, number>> = {};
+  for (const st of TCP_STATES) {
+    const n = counts.get(st);
+    if (n !== undefined) out[st] = n;
+  }
+  return out;
+}
+
+function limitsOf(snap: DoctorSnapshot, kernel: KernelState): string[] {
+  const out: string[] = [];
+  if (!snap.ownersScanned) out.push('owners not scanned: held sockets show no owner');
+  if (snap.unreadablePids > 0) {
+    out.push(
+      `could not read /proc/PID/fd of ${snap.unreadablePids} process${snap.unreadablePids === 1 ? '' : 'es'} ` +
+        (process.geteuid?.() === 0
+          ? '(EACCES/EPERM even as root: shielded by ptrace checks, or changing credentials mid-scan): the sockets they hold show owner unknown'
+          : '(EACCES/EPERM: not root): the sockets they hold show owner unknown; run as root to name them'),
+    );
+  }
+  for (const u of kernel.unreadable) out.push(`could not read ${u.path} (${u.code}): the findings that need it are skipped`);
+  if (snap.source === 'proc' && snap.sockets.some((s) => s.state === 'LISTEN')) {
+    out.push("listen backlogs unknown: /proc/net/tcp does not show them, so an accept queue's fullness cannot be judged");
+  }
+  return out;
+}
+
+function summarizeWatch(w: WatchView): WatchSummary {
+  return {
+    samples: w.samples,
+    spanMs: w.spanMs,
+    intervalMs: w.intervalMs,
+    closeWaitTotal: w.closeWaitTotal,
+    closeWait: w.closeWait,
+    ages: Object.fromEntries(w.ages),
+    rates: w.rates.map((r) => ({ key: r.key, value: r.value, perSecond: r.perSecond, totalDelta: r.totalDelta })),
+  };
+}

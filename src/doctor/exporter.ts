@@ -1,0 +1,327 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { Counter, Gauge, Registry } from 'prom-client';
+
+import type { SocketObservation } from '../tcp/observation.js';
+import { TCP_STATES } from '../tcp/state.js';
+import { KERNEL_COUNTERS } from './counters.js';
+import { buildReport, type DoctorReport } from './doctor.js';
+import { type DoctorThresholds } from './findings.js';
+import { readKernelState, type KernelState } from './kernel.js';
+import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
+import { DoctorWatch, type WatchView } from './watch.js';
+
+/** The prefix of every metric the exporter serves. */
+export const METRIC_PREFIX = 'tcp_teardown_';
+
+/** The port `teardown exporter` listens on unless told otherwise. */
+export const DEFAULT_EXPORTER_PORT = 9473;
+
+/** The label value of the bucket that gathers everything beyond the top N. */
+export const OTHER = 'other';
+
+/** Options of {@link createExporter}. */
+export interface ExporterOptions {
+  /** Where procfs is mounted (a fixture tree in tests). Default `/proc`. */
+  root?: string;
+  /** Label sets kept per labelled metric, the largest first; the rest are summed under `other` (default 10). */
+  topN?: number;
+  /** A scrape within this many ms after a scan finished reuses it (default 1000). A scan in flight is always shared: one scan per scrape, not per metric. */
+  cacheMs?: number;
+  /** Scan owners (default true): CLOSE_WAIT by command needs them. */
+  owners?: boolean;
+  thresholds?: Partial<DoctorThresholds>;
+}
+
+/** One scan, as the metrics read it. */
+export interface ExporterScan {
+  snapshot: DoctorSnapshot;
+  kernel: KernelState;
+  watch: WatchView;
+  report: DoctorReport;
+}
+
+/** A labelled value. */
+export interface LabelledValue<L extends string> {
+  labels: Record<L, string>;
+  value: number;
+}
+
+/**
+ * Keeps the `n` largest values and sums the rest into one entry whose every label is
+ * {@link OTHER}, so a metric's label sets stay bounded whatever the machine holds. Ties are
+ * broken by label text, so the cut is stable from scrape to scrape.
+ */
+export function topN<L extends string>(values: readonly LabelledValue<L>[], n: number, labelNames: readonly L[]): LabelledValue<L>[] {
+  const key = (v: LabelledValue<L>): string => labelNames.map((l) => v.labels[l]).join('\u0000');
+  const sorted = [...values].sort((a, b) => b.value - a.value || key(a).localeCompare(key(b)));
+  const kept = sorted.slice(0, n);
+  const rest = sorted.slice(n);
+  if (rest.length > 0) {
+    const labels = Object.fromEntries(labelNames.map((l) => [l, OTHER])) as Record<L, string>;
+    kept.push({ labels, value: rest.reduce((a, v) => a + v.value, 0) });
+  }
+  return kept;
+}
+
+function countBy<L extends string>(sockets: readonly SocketObservation[], labels: (s: SocketObservation) => Record<L, string> | undefined): LabelledValue<L>[] {
+  const m = new Map<string, LabelledValue<L>>();
+  for (const s of sockets) {
+    const l = labels(s);
+    if (l === undefined) continue;
+    const k = JSON.stringify(l);
+    const e = m.get(k);
+    if (e) e.value++;
+    else m.set(k, { labels: l, value: 1 });
+  }
+  return [...m.values()];
+}
+
+function portOf(endpoint: string): string {
+  return endpoint.slice(endpoint.lastIndexOf(':') + 1);
+}
+
+/**
+ * A prom-client registry of the doctor's metrics, collected on scrape (one scan per scrape,
+ * shared by all metrics), and the scan function behind it.
+ *
+ * Metrics (prefix `tcp_teardown_`):
+ * - `sockets{state}`: TCP sockets by state (kernel names);
+ * - `close_wait_sockets{command,local_port}`: CLOSE_WAIT by owning command (`-` when no file
+ *   holds it, `?` when the owner could not be read) and local port; top N, then `other` (002-f, 001-c);
+ * - `close_wait_oldest_seconds`: how long the oldest CLOSE_WAIT has been seen by this exporter;
+ * - `never_accepted_sockets{listener,state}`: connections in a listener's accept queue that no
+ *   process has accepted, ESTABLISHED or already CLOSE_WAIT (001-c); top N, then `other`;
+ * - `fin_wait2_sockets{held}`: FIN_WAIT2 held by a process (`true`, a half-close that can last
+ *   for ever) or orphaned (`false`, bounded by tcp_fin_timeout) (004-j);
+ * - `time_wait_sockets{remote}`: TIME_WAIT by remote endpoint, top N, then `other`;
+ *   `ephemeral_ports`: the size of ip_local_port_range, to compare against;
+ * - `orphan_sockets`, `max_orphans`: sockstat's orphans and tcp_max_orphans;
+ * - `findings{id,severity}`: the doctor's findings on this scan;
+ * - the kernel counters of `KERNEL_COUNTERS` as counters (`listen_overflows_total`,
+ *   `abort_on_close_total`, …), values since boot;
+ * - `scan_duration_seconds`, `scan_unreadable_processes`: the scan itself.
+ */
+export function createExporter(opts: ExporterOptions = {}): { registry: Registry; scan: () => Promise<ExporterScan> } {
+  const p = METRIC_PREFIX;
+  const n = opts.topN ?? 10;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`topN must be a positive integer, got ${String(opts.topN)}`);
+  const cacheMs = opts.cacheMs ?? 1000;
+  const watch = new DoctorWatch();
+  const registry = new Registry();
+
+  // One scan at a time: a scan in flight is shared by every metric of the scrape (and by a
+  // concurrent scrape), so the watch sees scans in order; a finished one is reused for cacheMs.
+  let last: { doneAt: number | undefined; scan: Promise<ExporterScan> } | undefined;
+  const scan = (): Promise<ExporterScan> => {
+    const now = performance.now();
+    if (last !== undefined && (last.doneAt === undefined || now - last.doneAt < cacheMs)) return last.scan;
+    const pending = (async (): Promise<ExporterScan> => {
+      const [snapshot, kernel] = await Promise.all([
+        takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), owners: opts.owners !== false }),
+        readKernelState(opts.root === undefined ? {} : { root: opts.root }),
+      ]);
+      // A monotonic clock for the watch: wall-clock steps (NTP) must not reorder scans.
+      const view = watch.update({ atMs: now, sockets: snapshot.sockets, counters: kernel.counters });
+      const report = buildReport(snapshot, kernel, view, opts.thresholds, performance.now() - now);
+      return { snapshot, kernel, watch: view, report };
+    })();
+    const entry: { doneAt: number | undefined; scan: Promise<ExporterScan> } = { doneAt: undefined, scan: pending };
+    last = entry;
+    pending.then(
+      () => {
+        entry.doneAt = performance.now();
+      },
+      () => {
+        if (last === entry) last = undefined; // a failed scan is not cached
+      },
+    );
+    return pending;
+  };
+
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>, s: ExporterScan) => void): void => {
+    const g: Gauge<L> = new Gauge<L>({
+      name: p + name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect: async () => {
+        const s = await scan();
+        g.reset();
+        if (labelNames.length === 0) g.remove(); // an unknown value is left out, not exported as 0
+        fill(g, s);
+      },
+    });
+  };
+
+  gauge('sockets', 'TCP sockets in this network namespace, by state (kernel state names).', ['state'], (g, s) => {
+    const counts = new Map<string, number>();
+    for (const x of s.snapshot.sockets) counts.set(x.state, (counts.get(x.state) ?? 0) + 1);
+    for (const st of TCP_STATES) g.set({ state: st }, counts.get(st) ?? 0);
+  });
+
+  gauge(
+    'close_wait_sockets',
+    'CLOSE_WAIT sockets by owning command ("-": no file holds it, never accepted; "?": owner unreadable) and local port; the top N, the rest under "other".',
+    ['command', 'local_port'],
+    (g, s) => {
+      const values = countBy(s.snapshot.sockets, (x) =>
+        x.state === 'CLOSE_WAIT' ? { command: x.owner?.command ?? (x.inode === 0 ? '-' : '?'), local_port: portOf(x.local) } : undefined,
+      );
+      for (const v of topN(values, n, ['command', 'local_port'])) g.set(v.labels, v.value);
+    },
+  );
+
+  gauge('close_wait_oldest_seconds', 'How long the oldest CLOSE_WAIT socket has been seen by this exporter, seconds (0 when there is none).', [], (g, s) => {
+    let max = 0;
+    for (const [k, ms] of s.watch.ages) if (k.startsWith('CLOSE_WAIT ') && ms > max) max = ms;
+    g.set(max / 1000);
+  });
+
+  gauge(
+    'never_accepted_sockets',
+    "Connections in a listener's accept queue that no process has accepted yet, by listener and state (CLOSE_WAIT: the peer already closed); the top N, the rest under \"other\".",
+    ['listener', 'state'],
+    (g, s) => {
+      const listeners = s.snapshot.sockets.filter((x) => x.state === 'LISTEN');
+      const listenerOf = (x: SocketObservation): string | undefined => {
+        const port = portOf(x.local);
+        const same = listeners.filter((l) => portOf(l.local) === port);
+        return (same.find((l) => l.local === x.local) ?? same[0])?.local;
+      };
+      const values = countBy(s.snapshot.sockets, (x) => {
+        if (x.inode !== 0 || (x.state !== 'ESTABLISHED' && x.state !== 'CLOSE_WAIT')) return undefined;
+        const l = listenerOf(x);
+        return l === undefined ? undefined : { listener: l, state: x.state };
+      });
+      for (const v of topN(values, n, ['listener', 'state'])) g.set(v.labels, v.value);
+    },
+  );
+
+  gauge('fin_wait2_sockets', 'FIN_WAIT2 sockets: held="true" by a process (a half-close, lasts until the peer closes), held="false" orphaned (lasts tcp_fin_timeout).', ['held'], (g, s) => {
+    let held = 0;
+    let orphan = 0;
+    for (const x of s.snapshot.sockets) if (x.state === 'FIN_WAIT2') (x.inode !== 0 || x.owner !== null ? held++ : orphan++);
+    g.set({ held: 'true' }, held);
+    g.set({ held: 'false' }, orphan);
+  });
+
+  gauge('time_wait_sockets', 'TIME_WAIT sockets by remote endpoint; the top N, the rest under "other".', ['remote'], (g, s) => {
+    for (const v of topN(countBy(s.snapshot.sockets, (x) => (x.state === 'TIME_WAIT' ? { remote: x.remote } : undefined)), n, ['remote'])) g.set(v.labels, v.value);
+  });
+
+  gauge('ephemeral_ports', 'Ports in net.ipv4.ip_local_port_range: how many connections to one remote endpoint can exist (or sit in TIME_WAIT) at once.', [], (g, s) => {
+    const r = s.kernel.sysctls.ipLocalPortRange;
+    if (r !== null) g.set(r[1] - r[0] + 1);
+  });
+
+  gauge('orphan_sockets', 'Orphaned TCP sockets (closed, no process holds them), from /proc/net/sockstat.', [], (g, s) => {
+    const v = s.kernel.sockstat?.TCP?.orphan;
+    if (v !== undefined) g.set(v);
+  });
+
+  gauge('max_orphans', 'net.ipv4.tcp_max_orphans: orphans beyond it are reset.', [], (g, s) => {
+    const v = s.kernel.sysctls.tcpMaxOrphans;
+    if (v !== null) g.set(v);
+  });
+
+  gauge('findings', "The doctor's findings on the latest scan, by finding id and severity.", ['id', 'severity'], (g, s) => {
+    const m = new Map<string, { id: string; severity: string; n: number }>();
+    for (const f of s.report.findings) {
+      const k = `${f.id} ${f.severity}`;
+      const e = m.get(k);
+      if (e) e.n++;
+      else m.set(k, { id: f.id, severity: f.severity, n: 1 });
+    }
+    for (const e of m.values()) g.set({ id: e.id, severity: e.severity }, e.n);
+  });
+
+  gauge('scan_duration_seconds', 'Time the latest scan took, seconds.', [], (g, s) => g.set(Math.round(s.report.durationMs) / 1000));
+
+  gauge('scan_unreadable_processes', 'Processes whose /proc/PID/fd could not be read (not root): the owners of their sockets are unknown.', [], (g, s) =>
+    g.set(s.snapshot.unreadablePids),
+  );
+
+  for (const c of KERNEL_COUNTERS) {
+    const counter: Counter = new Counter({
+      name: p + c.metric,
+      help: `${c.help} (${c.section}.${c.name} in /proc/net/${c.section === 'Tcp' ? 'snmp' : 'netstat'}, since boot)`,
+      registers: [registry],
+      collect: async () => {
+        const s = await scan();
+        const v = s.kernel.counters?.[c.section]?.[c.name];
+        counter.reset();
+        counter.remove(); // a counter this kernel does not print (or an unreadable file) is left out
+        if (v !== undefined) counter.inc(v);
+      },
+    });
+  }
+
+  return { registry, scan };
+}
+
+/** Options of {@link startExporter}. */
+export interface StartExporterOptions extends ExporterOptions {
+  /** Address to bind (default `127.0.0.1`: the metrics name processes, keep them local unless told). */
+  host?: string;
+  /** Port (default {@link DEFAULT_EXPORTER_PORT}; 0 picks a free one). */
+  port?: number;
+}
+
+/** A running exporter. */
+export interface RunningExporter {
+  /** `http://127.0.0.1:9473/metrics`. */
+  url: string;
+  server: Server;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the doctor's metrics over HTTP at `/metrics` (Prometheus text format 0.0.4), scanning on
+ * each scrape.
+ * @throws (through the promise) the listen error (`EADDRINUSE`, `EACCES`).
+ */
+export async function startExporter(opts: StartExporterOptions = {}): Promise<RunningExporter> {
+  const { registry } = createExporter(opts);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`scan failed: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
+      return;
+    }
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('tcp-teardown exporter: metrics at /metrics\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? DEFAULT_EXPORTER_PORT, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}/metrics`,
+    server,
+    registry,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}

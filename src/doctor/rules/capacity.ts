@@ -1,0 +1,91 @@
+import type { TcpState } from '../../tcp/state.js';
+import type { Finding, Severity } from '../finding.js';
+import { canonical, cap, groupBy, plural, split, type Context } from './context.js';
+
+/**
+ * TIME_WAIT on our side of connections we opened (local port in ip_local_port_range): each holds
+ * its ephemeral port for 60 s toward that remote endpoint, and connect() to it fails with
+ * EADDRNOTAVAIL when the range is used up (unless tcp_tw_reuse lets it take a TIME_WAIT port).
+ */
+export function timeWait(ctx: Context): Finding[] {
+  const range = ctx.input.sysctls.ipLocalPortRange;
+  if (range === null) return [];
+  const [lo, hi] = range;
+  const size = hi - lo + 1;
+  if (size <= 0) return [];
+  const tw = ctx.input.sockets.filter((s) => {
+    if (s.state !== 'TIME_WAIT') return false;
+    const p = split(s.local).port;
+    return p >= lo && p <= hi;
+  });
+  const out: Finding[] = [];
+  for (const [key, socks] of groupBy(tw, (s) => `${split(s.local).address} ${canonical(s.remote)}`)) {
+    const ratio = socks.length / size;
+    if (ratio < ctx.t.timeWaitInfo) continue;
+    const [localAddress, remote] = key.split(' ') as [string, string];
+    const severity: Severity = ratio >= ctx.t.timeWaitCritical ? 'critical' : ratio >= ctx.t.timeWaitWarning ? 'warning' : 'info';
+    const reuse = ctx.input.sysctls.tcpTwReuse;
+    out.push({
+      id: 'time-wait-ports',
+      severity,
+      title: `${plural(socks.length, 'TIME_WAIT socket')} from ${localAddress} toward ${remote} hold ${(ratio * 100).toFixed(0)}% of the ${size} ephemeral ports (${lo}-${hi})`,
+      claim: null,
+      evidence: { localAddress, remote, count: socks.length, portRange: [lo, hi], ephemeralPorts: size, ratio, tcpTwReuse: reuse },
+      advice: `This host opens and closes connections to ${remote} faster than TIME_WAIT (60 s) frees ports: reuse connections (keep-alive, a pool)${reuse === 1 ? '' : ', set net.ipv4.tcp_tw_reuse=1'} or widen net.ipv4.ip_local_port_range before connect() fails with EADDRNOTAVAIL.`,
+      sockets: cap(ctx, socks),
+    });
+  }
+  return out;
+}
+
+/** SYN_RECV (request sockets): handshakes whose final ACK has not come; many on one listener is a flood or lost ACKs. */
+export function synRecv(ctx: Context): Finding[] {
+  const out: Finding[] = [];
+  const sr = ctx.input.sockets.filter((s) => s.state === 'SYN_RECV' || s.state === 'NEW_SYN_RECV');
+  const maxSyn = ctx.input.sysctls.tcpMaxSynBacklog;
+  for (const [listener, socks] of groupBy(sr, (s) => s.local)) {
+    if (socks.length < ctx.t.synRecvWarning) continue;
+    const severity: Severity = maxSyn !== null && socks.length >= maxSyn ? 'critical' : 'warning';
+    const retransmitted = socks.filter((s) => s.timer.retransmits > 0).length;
+    const byAddr = [...groupBy(socks, (s) => split(s.remote).address)].map(([address, l]) => ({ address, count: l.length })).sort((a, b) => b.count - a.count);
+    const cookies = ctx.input.sysctls.tcpSyncookies;
+    out.push({
+      id: 'syn-recv-flood',
+      severity,
+      title: `${plural(socks.length, 'SYN_RECV socket')} on ${listener}${maxSyn === null ? '' : ` (tcp_max_syn_backlog ${maxSyn})`}, ${retransmitted} with the SYN-ACK retransmitted: the final ACKs do not come`,
+      claim: null,
+      evidence: { listener, count: socks.length, retransmitted, tcpMaxSynBacklog: maxSyn, tcpSyncookies: cookies, topRemotes: byAddr.slice(0, 5) },
+      advice:
+        cookies === 0
+          ? 'A SYN flood or clients whose ACKs are lost: turn on net.ipv4.tcp_syncookies=1 and filter the sources upstream.'
+          : `A SYN flood or clients whose ACKs are lost: check the sources (${byAddr.slice(0, 3).map((a) => a.address).join(', ')}) and filter them upstream; SYN cookies are ${cookies === 2 ? 'always on' : 'on for overflow'}.`,
+      sockets: cap(ctx, socks),
+    });
+  }
+  return out;
+}
+
+const ORPHAN_STATES: readonly TcpState[] = ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK'];
+
+/** Orphans (closed sockets the kernel still finishes) against tcp_max_orphans: beyond it, the kernel resets them. */
+export function orphans(ctx: Context): Finding[] {
+  const n = ctx.input.sockstat?.TCP?.orphan;
+  const max = ctx.input.sysctls.tcpMaxOrphans;
+  if (n === undefined || max === null || max <= 0) return [];
+  const ratio = n / max;
+  if (ratio < ctx.t.orphansWarning) return [];
+  const socks = ctx.input.sockets.filter((s) => s.inode === 0 && s.owner === null && ORPHAN_STATES.includes(s.state));
+  const byState: Partial<Record<TcpState, number>> = {};
+  for (const s of socks) byState[s.state] = (byState[s.state] ?? 0) + 1;
+  return [
+    {
+      id: 'orphans',
+      severity: ratio >= ctx.t.orphansCritical ? 'critical' : 'warning',
+      title: `${plural(n, 'orphaned socket')} (closed, no process) = ${(ratio * 100).toFixed(0)}% of tcp_max_orphans ${max}: beyond it the kernel resets them ("too many orphaned sockets")`,
+      claim: '004-j',
+      evidence: { orphans: n, tcpMaxOrphans: max, ratio, byState },
+      advice: 'Find the peers that never close (FIN_WAIT2 orphans) or never ACK (FIN_WAIT1, LAST_ACK) and fix them; lower net.ipv4.tcp_fin_timeout to shorten FIN_WAIT2 orphans.',
+      sockets: cap(ctx, socks),
+    },
+  ];
+}

@@ -6,4 +6,5 @@
 export * from './tcp/index.js';
 export * from './proc/index.js';
 export * from './sys/index.js';
+export * from './rpc/index.js';
 export * from './doctor/index.js';

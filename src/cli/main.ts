@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { labCommand } from './lab.js';
+import { rpcDemoCommand } from './rpc-demo.js';
 import { registerDoctorCommands } from './doctor.js';
 
 const program = new Command();
@@ -23,6 +24,28 @@ program
   });
 
 registerDoctorCommands(program);
+
+/** A commander parser for an integer option within min..max (bad input → exit 2 with the reason). */
+function intIn(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+}
+
+program
+  .command('rpc-demo')
+  .description('seed 003 with the remedy: a server reaping idle connections, calls landing around its timeout; prints failures (0) and stats')
+  .option('--idle-ms <ms>', "the server's idle timeout, ms", intIn(50, 60_000), 1000)
+  .option('--calls <n>', 'calls per client variant', intIn(1, 100_000), 120)
+  .option('--lanes <n>', 'callers at once', intIn(1, 1000), 12)
+  .option('--json', 'print the result as one JSON object')
+  .action(async (opts: { idleMs: number; calls: number; lanes: number; json?: boolean }) => {
+    process.exitCode = await rpcDemoCommand(opts);
+  });
 
 try {
   await program.parseAsync(process.argv);

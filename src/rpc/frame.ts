@@ -23,6 +23,13 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
 /** Largest request/response id; ids are u32 and start at 1 on every connection. */
 export const MAX_REQUEST_ID = 0xffff_ffff;
 
+/** The reverse of a name → wire value table: index by wire value to get the name. */
+function namesByValue<T extends Record<string, number>>(table: T): readonly (keyof T | undefined)[] {
+  const names: (keyof T | undefined)[] = [];
+  for (const name of Object.keys(table) as (keyof T)[]) names[table[name] as number] = name;
+  return names;
+}
+
 /** Frame types. Numbers are the wire values. */
 export const FrameType = {
   /** Client → server: call `method` with `body`; `id` > every earlier id on the connection. */
@@ -44,11 +51,7 @@ export const FrameType = {
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeNumber = (typeof FrameType)[FrameTypeName];
 
-const TYPE_NAMES: readonly (FrameTypeName | undefined)[] = (() => {
-  const names: (FrameTypeName | undefined)[] = [];
-  for (const [name, n] of Object.entries(FrameType)) names[n] = name as FrameTypeName;
-  return names;
-})();
+const TYPE_NAMES = namesByValue(FrameType);
 
 /** REQUEST flags. */
 export const RequestFlag = {
@@ -78,11 +81,7 @@ export const ErrorCode = {
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 
-const ERROR_NAMES: readonly (ErrorCodeName | undefined)[] = (() => {
-  const names: (ErrorCodeName | undefined)[] = [];
-  for (const [name, n] of Object.entries(ErrorCode)) names[n] = name as ErrorCodeName;
-  return names;
-})();
+const ERROR_NAMES = namesByValue(ErrorCode);
 
 /** Why a server sent GOAWAY. */
 export const GoawayReason = {
@@ -99,11 +98,7 @@ export const GoawayReason = {
 } as const;
 export type GoawayReasonName = keyof typeof GoawayReason;
 
-const GOAWAY_NAMES: readonly (GoawayReasonName | undefined)[] = (() => {
-  const names: (GoawayReasonName | undefined)[] = [];
-  for (const [name, n] of Object.entries(GoawayReason)) names[n] = name as GoawayReasonName;
-  return names;
-})();
+const GOAWAY_NAMES = namesByValue(GoawayReason);
 
 /** Longest method name, bytes of UTF-8 (it is length-prefixed with a u8). */
 export const MAX_METHOD_BYTES = 255;

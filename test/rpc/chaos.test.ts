@@ -4,42 +4,15 @@
 // the client says about a failed call ("not run" / "may have run" / "ran") must be true of the
 // server's count; and afterwards no descriptor is left open and no socket sits in CLOSE_WAIT.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readTcpTables } from '../../src/proc/index.js';
 import { RpcError, createClient, createServer, retry, type RpcClient, type RpcServer } from '../../src/rpc/index.js';
+import { eventually, openFds, prng } from './server-helpers.js';
 
 const CALLS = 10_000;
 const LANES = 200;
-
-/** mulberry32: seeded, so a failing run can be replayed with the seed it prints. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-async function eventually(what: string, check: () => Promise<string | null>, timeoutMs = 5000): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  let last: string | null = null;
-  while (performance.now() < until) {
-    last = await check();
-    if (last === null) return;
-    await sleep(50);
-  }
-  assert.fail(`${what}: ${last}`);
-}
 
 async function warmUp(): Promise<void> {
   await readTcpTables();
@@ -162,13 +135,11 @@ describe('rpc chaos: crashes, resets and stalls under 10k calls with deadlines',
     client = null;
     await server.close();
     server = null;
-    await eventually('no CLOSE_WAIT on either side of the server port', async () => {
-      const stuck = (await readTcpTables()).filter((r) => r.state === 'CLOSE_WAIT' && (r.localPort === port || r.remotePort === port));
-      return stuck.length === 0 ? null : `${stuck.length} left: ${stuck.map((r) => `${r.local}→${r.remote}`).join(' ')}`;
-    });
-    await eventually('descriptors back to where they were', async () => {
-      const now = openFds();
-      return now <= fdsBefore ? null : `${now} open, ${fdsBefore} before`;
-    });
+    await eventually(
+      'no CLOSE_WAIT on either side of the server port',
+      async () => ((await readTcpTables()).some((r) => r.state === 'CLOSE_WAIT' && (r.localPort === port || r.remotePort === port)) ? undefined : true),
+      5000,
+    );
+    await eventually(`descriptors back to the ${fdsBefore} open before`, () => (openFds() <= fdsBefore ? true : undefined), 5000);
   });
 });

@@ -6,28 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, retry, RpcError, type RpcClient } from '../../src/rpc/index.js';
-import { RawServer, until } from './client-raw-server.js';
-
-const b = (s: string): Buffer => Buffer.from(s);
-
-async function withSetup(server: RawServer, client: RpcClient, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } finally {
-    await client.close({ timeoutMs: 500 });
-    await server.close();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { rejection, withSetup, b, RawServer, until } from './client-raw-server.js';
 
 test('a normal call is answered; close() sends the FIN first and counts client-closed', async () => {
   const server = await RawServer.start();

@@ -10,28 +10,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, encodeGoaway, RpcError, type RpcClient } from '../../src/rpc/index.js';
 import { LINUX, getIntOptRaw, getUserTimeout } from '../../src/sys/index.js';
-import { RawServer, freePort, until, type RequestFrame } from './client-raw-server.js';
-
-const b = (s: string): Buffer => Buffer.from(s);
-
-async function withSetup(server: RawServer | null, client: RpcClient, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } finally {
-    await client.close({ timeoutMs: 500 });
-    await server?.close();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { rejection, withSetup, b, RawServer, freePort, until, type RequestFrame } from './client-raw-server.js';
 
 test('003-h: an idle connection closed by the server leaves the pool without a call; the next call opens a new one', async () => {
   const server = await RawServer.start({

@@ -3,6 +3,7 @@
  * (GOAWAY with calls in flight, REFUSED, FIN or RST after reading, half-close and keep reading) and
  * counts how many times each call actually ran, keyed by the request body.
  */
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import {
@@ -15,6 +16,7 @@ import {
   type Frame,
   type GoawayReasonName,
 } from '../../src/rpc/frame.js';
+import { RpcError, type RpcClient } from '../../src/rpc/index.js';
 import { fdOf, setLinger } from '../../src/sys/index.js';
 
 export type RequestFrame = Extract<Frame, { type: 'REQUEST' }>;
@@ -185,4 +187,28 @@ export async function until(cond: () => boolean, timeoutMs = 2000, what = 'condi
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A Buffer of `s` (UTF-8): call bodies in tests. */
+export const b = (s: string): Buffer => Buffer.from(s);
+
+/** Runs `fn`, then closes the client (FIN first, 500 ms for calls in flight) and the server, even when `fn` throws. */
+export async function withSetup(server: RawServer | null, client: RpcClient, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server?.close();
+  }
+}
+
+/** The RpcError `p` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejection(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected the call to fail');
 }

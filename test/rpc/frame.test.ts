@@ -25,19 +25,7 @@ import {
   type Frame,
   type GoawayReasonName,
 } from '../../src/rpc/index.js';
-import { RawClient, Resources } from './server-helpers.js';
-
-/** mulberry32: a small seeded PRNG, so a failing random case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { RawClient, Resources, prng } from './server-helpers.js';
 
 function header(payloadBytes: number, type: number, flags: number, id: number): Buffer {
   const b = Buffer.alloc(FRAME_HEADER_BYTES);

@@ -4,19 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, deadline, hedge, retry, RpcError, type Interceptor } from '../../src/rpc/index.js';
-import { RawServer, until, type RawConn, type RequestFrame } from './client-raw-server.js';
-
-const b = (s: string): Buffer => Buffer.from(s);
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { rejection, b, RawServer, until, type RawConn, type RequestFrame } from './client-raw-server.js';
 
 test('hedge: a slow first copy is overtaken by the second; the loser is cancelled with CANCEL', async () => {
   const server = await RawServer.start({

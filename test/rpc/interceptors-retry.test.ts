@@ -5,19 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, retry, RetryBudget, defaultRetryOn, RpcError, type Interceptor, type Call } from '../../src/rpc/index.js';
-import { RawServer, freePort } from './client-raw-server.js';
-
-const b = (s: string): Buffer => Buffer.from(s);
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { rejection, b, RawServer, freePort } from './client-raw-server.js';
 
 /** An interceptor placed after retry: records when each attempt reaches the pool. */
 function recorder(times: number[]): Interceptor {

@@ -6,10 +6,11 @@
  *   (b) only the CLOSE_WAIT sockets                 vs `ss -tan state close-wait`   (goal: ≤ 2 × ss)
  *
  * with 10 000 and 50 000 loopback connections (20 000 and 100 000 sockets) held open by several
- * holder processes (bench/doctor-holder.ts), 1 % of them half-closed by the client so that the
- * server end sits in CLOSE_WAIT (and the client end in FIN_WAIT2). Side rows: the same queries
- * without owners against ss without -p, with owners against `ss -tanp state close-wait`, and the
- * older /proc path (readSocketObservations) the lab uses.
+ * holder processes (bench/loopback-holder.ts, started by bench/lib-holders.ts), 1 % of them
+ * half-closed by the client so that the server end sits in CLOSE_WAIT (and the client end in
+ * FIN_WAIT2). Side rows: the same queries without owners against ss without -p, with owners
+ * against `ss -tanp state close-wait`, and the older /proc path (readSocketObservations) the lab
+ * uses.
  *
  * `ss` times include starting the process and printing (drained through a pipe); ours run in
  * this process with the helper threads already started (the warm-up starts them), which is how
@@ -20,15 +21,12 @@
  * scans every /proc/PID/fd gets 15 at ≤ 20 000 connections and 5 above, because `ss -tanp` alone
  * takes seconds there).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
 
 import { readSocketObservations, readSocketSnapshot, readTcpSockDiag } from '../src/proc/index.js';
 import { envInt, measureInterleaved, spawnDrain, type BenchOptions, type BenchResult, type BenchRow, type BenchTable, type Ratio } from './lib.js';
+import { fdSoftLimit, holdPairs, readSysctl, split, stopHolders, stopHoldersOnSigint, type Holder } from './lib-holders.js';
 
-const HOLDER = fileURLToPath(new URL('./doctor-holder.js', import.meta.url));
 const SETUP_TIMEOUT_MS = 90_000;
 /** Connections per holder process: well under the 20 000-descriptor hard limit seen here. */
 const PER_HOLDER = 12_500;
@@ -40,89 +38,6 @@ function envList(name: string, fallback: number[]): number[] {
   const list = raw.split(',').map((x) => Number(x.trim()));
   if (list.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new RangeError(`${name} must be positive integers separated by commas, got ${JSON.stringify(raw)}`);
   return list;
-}
-
-/** Soft "Max open files" of this process (holders inherit it; Node raises soft to hard at start). */
-function fdSoftLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const soft = line?.split(/\s{2,}/)[1];
-  const n = Number(soft);
-  return soft === 'unlimited' ? 1 << 20 : Number.isFinite(n) && n > 0 ? n : 1024;
-}
-
-function readSysctl(path: string): number[] {
-  return readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
-}
-
-interface Holder {
-  child: ChildProcess;
-  role: 'server' | 'client';
-  exited: Promise<void>;
-}
-
-function startHolder(args: string[], holders: Holder[]): Holder {
-  const child = fork(HOLDER, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const h: Holder = { child, role: args[0] as 'server' | 'client', exited };
-  holders.push(h);
-  return h;
-}
-
-/** Resolves with the first message of `type`; rejects on an error message, an early exit or the timeout. */
-function waitFor<T extends { type: string }>(h: Holder, type: string, onOther?: (m: { type: string; n?: number }) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${h.role} holder: no "${type}" within ${SETUP_TIMEOUT_MS / 1000} s`)), SETUP_TIMEOUT_MS);
-    const onMessage = (m: { type: string; message?: string; n?: number }): void => {
-      if (m.type === type) done(undefined, m as unknown as T);
-      else if (m.type === 'error') done(new Error(`${h.role} holder: ${m.message ?? 'failed'}`));
-      else onOther?.(m);
-    };
-    const onExit = (code: number | null, signal: string | null): void => done(new Error(`${h.role} holder exited early (${signal ?? `code ${code}`})`));
-    function done(err?: Error, value?: T): void {
-      clearTimeout(timer);
-      h.child.off('message', onMessage);
-      h.child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(value as T);
-    }
-    h.child.on('message', onMessage);
-    h.child.once('exit', onExit);
-  });
-}
-
-function alive(h: Holder): boolean {
-  return h.child.exitCode === null && h.child.signalCode === null && h.child.pid !== undefined;
-}
-
-async function stopHolders(holders: readonly Holder[]): Promise<void> {
-  // Clients first: their RSTs close the server ends too.
-  for (const role of ['client', 'server'] as const) {
-    const group = holders.filter((h) => h.role === role && alive(h));
-    for (const h of group) {
-      try {
-        process.kill(h.child.pid as number, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    await Promise.race([Promise.all(group.map((h) => h.exited)), new Promise((r) => setTimeout(r, 5000))]);
-  }
-  const stragglers = holders.filter(alive);
-  for (const h of stragglers) {
-    try {
-      process.kill(h.child.pid as number, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  await Promise.race([Promise.all(stragglers.map((h) => h.exited)), new Promise((r) => setTimeout(r, 2000))]);
-}
-
-/** Splits `total` into `parts` nearly equal non-negative integers. */
-function split(total: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
 interface Held {
@@ -158,32 +73,13 @@ async function hold(connections: number, holders: Holder[], progress: (m: string
     `${connections} connections: ${pairs} server + ${pairs} client holders on 127.0.0.1…127.0.0.${pairs}, ≤ ${Math.max(...counts)} descriptors each ` +
       `(fd limit ${fdLimit}), ${halfClosed} half-closed by the client (server end CLOSE_WAIT)`,
   );
-  const serverPids = new Set<number>();
-  const listeners = new Set<string>();
-  let connected = 0;
-  let lastReport = 0;
-  await Promise.all(
-    counts.map(async (count, i) => {
-      const host = `127.0.0.${i + 1}`;
-      const server = startHolder(['server', host, String(count), String(backlog)], holders);
-      serverPids.add(server.child.pid as number);
-      const { port } = await waitFor<{ type: 'listening'; port: number }>(server, 'listening');
-      listeners.add(`${host}:${port}`);
-      const accepted = waitFor(server, 'ready');
-      const client = startHolder(['client', host, String(port), String(count), String(batch), String(halves[i] ?? 0)], holders);
-      let mine = 0;
-      await waitFor(client, 'ready', (m) => {
-        if (m.type !== 'progress' || m.n === undefined) return;
-        connected += m.n - mine;
-        mine = m.n;
-        if (connected - lastReport >= 5000 || connected === connections) {
-          lastReport = connected;
-          progress(`connected ${connected}/${connections}`);
-        }
-      });
-      await accepted;
-    }),
+  const started = await holdPairs(
+    holders,
+    counts.map((count, i) => ({ host: `127.0.0.${i + 1}`, count, halfClose: halves[i] ?? 0 })),
+    { backlog, batch, timeoutMs: SETUP_TIMEOUT_MS, reportEvery: 5000, progress },
   );
+  const listeners = new Set(started.map((p) => `${p.host}:${p.port}`));
+  const serverPids = new Set(started.map((p) => p.server.child.pid as number));
   // The FINs cross loopback at once, but let the kernel catch up before asserting.
   let closeWait = 0;
   for (let i = 0; i < 100; i++) {
@@ -236,18 +132,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   };
 
   const holders: Holder[] = [];
-  const onSigint = (): void => {
-    for (const h of holders) {
-      try {
-        if (alive(h)) process.kill(h.child.pid as number, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    process.stderr.write('interrupted: holders killed\n');
-    process.exit(130);
-  };
-  process.once('SIGINT', onSigint);
+  const releaseSigint = stopHoldersOnSigint(holders);
   try {
     for (const n of scales) {
       const k = n >= 1000 ? `${n / 1000}k` : String(n);
@@ -316,7 +201,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     await stopHolders(holders);
-    process.off('SIGINT', onSigint);
+    releaseSigint();
   }
 
   notes.push(

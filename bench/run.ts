@@ -15,12 +15,12 @@ import type { BenchResult, BenchRun } from './lib.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** Bench modules next to this file: not the harness itself, not helpers (`lib`, `*-holder`, `*-server`). */
+/** Bench modules next to this file: not the harness itself, not helpers (`lib`, `lib-*`, `*-holder`, `*-server`). */
 function availableBenches(): string[] {
   return readdirSync(here)
     .filter((f) => f.endsWith('.js'))
     .map((f) => f.slice(0, -3))
-    .filter((n) => n !== 'run' && n !== 'lib' && !n.endsWith('-holder') && !n.endsWith('-server'))
+    .filter((n) => n !== 'run' && n !== 'lib' && !n.startsWith('lib-') && !n.endsWith('-holder') && !n.endsWith('-server'))
     .sort();
 }
 

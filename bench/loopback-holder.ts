@@ -1,9 +1,14 @@
 /**
- * A child process of bench/proc-scan.ts that holds one end of many loopback connections, so the
- * benchmark's own process stays small and each holder stays under the per-process fd limit.
+ * A child process of bench/doctor.ts and bench/proc-scan.ts (started through bench/lib-holders.ts)
+ * that holds one end of many loopback connections, so each holder stays under the per-process
+ * descriptor limit and the benchmark's own process stays small (its /proc/PID/fd is scanned too).
  *
- *   proc-scan-holder.js server <count> <backlog>   listen on 127.0.0.1:0, accept <count>
- *   proc-scan-holder.js client <port> <count> <batch>   connect <count>, <batch> at a time
+ *   loopback-holder.js server <host> <count> <backlog>
+ *       listen on <host>:0, accept <count> connections and never read them (pauseOnConnect), so
+ *       a FIN from the client leaves the server end in CLOSE_WAIT for good
+ *   loopback-holder.js client <host> <port> <count> <batch> <halfClose>
+ *       connect <count> times, <batch> at a time; then end() (shutdown SHUT_WR, FIN) the first
+ *       <halfClose> of them (none when 0) and keep them open: the client end waits in FIN_WAIT2
  *
  * Talks to its parent over the fork() IPC channel: {type:'listening',port}, {type:'progress',n},
  * {type:'ready',n}, {type:'error',message}. On {type:'stop'}, SIGTERM, SIGINT or when the parent
@@ -27,7 +32,7 @@ function stop(): void {
   server?.close();
   for (const s of sockets) if (!s.destroyed) s.resetAndDestroy();
   // Let libuv close the handles (each close sends its RST), then go.
-  setTimeout(() => process.exit(0), 200).unref();
+  setTimeout(() => process.exit(0), 300).unref();
   setImmediate(() => setImmediate(() => process.exit(0)));
 }
 
@@ -48,7 +53,7 @@ function keep(s: net.Socket): void {
   sockets.push(s);
 }
 
-async function runServer(count: number, backlog: number): Promise<void> {
+async function runServer(host: string, count: number, backlog: number): Promise<void> {
   const srv = net.createServer({ pauseOnConnect: true });
   server = srv;
   srv.on('connection', (s) => {
@@ -56,13 +61,13 @@ async function runServer(count: number, backlog: number): Promise<void> {
     if (sockets.length === count) send({ type: 'ready', n: count });
   });
   srv.on('error', fail);
-  await new Promise<void>((resolve) => srv.listen({ host: '127.0.0.1', port: 0, backlog }, resolve));
+  await new Promise<void>((resolve) => srv.listen({ host, port: 0, backlog }, resolve));
   send({ type: 'listening', port: (srv.address() as net.AddressInfo).port });
 }
 
-function connectOne(port: number): Promise<net.Socket> {
+function connectOne(host: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port });
+    const s = net.connect({ host, port });
     s.once('connect', () => {
       s.off('error', reject);
       resolve(s);
@@ -71,20 +76,21 @@ function connectOne(port: number): Promise<net.Socket> {
   });
 }
 
-async function runClient(port: number, count: number, batch: number): Promise<void> {
+async function runClient(host: string, port: number, count: number, batch: number, halfClose: number): Promise<void> {
   while (sockets.length < count && !stopping) {
     const n = Math.min(batch, count - sockets.length);
-    const made = await Promise.all(Array.from({ length: n }, () => connectOne(port)));
+    const made = await Promise.all(Array.from({ length: n }, () => connectOne(host, port)));
     for (const s of made) {
       s.pause();
       keep(s);
     }
     send({ type: 'progress', n: sockets.length });
   }
+  for (let i = 0; i < halfClose && i < sockets.length; i++) sockets[i]?.end();
   send({ type: 'ready', n: sockets.length });
 }
 
-const [role, a, b, c] = process.argv.slice(2);
-if (role === 'server') runServer(Number(a), Number(b)).catch(fail);
-else if (role === 'client') runClient(Number(a), Number(b), Number(c)).catch(fail);
+const [role, a, b, c, d, e] = process.argv.slice(2);
+if (role === 'server') runServer(String(a), Number(b), Number(c)).catch(fail);
+else if (role === 'client') runClient(String(a), Number(b), Number(c), Number(d), Number(e)).catch(fail);
 else fail(new Error(`unknown holder role ${String(role)}`));

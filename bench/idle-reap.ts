@@ -21,7 +21,7 @@
  * Environment: IDLE_REAP_T_MS (default 500), IDLE_REAP_CALLS calls per gap range and contender
  * (default 1000), IDLE_REAP_LANES (default 100).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { interceptors, Pool } from 'undici';
 
 import { createClient, type RpcClient } from '../src/rpc/index.js';
-import { envInt, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
+import { envInt, forkReady, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 
 const SERVER = fileURLToPath(new URL('./idle-reap-server.js', import.meta.url));
 
@@ -72,15 +72,6 @@ function emptyCell(): Cell {
 function errorCode(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return err instanceof Error ? err.message.slice(0, 40) : String(err);
-}
-
-function startServer(idleMs: number): Promise<{ child: ChildProcess; httpPort: number; rpcPort: number }> {
-  const child = fork(SERVER, [String(idleMs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`idle-reap-server exited with ${code} before it was ready`)));
-    child.once('message', (m: { ready: boolean; httpPort: number; rpcPort: number }) => resolve({ child, httpPort: m.httpPort, rpcPort: m.rpcPort }));
-  });
 }
 
 function serverCounts(child: ChildProcess, prefix: string): Promise<Map<string, number>> {
@@ -222,7 +213,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleMs = envInt('IDLE_REAP_T_MS', 500);
   const callsPerMode = envInt('IDLE_REAP_CALLS', 1000);
   const lanes = envInt('IDLE_REAP_LANES', 100);
-  const { child, httpPort, rpcPort } = await startServer(idleMs);
+  const { child, ready } = await forkReady<{ httpPort: number; rpcPort: number }>(SERVER, [String(idleMs)]);
+  const { httpPort, rpcPort } = ready;
   const contenders: (() => Contender)[] = [
     () => nodeHttp(httpPort),
     () => nodeFetch(httpPort),
@@ -293,8 +285,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       }
     }
   } finally {
-    child.disconnect();
-    child.kill('SIGKILL');
+    await stopChild(child);
   }
   return {
     bench: 'idle-reap',

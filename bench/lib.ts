@@ -2,7 +2,7 @@
  * Shared pieces of the benchmarks: timing with `process.hrtime.bigint()`, repetitions,
  * median and quantiles, timed child processes, and the result shape `run.ts` prints.
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 
 /** What `run.ts` passes to a bench's `run()`. */
 export interface BenchOptions {
@@ -182,4 +182,28 @@ export function envInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) throw new RangeError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/**
+ * Forks the Node program `modulePath` with an IPC channel and resolves with its first message
+ * (a bench server's "ready, here are my ports").
+ * @throws Error naming the program when it fails to start or exits before that message.
+ */
+export function forkReady<T>(modulePath: string, args: readonly string[] = []): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(modulePath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`${modulePath} exited (${signal ?? `code ${code}`}) before it was ready`)));
+    child.once('message', (ready: T) => resolve({ child, ready }));
+  });
+}
+
+/** Disconnects a forked server (its cue to close and exit), then SIGKILLs it if it has not exited within `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 1000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.disconnect();
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }

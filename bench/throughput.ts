@@ -11,14 +11,13 @@
  * Environment: THROUGHPUT_MS measuring time per case (default 2000), THROUGHPUT_IN_FLIGHT per
  * connection (default 64).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
 import { createClient } from '../src/rpc/index.js';
-import { envInt, quantile, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
+import { envInt, forkReady, quantile, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 
 const SERVER = fileURLToPath(new URL('./throughput-server.js', import.meta.url));
 const MESSAGE_BYTES = 64;
@@ -54,15 +53,6 @@ class Meter {
   result(durationMs: number): CaseResult {
     return { calls: this.samples.length, seconds: durationMs / 1000, latenciesMs: Float64Array.from(this.samples) };
   }
-}
-
-function startServers(): Promise<{ child: ChildProcess } & Ports> {
-  const child = fork(SERVER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`throughput-server exited with ${code} before it was ready`)));
-    child.once('message', (m: Ports) => resolve({ child, ...m }));
-  });
 }
 
 async function closedLoop(callers: number, meter: Meter, call: () => Promise<unknown>): Promise<void> {
@@ -144,7 +134,8 @@ async function rawEchoCase(port: number, connections: number, inFlight: number, 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const durationMs = envInt('THROUGHPUT_MS', 2000);
   const inFlight = envInt('THROUGHPUT_IN_FLIGHT', 64);
-  const { child, rpcPort, httpPort, echoPort } = await startServers();
+  const { child, ready } = await forkReady<Ports>(SERVER);
+  const { rpcPort, httpPort, echoPort } = ready;
   const table: BenchTable = {
     title: `${MESSAGE_BYTES}-byte calls, ${inFlight} in flight per connection, ${durationMs} ms per case after ${WARMUP_MS} ms warm-up`,
     head: ['contender', 'connections', 'calls/s', 'p50 ms', 'p99 ms', 'calls/s ÷ undici', 'calls/s ÷ raw net', 'p99 ÷ undici'],
@@ -180,8 +171,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       }
     }
   } finally {
-    child.disconnect();
-    child.kill('SIGKILL');
+    await stopChild(child);
   }
   return {
     bench: 'throughput',

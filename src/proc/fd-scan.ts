@@ -6,8 +6,9 @@ import { errnoNumber } from '../tcp/errno.js';
 import { helper, HELPER_LANES } from './helper.js';
 
 /**
- * The owner scan behind readSocketSnapshot(): which process holds which socket, by reading
- * every `/proc/PID/fd/N` link, as `ss -p` and `lsof -i` do, but split over the helper threads.
+ * The owner scan behind readSocketSnapshot() and socketOwners(): which process holds which
+ * socket, by reading every `/proc/PID/fd/N` link, as `ss -p` and `lsof -i` do, but split over the
+ * helper threads.
  *
  * What it costs, measured on Linux 6.18 (2 cores) with 100 000 socket descriptors: readlink of a
  * `/proc/PID/fd/N` is ~3.5 µs of kernel time (path walk, tid_fd_revalidate(), d_path() of
@@ -409,9 +410,9 @@ function prepare(opts: FdScanOptions | undefined): FdScanJob {
  * Finds the holders of socket inodes by reading every `ROOT/PID/fd/*` link, on up to
  * HELPER_LANES helper threads at once (on this thread when none can start).
  *
- * Semantics are those of `socketOwners()`: processes that exit mid-scan and those that may not
- * be read are skipped and counted; a descriptor closed mid-scan is skipped silently; `comm` is
- * read only for processes holding a reported socket; results are ordered by pid, then fd.
+ * Processes that exit mid-scan and those that may not be read are skipped and counted; a
+ * descriptor closed mid-scan is skipped silently; `comm` is read only for processes holding a
+ * reported socket; results are ordered by pid, then fd.
  *
  * @throws Node's fs error when `ROOT` cannot be listed or `netnsOf`'s namespace link cannot be
  *   read; SysError for an unexpected failure on one process (neither gone nor forbidden).

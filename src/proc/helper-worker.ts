@@ -2,7 +2,6 @@
 import { parentPort } from 'node:worker_threads';
 
 import type { HelperReply, HelperRequest } from './helper.js';
-import { socketOwnersSync } from './owners.js';
 import { readProcFileSync } from './read-file.js';
 
 // The owner scan needs koffi; loaded on the first scan so a thread that only reads files starts fast.
@@ -41,8 +40,6 @@ function handle(req: HelperRequest): void {
       out.set(bytes.subarray(0, length));
       transfer.push(out.buffer);
       reply = { id: req.id, result: out.buffer };
-    } else if (req.op === 'owners') {
-      reply = { id: req.id, result: socketOwnersSync(req.args as Parameters<typeof socketOwnersSync>[0]) };
     } else {
       throw new Error(`unknown helper op ${String(req.op)}`);
     }

@@ -24,8 +24,6 @@ export const HELPER_LANES = Math.max(1, Math.min(4, availableParallelism()));
 export interface HelperOps {
   /** Read a whole file; answers its bytes. */
   read: { args: { path: string }; result: ArrayBuffer };
-  /** socketOwnersSync(opts); answers its result. */
-  owners: { args: { root?: string; inodes?: ReadonlySet<number>; netnsOf?: number }; result: unknown };
   /** One lane's share of a parallel owner scan (fd-scan.ts); answers its part. */
   fdscan: { args: FdScanJob; result: FdScanPart };
 }

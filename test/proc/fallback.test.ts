@@ -1,6 +1,6 @@
-// The async readers run their blocking work on a helper thread; without one (worker threads
-// unavailable) they fall back to fs.promises on the calling thread. Both must give the same
-// answers as the sync twins.
+// The async readers run their blocking work on helper threads; without them (worker threads
+// unavailable) they fall back to the calling thread (fs.promises for the tables, the same fd
+// scan for owners). Both must give the same answers as the sync twins.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 

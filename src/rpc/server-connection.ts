@@ -158,15 +158,6 @@ export class ServerConnection {
     }
   }
 
-  /** Calls running now. */
-  get inFlight(): number {
-    return this.#inFlight.size;
-  }
-
-  get isClosed(): boolean {
-    return this.#closed;
-  }
-
   /** Whether this connection counts against maxConnections (it was accepted to serve). */
   get serving(): boolean {
     return this.mode === 'serve';
@@ -481,12 +472,6 @@ export class ServerConnection {
   }
 
   /**
-   * Aborts the connection: SO_LINGER {on, 0} then close(), so tcp_close() in net/ipv4/tcp.c
-   * sends RST and frees the socket at once — no FIN_WAIT2, no TIME_WAIT (RFC 9293 §3.10.4
-   * ABORT). Node's resetAndDestroy() is not used because libuv refuses it once shutdown()
-   * (end()) was called (uv_tcp_close_reset() returns EINVAL), which is exactly our case.
-   */
-  /**
    * Drops the connection the way a crashing or naive server would, with no GOAWAY: `close()` on
    * the descriptor (FIN, or RST when requests sit unread: tcp_close() in net/ipv4/tcp.c, 002-c).
    * Calls in flight lose their answers. For chaos tests; see {@link RpcServer.injectFault}.
@@ -506,6 +491,12 @@ export class ServerConnection {
     }, ms).unref();
   }
 
+  /**
+   * Aborts the connection: SO_LINGER {on, 0} then close(), so tcp_close() in net/ipv4/tcp.c
+   * sends RST and frees the socket at once — no FIN_WAIT2, no TIME_WAIT (RFC 9293 §3.10.4
+   * ABORT). Node's resetAndDestroy() is not used because libuv refuses it once shutdown()
+   * (end()) was called (uv_tcp_close_reset() returns EINVAL), which is exactly our case.
+   */
   reset(reason: ResetReason): void {
     if (this.#closed || this.#socket.destroyed) return;
     try {

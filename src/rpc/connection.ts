@@ -31,6 +31,7 @@ import {
 import { RpcError, type Processed, type RpcErrorCode } from './errors.js';
 import type { Call, CloseReason } from './types.js';
 import { fdOf, setKeepalive, setUserTimeout, type KeepaliveOptions } from '../sys/index.js';
+import { formatEndpoint } from '../tcp/address.js';
 
 /** Calls per connection when neither the user nor the server's SETTINGS says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT = 128;
@@ -97,8 +98,11 @@ export type ConnectionState = 'connecting' | 'ready' | 'draining' | 'closing' | 
 interface Pending {
   readonly id: number;
   readonly call: Call;
-  /** `queued`: in our own queue; `writing`: in the one outstanding socket.write(); `written`: its callback fired. */
-  state: 'queued' | 'writing' | 'written';
+  /**
+   * `queued`: in our own queue, provably not sent; `written`: handed to socket.write() (the one
+   * outstanding write or an earlier one), so the server may have read it.
+   */
+  state: 'queued' | 'written';
   done: boolean;
   resolve: (o: Outcome) => void;
   timer: NodeJS.Timeout | null;
@@ -139,8 +143,6 @@ export class ClientConnection {
   private lifetimeTimer: NodeJS.Timeout | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private capacityScheduled = false;
-  /** lastId of the GOAWAY received, or null. */
-  goawayLastId: number | null = null;
 
   constructor(settings: ConnectionSettings, hooks: ConnectionHooks) {
     this.s = settings;
@@ -190,8 +192,8 @@ export class ClientConnection {
     return {
       serial: this.serial,
       state: this.state,
-      local: sock?.localAddress ? `${sock.localAddress}:${sock.localPort}` : null,
-      remote: sock?.remoteAddress ? `${sock.remoteAddress}:${sock.remotePort}` : null,
+      local: sock?.localAddress ? formatEndpoint({ address: sock.localAddress, port: sock.localPort ?? 0 }) : null,
+      remote: sock?.remoteAddress ? formatEndpoint({ address: sock.remoteAddress, port: sock.remotePort ?? 0 }) : null,
       inFlight: this.pending.size,
       maxInFlight: this.maxInFlight,
       idleTimeoutMs: this.effectiveIdleMs,
@@ -369,7 +371,6 @@ export class ClientConnection {
     const items = this.queue;
     this.queue = [];
     const bufs: Buffer[] = [];
-    const batch: Pending[] = [];
     const now = performance.now();
     for (const item of items) {
       if ('raw' in item) {
@@ -393,8 +394,7 @@ export class ClientConnection {
         this.settle(p, { kind: 'final', error: new RpcError(code, `request could not be encoded: ${(e as Error).message}`, { processed: 'no', cause: e }) });
         continue;
       }
-      p.state = 'writing';
-      batch.push(p);
+      p.state = 'written';
     }
     this.flushing = false;
     if (bufs.length === 0) {
@@ -404,11 +404,10 @@ export class ClientConnection {
     this.writeInProgress = true;
     const data = bufs.length === 1 ? (bufs[0] as Buffer) : Buffer.concat(bufs);
     socket.write(data, (err) => {
-      // After a failure the calls were already classified (with 'writing' counted as written).
+      // After a failure the calls were already classified (those of this write as written).
       if (this.state === 'closed' || this.socket !== socket) return;
       this.writeInProgress = false;
       if (err) return; // 'error' follows and fails the connection.
-      for (const p of batch) if (p.state === 'writing') p.state = 'written';
       this.flush();
       this.maybeUnref();
       this.maybeClose();
@@ -462,7 +461,7 @@ export class ClientConnection {
     // connection with no server. Every frame we sent would come back to us. Local address =
     // remote address is the proof; close and say so.
     if (socket.localAddress === socket.remoteAddress && socket.localPort === socket.remotePort) {
-      const ep = `${socket.localAddress}:${socket.localPort}`;
+      const ep = formatEndpoint({ address: socket.localAddress ?? '', port: socket.localPort ?? 0 });
       this.fail('self-connect', (p) =>
         new RpcError('SELF_CONNECT', `the connection to ${this.s.host}:${this.s.port} connected to itself (local = remote = ${ep}; seed 004-m)`, { processed: p }),
       );
@@ -601,7 +600,6 @@ export class ClientConnection {
   }
 
   private onGoaway(lastId: number, reason: string, idleTimeoutMs: number, message: string): void {
-    this.goawayLastId = lastId;
     if (idleTimeoutMs > 0) this.idleHintMs = idleTimeoutMs;
     this.hooks.goaway(this);
     if (this.state === 'connecting') {

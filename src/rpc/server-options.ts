@@ -75,7 +75,7 @@ export interface ResolvedServerOptions {
 }
 
 /** Node's timers take at most 2^31−1 ms; a longer value would fire at once (with a warning). */
-const MAX_TIMER_MS = 0x7fff_ffff;
+export const MAX_TIMER_MS = 0x7fff_ffff;
 
 function int(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -17,7 +17,7 @@ import { closeRaw } from '../sys/index.js';
 import { nodeErrorCode } from '../tcp/errno.js';
 import { AcceptLoop, openListener } from './accept-loop.js';
 import { ServerConnection, type ConnectionEvents, type ConnectionHost, type ConnectionMode } from './server-connection.js';
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
+import { MAX_TIMER_MS, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import type { Handler, ServerStats } from './types.js';
 
 export { CallAbortedError, type ConnectionEvents, type ConnectionMode, type ResetReason } from './server-connection.js';
@@ -58,9 +58,6 @@ export interface RpcServer {
 }
 
 type State = 'new' | 'starting' | 'listening' | 'closing' | 'closed';
-
-/** Node's timers take at most 2^31−1 ms. */
-const MAX_TIMER_MS = 0x7fff_ffff;
 
 /**
  * An rpc server. Create it with {@link createServer}, then {@link RpcServer.listen}.

@@ -1,6 +1,6 @@
 import type { SocketObservation, SocketOwner, TcpState } from '../tcp/index.js';
 import type { CapturedSegment } from './kernel/capture.js';
-import type { CallResult, Step } from './ops.js';
+import type { CallResult, CallValue, Step } from './ops.js';
 import type { Verdict } from './scenario.js';
 
 /** A socket of the scenario at one moment, with the scenario's name for it. */
@@ -137,4 +137,31 @@ export class TraceView {
   addr(name: string): string | undefined {
     return name.startsWith('~') ? this.trace.remotes[name.slice(1)] : this.trace.addresses[name];
   }
+}
+
+/*
+ * Readers of a call's result, for claim checks: a read or drain returns `{ bytes, eof, text }`,
+ * exit and kill `{ code, signal }`, epoll its readiness bits, write the bytes sent.
+ */
+
+/** Field `key` of a call's object value (`bytes`, `eof`, `text`, `signal` …), or undefined; failed calls may carry one too. */
+export function resultField(r: CallResult, key: string): CallValue | undefined {
+  const v = r.value;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? v[key] : undefined;
+}
+
+/** A read (or drain) that reached end of file: read() returned 0. */
+export function readEof(r: CallResult): boolean {
+  return r.ok && resultField(r, 'eof') === true;
+}
+
+/** The bytes a successful read (or drain) returned; -1 when it failed or returned no count. */
+export function readBytes(r: CallResult): number {
+  const n = resultField(r, 'bytes');
+  return r.ok && n !== undefined ? Number(n) : -1;
+}
+
+/** A call's list value as strings: an `epoll` step's readiness bits, a `nodeEvents` step's events. */
+export function resultList(r: CallResult): string[] {
+  return Array.isArray(r.value) ? r.value.map(String) : [];
 }

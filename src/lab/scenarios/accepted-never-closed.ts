@@ -1,5 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { readEof, resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -7,9 +8,9 @@ const client = actor('client');
 /** What a read returned, in a few words. */
 const readText = (r: CallResult): string => {
   if (!r.ok) return r.errno ?? 'failed';
-  const v = r.value;
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v['eof'] === true ? '0 (EOF)' : `${v['bytes']} B`;
-  return JSON.stringify(v);
+  if (readEof(r)) return '0 (EOF)';
+  const n = resultField(r, 'bytes');
+  return n !== undefined ? `${n} B` : JSON.stringify(r.value);
 };
 
 /**
@@ -50,8 +51,7 @@ export default scenario({
     '002-f': (t) => {
       const s = t.sock('later', 's');
       const c = t.sock('later', 'c');
-      const killed = t.result('client killed');
-      const sig = typeof killed.value === 'object' && killed.value !== null && !Array.isArray(killed.value) ? killed.value['signal'] : null;
+      const sig = resultField(t.result('client killed'), 'signal');
       const r1 = t.result('server reads eof');
       const r2 = t.result('server reads again');
       return judge(

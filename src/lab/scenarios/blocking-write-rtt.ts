@@ -1,5 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -76,5 +77,6 @@ export default scenario({
 });
 
 function field(r: CallResult, k: string): number {
-  return typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) && typeof r.value[k] === 'number' ? (r.value[k] as number) : -1;
+  const v = resultField(r, k);
+  return typeof v === 'number' ? v : -1;
 }

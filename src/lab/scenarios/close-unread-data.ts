@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { TraceView } from '../trace.js';
+import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -86,7 +86,6 @@ function sent(t: TraceView, sock: string, label: string): { fin: boolean; rst: b
 
 function callText(r: CallResult): string {
   if (!r.ok) return `fails ${r.errno}`;
-  const v = r.value;
-  const n = typeof v === 'object' && v !== null && !Array.isArray(v) ? Number(v['bytes']) : -1;
+  const n = readBytes(r);
   return n === 0 ? 'returns 0 (EOF)' : `returns ${n} B`;
 }

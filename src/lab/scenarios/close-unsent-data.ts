@@ -1,6 +1,5 @@
-import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { TraceView } from '../trace.js';
+import { readBytes, readEof, type TraceView } from '../trace.js';
 
 const receiver = actor('receiver');
 const sender = actor('sender');
@@ -67,13 +66,14 @@ interface Facts {
 }
 
 function facts(t: TraceView): Facts {
-  const written = num(t.result('filled').value);
+  const filled = t.result('filled').value;
+  const written = typeof filled === 'number' ? filled : 0;
   const before = t.sock('queued', 'c');
   const queued = before?.sendQ ?? 0;
   const orphan = t.sock('orphan', 'c');
   const d = t.result('drained');
-  const received = field(d, 'bytes');
-  const eof = d.ok && typeof d.value === 'object' && d.value !== null && !Array.isArray(d.value) && d.value['eof'] === true;
+  const received = Math.max(0, readBytes(d));
+  const eof = readEof(d);
   const segs = t.captured ? t.from('c', t.segments('closed', 'drained')) : [];
   const fin = segs.find((s) => s.flags.includes('FIN'));
   const lastData = segs.filter((s) => s.length > 0).at(-1);
@@ -95,12 +95,4 @@ function facts(t: TraceView): Facts {
     `the receiver then read ${received} of ${written} B, then ${eof ? 'EOF' : 'no EOF'}` +
     (t.captured ? `; the orphan sent ${sentAfter} B after close(), ${fin ? `then FIN at seq ${finSeq}${fin.length > 0 ? ' (on the last data segment)' : ''}` : 'and no FIN'}${rst ? ', and an RST' : ', no RST'}` : '');
   return { written, queued, received, eof, finAfterData, rst, line };
-}
-
-function num(v: CallResult['value']): number {
-  return typeof v === 'number' ? v : 0;
-}
-
-function field(r: CallResult, k: string): number {
-  return r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) ? Number(r.value[k]) : 0;
 }

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { ObservedSocket, TraceView } from '../trace.js';
+import { readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -154,14 +154,6 @@ function rows(t: TraceView, label: string, name: string): ObservedSocket[] {
 /** An RST from `sock` among the segments seen from step `from` to step `to`. */
 function rstFrom(t: TraceView, sock: string, from: string, to: string): boolean {
   return t.from(sock, t.segments(from, to)).some((s) => s.flags.includes('RST'));
-}
-
-function isEof(r: CallResult): boolean {
-  return r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) && r.value['eof'] === true;
-}
-
-function readBytes(r: CallResult): number {
-  return r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) ? Number(r.value['bytes']) : -1;
 }
 
 function callText(r: CallResult): string {

@@ -1,5 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { TraceView } from '../trace.js';
+import type { CallResult } from '../ops.js';
+import { resultField, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const exiter = actor('exiter');
@@ -43,7 +44,7 @@ export default scenario({
       const k = ended(t, 'k', 'sk', 'killed');
       return judge(
         e.fin && !e.rst && k.fin && !k.rst && e.peerState === 'CLOSE_WAIT' && k.peerState === 'CLOSE_WAIT',
-        `exit: ${e.text}; SIGKILL (${describeExit(t.result('killed').value)}): ${k.text}`,
+        `exit: ${e.text}; SIGKILL (${describeExit(t.result('killed'))}): ${k.text}`,
       );
     },
   },
@@ -65,8 +66,9 @@ function ended(t: TraceView, sock: string, peer: string, label: string): { fin: 
   };
 }
 
-function describeExit(v: unknown): string {
-  if (typeof v === 'object' && v !== null && 'signal' in v && (v as { signal: unknown }).signal) return `died of ${String((v as { signal: unknown }).signal)}`;
-  if (typeof v === 'object' && v !== null && 'code' in v) return `exit ${String((v as { code: unknown }).code)}`;
-  return 'ended';
+function describeExit(r: CallResult): string {
+  const signal = resultField(r, 'signal');
+  if (signal) return `died of ${String(signal)}`;
+  const code = resultField(r, 'code');
+  return code !== undefined ? `exit ${String(code)}` : 'ended';
 }

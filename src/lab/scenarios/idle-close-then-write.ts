@@ -1,11 +1,10 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { readEof as eof } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
 
-/** The call read 0 bytes: end of file. */
-const eof = (r: CallResult): boolean => r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) && r.value['eof'] === true;
 const res = (r: CallResult): string => (r.ok ? (eof(r) ? '0 (EOF)' : typeof r.value === 'number' ? `${r.value} B` : JSON.stringify(r.value)) : `${r.errno}${r.sigpipe ? ' + SIGPIPE' : ''}`);
 
 /**

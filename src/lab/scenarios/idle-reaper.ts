@@ -1,4 +1,5 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { resultList } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -49,11 +50,11 @@ export default scenario({
         : rEnd && cFin
           ? ` (it sent ${rEnd.flags.includes('RST') ? 'RST' : 'FIN'} ${(rEnd.epochMs - cFin.epochMs).toFixed(0)} ms after the client's FIN)`
           : ' (no FIN or RST from it was captured)';
-      const ev = t.result('reaper events').value;
+      const ev = resultList(t.result('reaper events'));
       return judge(
         naiveBefore?.state === 'CLOSE_WAIT' && reaperBefore?.state === 'CLOSE_WAIT' && naiveAfter?.state === 'CLOSE_WAIT' && reaperAfter === undefined,
         `${Math.round(t.step('before the timeout').after.atMs - t.step('client closed').after.atMs)} ms after the client's close: ${t.describe('before the timeout', 'naive#1')}, ${t.describe('before the timeout', 'reaper#1')}; ` +
-          `after ${IDLE_MS} ms idle: ${t.describe('after the timeout', 'naive#1')}, reaper#1 ${reaperAfter ? `still ${reaperAfter.state}` : 'gone'}${how}, events [${Array.isArray(ev) ? ev.join(' ') : ''}]`,
+          `after ${IDLE_MS} ms idle: ${t.describe('after the timeout', 'naive#1')}, reaper#1 ${reaperAfter ? `still ${reaperAfter.state}` : 'gone'}${how}, events [${ev.join(' ')}]`,
       );
     },
   },

@@ -1,5 +1,6 @@
 import { actor, judge, scenario } from '../scenario.js';
 import type { CallResult } from '../ops.js';
+import { readEof } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -51,8 +52,7 @@ export default scenario({
   ],
   checks: {
     '003-j': (t) => {
-      const reads = t.result('client reads').value;
-      const sawEof = typeof reads === 'object' && reads !== null && !Array.isArray(reads) && reads.eof === true;
+      const sawEof = readEof(t.result('client reads'));
       const after = t.result('send after EOF');
       const next = t.result('send after RST');
       const rst = t.from('s', t.segments('send after EOF')).find((s) => s.flags.includes('RST'));

@@ -1,6 +1,5 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { CallValue } from '../ops.js';
-import type { TraceView } from '../trace.js';
+import { resultList, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -93,6 +92,5 @@ export default scenario({
 });
 
 function events(t: TraceView, label: string): string[] {
-  const v: CallValue | undefined = t.result(label).value;
-  return Array.isArray(v) ? v.map(String) : [];
+  return resultList(t.result(label));
 }

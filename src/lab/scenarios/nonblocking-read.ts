@@ -1,5 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
 import type { CallResult } from '../ops.js';
+import { resultList as bits, readBytes, readEof as isEof } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -75,18 +76,8 @@ export default scenario({
   },
 });
 
-function bits(r: CallResult): string[] {
-  return Array.isArray(r.value) ? r.value.map(String) : [];
-}
-
-function isEof(r: CallResult): boolean {
-  const v = r.value;
-  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && v.eof === true && v.bytes === 0;
-}
-
 function res(r: CallResult): string {
   if (!r.ok) return `failed ${r.errno}`;
   if (isEof(r)) return 'returned 0 (EOF)';
-  const v = r.value;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? `returned ${String(v.bytes)} B` : `returned ${String(v)}`;
+  return `returned ${readBytes(r)} B`;
 }

@@ -1,5 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
 import type { CallResult } from '../ops.js';
+import { readBytes, readEof as isEof, resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -72,19 +73,13 @@ export default scenario({
   },
 });
 
-function isEof(r: CallResult): boolean {
-  const v = r.value;
-  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && v.eof === true && v.bytes === 0;
-}
-
 function hasBytes(r: CallResult): boolean {
-  const v = r.value;
-  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.bytes === 'number' && v.bytes > 0;
+  return readBytes(r) > 0;
 }
 
 function res(r: CallResult): string {
   if (!r.ok) return r.errno ?? 'failed';
   if (isEof(r)) return '0 (EOF)';
-  const v = r.value;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? `${String(v.bytes)} B` : String(v);
+  const n = resultField(r, 'bytes');
+  return n !== undefined ? `${String(n)} B` : String(r.value);
 }

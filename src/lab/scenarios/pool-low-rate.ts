@@ -1,6 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
 import type { Step } from '../ops.js';
-import type { TraceView } from '../trace.js';
+import { readEof, resultField, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -89,8 +89,7 @@ export default scenario({
 });
 
 function answered(t: TraceView, label: string): boolean {
-  const v = t.result(label).value;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.text === `ok:${label}`;
+  return resultField(t.result(label), 'text') === `ok:${label}`;
 }
 
 function failures(t: TraceView, labels: string[]): string[] {
@@ -101,7 +100,7 @@ function readText(t: TraceView, label: string): string {
   const r = t.result(label);
   const v = r.value;
   if (!r.ok) return `the response read failed ${r.errno}`;
-  if (typeof v === 'object' && v !== null && !Array.isArray(v) && v.eof === true && v.bytes === 0) return 'the response read returned EOF';
+  if (readEof(r)) return 'the response read returned EOF';
   return `the response read returned ${JSON.stringify(v)}`;
 }
 

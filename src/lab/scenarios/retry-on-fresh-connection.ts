@@ -1,5 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
 import type { CallResult } from '../ops.js';
+import { readBytes, resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -63,13 +64,12 @@ export default scenario({
 });
 
 function textOf(r: CallResult): string | null {
-  const v = r.value;
-  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.text === 'string' ? v.text : null;
+  const text = resultField(r, 'text');
+  return r.ok && typeof text === 'string' ? text : null;
 }
 
 function hasBytes(r: CallResult): boolean {
-  const v = r.value;
-  return r.ok && typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.bytes === 'number' && v.bytes > 0;
+  return readBytes(r) > 0;
 }
 
 function res(r: CallResult): string {

@@ -1,5 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { resultList, readBytes, resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -45,7 +46,7 @@ export default scenario({
     '002-e': (t) => {
       const segs = t.captured ? t.segments('shut rd', 'after shut') : [];
       const ep = t.result('peer epoll');
-      const bits = Array.isArray(ep.value) ? ep.value.map(String) : [];
+      const bits = resultList(ep);
       const told = bits.includes('EPOLLIN') || bits.includes('EPOLLRDHUP');
       const s = t.sock('after shut', 's');
       const c = t.sock('after shut', 'c');
@@ -77,12 +78,8 @@ export default scenario({
   },
 });
 
-function readBytes(r: CallResult): number {
-  return r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) ? Number(r.value['bytes']) : -1;
-}
-
 function textOf(r: CallResult): string {
-  return r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) ? String(r.value['text']) : '';
+  return r.ok ? String(resultField(r, 'text') ?? '') : '';
 }
 
 function callText(r: CallResult): string {

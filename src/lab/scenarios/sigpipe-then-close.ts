@@ -1,4 +1,5 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -41,8 +42,7 @@ export default scenario({
       const second = t.result('second send');
       const rst = t.from('c', t.segments('first send')).find((s) => s.flags.includes('RST'));
       const held = t.sock('later', 's');
-      const info = t.result('tcp info').value;
-      const tcpState = info && typeof info === 'object' && !Array.isArray(info) ? String(info.state) : '?';
+      const tcpState = String(resultField(t.result('tcp info'), 'state') ?? '?');
       const afterClose = t.sock('closed', 's');
       const rstText = !t.captured ? '' : rst ? ', the client answered RST' : ', no RST captured';
       return judge(

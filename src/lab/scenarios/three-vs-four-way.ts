@@ -1,7 +1,7 @@
 import { flagString } from '../../tcp/segment.js';
 import type { CapturedSegment } from '../kernel/capture.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import type { TraceView } from '../trace.js';
+import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -109,7 +109,7 @@ export default scenario({
       const merged = fromServer.some((s) => s.length > 0 && s.flags.includes('FIN'));
       const dataAcks = data ? tear.segs.filter((s) => fromActive(t, 'l', s) && isPureAck(s) && s.epochMs >= data.epochMs && s.ack === (data.seq ?? 0) + data.length).length : 0;
       const rd = t.result('l read');
-      const got = rd.ok && typeof rd.value === 'object' && rd.value !== null && !Array.isArray(rd.value) ? Number(rd.value['bytes']) : 0;
+      const got = Math.max(0, readBytes(rd));
       return judge(
         tear.segs.length === 3,
         `${tear.text}; ${tear.standaloneAck ? 'a standalone ACK of the FIN was sent' : `no standalone ACK of the FIN${dataCarriesAck ? ': it rode on the data segment' : ''}`}; ` +

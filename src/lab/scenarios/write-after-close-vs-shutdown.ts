@@ -1,11 +1,9 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { readBytes, readEof as eof } from '../trace.js';
 
 const active = actor('active');
 const passive = actor('passive');
-
-/** The call read 0 bytes: end of file. */
-const eof = (r: CallResult): boolean => r.ok && typeof r.value === 'object' && r.value !== null && !Array.isArray(r.value) && r.value['eof'] === true;
 
 /**
  * Articles 004 and 003: what the passive side meets when it goes on writing after reading EOF,
@@ -110,7 +108,7 @@ export default scenario({
     },
     '003-e': (t) => {
       const rd = t.result('b read');
-      const got = rd.ok && typeof rd.value === 'object' && rd.value !== null && !Array.isArray(rd.value) ? Number(rd.value['bytes']) : 0;
+      const got = Math.max(0, readBytes(rd));
       const segs = t.captured ? t.segments('pb write 1', 'b read') : [];
       const rst = t.from('b', segs).some((s) => s.flags.includes('RST'));
       const acked = t.from('b', segs).filter((s) => s.flags.includes('ACK') && s.length === 0 && !s.flags.includes('FIN')).length;

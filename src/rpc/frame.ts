@@ -89,7 +89,7 @@ export const GoawayReason = {
   IDLE: 1,
   /** The server is shutting down (`server.close()`). */
   SHUTDOWN: 2,
-  /** The connection reached the server's maximum age. */
+  /** The connection reached the server's maximum age. Reserved: this package's server has no age limit and never sends it. */
   MAX_AGE: 3,
   /** The client broke the protocol; the last frames it sent were not understood. */
   PROTOCOL_ERROR: 4,

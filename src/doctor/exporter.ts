@@ -9,6 +9,7 @@ import { KERNEL_COUNTERS } from './counters.js';
 import { buildReport, type DoctorReport } from './doctor.js';
 import { type DoctorThresholds } from './findings.js';
 import { readKernelState, type KernelState } from './kernel.js';
+import { Listeners, split } from './rules/context.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
 import { DoctorWatch, type WatchView } from './watch.js';
 
@@ -76,10 +77,6 @@ function countBy<L extends string>(sockets: readonly SocketObservation[], labels
     else m.set(k, { labels: l, value: 1 });
   }
   return [...m.values()];
-}
-
-function portOf(endpoint: string): string {
-  return endpoint.slice(endpoint.lastIndexOf(':') + 1);
 }
 
 /**
@@ -167,7 +164,7 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     ['command', 'local_port'],
     (g, s) => {
       const values = countBy(s.snapshot.sockets, (x) =>
-        x.state === 'CLOSE_WAIT' ? { command: x.owner?.command ?? (x.inode === 0 ? '-' : '?'), local_port: portOf(x.local) } : undefined,
+        x.state === 'CLOSE_WAIT' ? { command: x.owner?.command ?? (x.inode === 0 ? '-' : '?'), local_port: String(split(x.local).port) } : undefined,
       );
       for (const v of topN(values, n, ['command', 'local_port'])) g.set(v.labels, v.value);
     },
@@ -184,15 +181,10 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     "Connections in a listener's accept queue that no process has accepted yet, by listener and state (CLOSE_WAIT: the peer already closed); the top N, the rest under \"other\".",
     ['listener', 'state'],
     (g, s) => {
-      const listeners = s.snapshot.sockets.filter((x) => x.state === 'LISTEN');
-      const listenerOf = (x: SocketObservation): string | undefined => {
-        const port = portOf(x.local);
-        const same = listeners.filter((l) => portOf(l.local) === port);
-        return (same.find((l) => l.local === x.local) ?? same[0])?.local;
-      };
+      const listeners = new Listeners(s.snapshot.sockets);
       const values = countBy(s.snapshot.sockets, (x) => {
         if (x.inode !== 0 || (x.state !== 'ESTABLISHED' && x.state !== 'CLOSE_WAIT')) return undefined;
-        const l = listenerOf(x);
+        const l = listeners.find(x.local)?.local;
         return l === undefined ? undefined : { listener: l, state: x.state };
       });
       for (const v of topN(values, n, ['listener', 'state'])) g.set(v.labels, v.value);

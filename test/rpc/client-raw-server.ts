@@ -18,6 +18,7 @@ import {
 } from '../../src/rpc/frame.js';
 import { RpcError, type RpcClient } from '../../src/rpc/index.js';
 import { fdOf, setLinger } from '../../src/sys/index.js';
+import { eventually } from './server-helpers.js';
 
 export type RequestFrame = Extract<Frame, { type: 'REQUEST' }>;
 
@@ -180,13 +181,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls `cond` every 5 ms until true or `timeoutMs` passes. */
+/** {@link eventually} for a boolean condition: polls `cond` until true or `timeoutMs` passes. */
 export async function until(cond: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(what, () => cond() || undefined, timeoutMs);
 }
 
 /** A Buffer of `s` (UTF-8): call bodies in tests. */

@@ -1,11 +1,12 @@
 // The rpc server's calls on real loopback sockets: SETTINGS, answers, limits, deadlines,
 // cancellation, options, and no descriptor or thread left behind. A raw frame client drives it.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 
 import { CallAbortedError, createServer, encodeCancel, encodeError, encodePing, encodeRequest, type Handler, type RpcRequest } from '../../src/rpc/index.js';
-import { SysError } from '../../src/sys/index.js';
+import { LINUX, SysError, getIntOptRaw, getUserTimeout, peernameRaw, socknameRaw } from '../../src/sys/index.js';
 import { RawClient, Resources, eventually, openFds, sleep, threads } from './server-helpers.js';
 
 const res = new Resources();
@@ -274,11 +275,29 @@ describe('rpc server: options and listen', () => {
     );
   });
 
-  it('applies keepalive and TCP_USER_TIMEOUT to accepted sockets without breaking them', async () => {
+  it('applies keepalive and TCP_USER_TIMEOUT to accepted sockets without breaking them (read back from the kernel)', async () => {
     const { port } = await serve(echo, { keepalive: { idleMs: 30_000, intervalMs: 5000, count: 3 }, userTimeoutMs: 20_000 });
     const c = await client(port);
     c.write(encodeRequest(1, 'm', Buffer.from('b')));
     assert.equal((await c.answer(1)).type, 'RESPONSE');
+    // The server's end of this connection is a descriptor of this process: local port = the
+    // server's, peer port = the client's.
+    const fd = readdirSync('/proc/self/fd')
+      .map(Number)
+      .find((n) => {
+        const local = socknameRaw(n);
+        const peer = peernameRaw(n);
+        return local.ok && peer.ok && local.value.port === port && peer.value.port === c.localPort;
+      });
+    assert.ok(fd !== undefined, "the server's socket of this connection");
+    const opt = (level: number, name: number): number => {
+      const r = getIntOptRaw(fd, level, name);
+      assert.ok(r.ok);
+      return r.value;
+    };
+    assert.equal(opt(LINUX.SOL_SOCKET, LINUX.SO_KEEPALIVE), 1);
+    assert.deepEqual([opt(LINUX.IPPROTO_TCP, LINUX.TCP_KEEPIDLE), opt(LINUX.IPPROTO_TCP, LINUX.TCP_KEEPINTVL), opt(LINUX.IPPROTO_TCP, LINUX.TCP_KEEPCNT)], [30, 5, 3]);
+    assert.equal(getUserTimeout(fd), 20_000);
   });
 
   it('leaves no descriptor and no thread behind after listen, connections and close', async () => {

@@ -1,4 +1,4 @@
-import type { SocketObservation, SocketOwner, TcpState } from '../tcp/index.js';
+import { flagWords, type SocketObservation, type SocketOwner, type TcpState } from '../tcp/index.js';
 import type { CapturedSegment } from './kernel/capture.js';
 import type { CallResult, CallValue, Step } from './ops.js';
 import type { Verdict } from './scenario.js';
@@ -164,4 +164,9 @@ export function readBytes(r: CallResult): number {
 /** A call's list value as strings: an `epoll` step's readiness bits, a `nodeEvents` step's events. */
 export function resultList(r: CallResult): string[] {
   return Array.isArray(r.value) ? r.value.map(String) : [];
+}
+
+/** The flags of each segment, for evidence: `FIN+ACK, RST+ACK`; `none` when there is no segment. */
+export function flagsText(segs: readonly CapturedSegment[], none = 'nothing'): string {
+  return segs.length === 0 ? none : segs.map((s) => flagWords(s.flags)).join(', ');
 }

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
-import { actor, judge, scenario, wait } from '../scenario.js';
-import { readBytes, type TraceView } from '../trace.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
+import { flagsText, readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -55,7 +55,7 @@ export default scenario({
   ],
   checks: {
     '004-e': (t) => {
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): FIN or RST cannot be seen` };
+      if (!t.captured) return notCaptured(t, 'FIN or RST cannot be seen');
       const unread = t.sock('c1 request queued', 's1')?.recvQ ?? 0;
       const control = sent(t, 's0', 's0 closed');
       const s1 = sent(t, 's1', 's1 closed');
@@ -80,7 +80,7 @@ function sent(t: TraceView, sock: string, label: string): { fin: boolean; rst: b
   return {
     fin: segs.some((s) => s.flags.includes('FIN')),
     rst: segs.some((s) => s.flags.includes('RST')),
-    text: segs.length === 0 ? 'nothing' : segs.map((s) => s.flags.join('+')).join(', '),
+    text: flagsText(segs),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
-import { actor, judge, scenario, wait } from '../scenario.js';
-import { readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
+import { flagsText, readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -98,11 +98,11 @@ export default scenario({
       );
     },
     '002-b': (t) => {
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): no way to see which call sent a FIN` };
+      if (!t.captured) return notCaptured(t, 'no way to see which call sent a FIN');
       const sent = WAYS.map((w) => ({ ...w, segs: t.from(w.sock, t.segments(`${w.sock === 'cl' ? 'cl closed' : `${w.sock} shut`}`)) }));
       const fin = (segs: { flags: string[] }[]): boolean => segs.some((s) => s.flags.includes('FIN'));
       const holds = sent.every((w) => fin(w.segs) === (w.sock !== 'rd'));
-      return judge(holds, sent.map((w) => `${w.call} sent ${w.segs.length === 0 ? 'nothing' : w.segs.map((s) => s.flags.join('+')).join(', ')}`).join('; '));
+      return judge(holds, sent.map((w) => `${w.call} sent ${flagsText(w.segs)}`).join('; '));
     },
     '002-c': (t) => {
       const after = WAYS.map((w) => ({ ...w, s: t.sock(w.sock === 'cl' ? 'cl closed' : 'settled', w.sock) }));
@@ -130,7 +130,7 @@ export default scenario({
       const sCl = t.sock('settled', 'scl');
       const rstBoth = rstFrom(t, 'rdwr', 'srdwr writes', 'answered');
       const rstCl = rstFrom(t, 'cl', 'scl writes', 'answered');
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): no way to see FINs` };
+      if (!t.captured) return notCaptured(t, 'no way to see FINs');
       const holds =
         rdNothing && rdState === 'ESTABLISHED' && srdState === 'ESTABLISHED' &&
         fin('wr', 'wr shut') && fin('rdwr', 'rdwr shut') && fin('cl', 'cl closed') &&

@@ -1,6 +1,6 @@
-import { actor, judge, scenario, wait } from '../scenario.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import type { CallResult } from '../ops.js';
-import { resultField, type TraceView } from '../trace.js';
+import { flagsText, resultField, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const exiter = actor('exiter');
@@ -39,7 +39,7 @@ export default scenario({
   ],
   checks: {
     '004-b': (t) => {
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): the FIN cannot be seen` };
+      if (!t.captured) return notCaptured(t, 'the FIN cannot be seen');
       const e = ended(t, 'e', 'se', 'exited');
       const k = ended(t, 'k', 'sk', 'killed');
       return judge(
@@ -61,7 +61,7 @@ function ended(t: TraceView, sock: string, peer: string, label: string): { fin: 
     rst,
     peerState: theirs?.state,
     text:
-      `${sock} sent ${segs.length === 0 ? 'nothing' : segs.map((s) => s.flags.join('+')).join(', ')}; ` +
+      `${sock} sent ${flagsText(segs)}; ` +
       `then ${sock} ${mine ? `${mine.state} ${mine.owner ? 'owned' : 'no owner'}` : 'gone'}, ${peer} ${theirs?.state ?? 'gone'}`,
   };
 }

@@ -1,5 +1,5 @@
 import type { CallResult } from '../ops.js';
-import { actor, judge, scenario, wait } from '../scenario.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readEof as eof } from '../trace.js';
 
 const server = actor('server');
@@ -79,7 +79,7 @@ export default scenario({
       return judge(w.ok && w.value === 4, `write() on the CLOSE_WAIT connection returned ${res(w)}`);
     },
     '003-c': (t) => {
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): the RST cannot be seen` };
+      if (!t.captured) return notCaptured(t, 'the RST cannot be seen');
       const segs = t.segments('c write 1', 'c after write 1');
       const data = t.from('c', segs).find((x) => x.length > 0);
       const rst = t.from('s', segs).find((x) => x.flags.includes('RST'));

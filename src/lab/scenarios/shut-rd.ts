@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import { resultList, readBytes, resultField } from '../trace.js';
+import { flagsText, readBytes, resultField, resultList } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -53,7 +53,7 @@ export default scenario({
       const rd = t.result('read before data');
       return judge(
         (!t.captured || segs.length === 0) && !told && s?.state === 'ESTABLISHED' && c?.state === 'ESTABLISHED',
-        `${t.captured ? `shutdown(SHUT_RD) sent ${segs.length === 0 ? 'no segment' : segs.map((x) => x.flags.join('+')).join(', ')}` : 'packets not captured'}; ` +
+        `${t.captured ? `shutdown(SHUT_RD) sent ${flagsText(segs, 'no segment')}` : 'packets not captured'}; ` +
           `c ${c?.state}, s ${s?.state}; epoll on s: ${bits.length ? bits.join('|') : 'nothing'}; yet c's own read() ${callText(rd)} at once`,
       );
     },

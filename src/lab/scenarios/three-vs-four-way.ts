@@ -1,6 +1,6 @@
 import { flagString } from '../../tcp/segment.js';
 import type { CapturedSegment } from '../kernel/capture.js';
-import { actor, judge, scenario, wait } from '../scenario.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
@@ -76,7 +76,7 @@ export default scenario({
   checks: {
     '004-a': (t) => {
       const tear = teardown(t, 'a', 'sa', 'a closed', 'a done');
-      if (!tear) return unverifiedNoPackets(t);
+      if (!tear) return notCaptured(t, 'segments cannot be counted');
       if (!tear.passiveFin) return noPassiveClose(tear);
       const [fin, ack, fin2, last] = tear.segs;
       const holds =
@@ -89,7 +89,7 @@ export default scenario({
     },
     '004-k': (t) => {
       const tear = teardown(t, 'k', 'sk', 'sk armed', 'k done');
-      if (!tear) return unverifiedNoPackets(t);
+      if (!tear) return notCaptured(t, 'segments cannot be counted');
       if (!tear.passiveFin) return noPassiveClose(tear);
       const [fin, fin2] = tear.segs;
       const carries = fin2 !== undefined && !fromActive(t, 'k', fin2) && fin2.flags.includes('FIN') && fin2.ack === tear.finAck;
@@ -101,7 +101,7 @@ export default scenario({
     },
     '004-l': (t) => {
       const tear = teardown(t, 'l', 'sl', 'sl armed', 'l done');
-      if (!tear) return unverifiedNoPackets(t);
+      if (!tear) return notCaptured(t, 'segments cannot be counted');
       if (!tear.passiveFin) return noPassiveClose(tear);
       const fromServer = tear.segs.filter((s) => !fromActive(t, 'l', s));
       const data = fromServer.find((s) => s.length > 0);
@@ -161,8 +161,4 @@ function isPureAck(s: CapturedSegment | undefined): boolean {
 /** The server never sent its FIN: the teardown was not completed, so there is nothing to count. */
 function noPassiveClose(tear: Teardown): { verdict: 'unverified'; observed: string } {
   return { verdict: 'unverified', observed: `the server never sent its FIN, so the teardown cannot be counted (${tear.text})` };
-}
-
-function unverifiedNoPackets(t: TraceView): { verdict: 'unverified'; observed: string } {
-  return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): segments cannot be counted` };
 }

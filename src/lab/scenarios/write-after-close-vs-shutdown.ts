@@ -1,5 +1,5 @@
 import type { CallResult } from '../ops.js';
-import { actor, judge, scenario, wait } from '../scenario.js';
+import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readBytes, readEof as eof } from '../trace.js';
 
 const active = actor('active');
@@ -70,7 +70,7 @@ export default scenario({
   ],
   checks: {
     '004-g': (t) => {
-      if (!t.captured) return { verdict: 'unverified', observed: `packets not captured (${t.trace.env.captureNote ?? 'no capture'}): the RST cannot be seen` };
+      if (!t.captured) return notCaptured(t, 'the RST cannot be seen');
       const segs = t.segments('pa write 1', 'pa after write 1');
       const data = t.from('pa', segs).find((s) => s.length > 0);
       const rst = t.from('a', segs).find((s) => s.flags.includes('RST'));

@@ -116,8 +116,8 @@ export function watch(ms: number, everyMs: number, label?: string): Step {
 export const confirmed = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'confirmed', observed });
 export const contradicted = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'contradicted', observed });
 export const unverified = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'unverified', observed });
-/** `unverified`: packets were not captured (the run's capture note says why), so `unseen` cannot be seen. */
+/** `unverified`: packets were not captured, so `unseen` cannot be seen; the run's capture note says why. */
 export const notCaptured = (t: TraceView, unseen: string): Omit<Verdict, 'claim'> =>
-  unverified(`packets not captured (${t.trace.env.captureNote ?? 'no capture'}): ${unseen}`);
+  unverified(`${unseen} (${t.trace.env.captureNote ?? 'packets not captured'})`);
 /** `confirmed(observed)` when `holds`, else `contradicted(observed)`: the same fact either way. */
 export const judge = (holds: boolean, observed: string): Omit<Verdict, 'claim'> => (holds ? confirmed(observed) : contradicted(observed));

@@ -40,7 +40,7 @@ const httpServer = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    count(Buffer.concat(chunks).toString('utf8') || String(req.headers['x-call-id']));
+    count(Buffer.concat(chunks).toString('utf8'));
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('Content-Length', '2');
     res.end('ok');

@@ -40,7 +40,7 @@ class Meter {
   private readonly samples: number[] = [];
   private readonly measureFrom: number;
   readonly endAt: number;
-  constructor(durationMs: number) {
+  constructor(private readonly durationMs: number) {
     this.measureFrom = performance.now() + WARMUP_MS;
     this.endAt = this.measureFrom + durationMs;
   }
@@ -50,8 +50,8 @@ class Meter {
   record(startedAt: number): void {
     if (startedAt >= this.measureFrom && startedAt < this.endAt) this.samples.push(performance.now() - startedAt);
   }
-  result(durationMs: number): CaseResult {
-    return { calls: this.samples.length, seconds: durationMs / 1000, latenciesMs: Float64Array.from(this.samples) };
+  result(): CaseResult {
+    return { calls: this.samples.length, seconds: this.durationMs / 1000, latenciesMs: Float64Array.from(this.samples) };
   }
 }
 
@@ -76,7 +76,7 @@ async function rpcCase(port: number, connections: number, inFlight: number, dura
   } finally {
     await client.close();
   }
-  return meter.result(durationMs);
+  return meter.result();
 }
 
 async function undiciCase(port: number, connections: number, inFlight: number, durationMs: number): Promise<CaseResult> {
@@ -91,7 +91,7 @@ async function undiciCase(port: number, connections: number, inFlight: number, d
   } finally {
     await pool.destroy();
   }
-  return meter.result(durationMs);
+  return meter.result();
 }
 
 /** The floor: each connection keeps `inFlight` 64-byte messages outstanding; echo order is FIFO. */
@@ -128,7 +128,7 @@ async function rawEchoCase(port: number, connections: number, inFlight: number, 
         }),
     ),
   );
-  return meter.result(durationMs);
+  return meter.result();
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {

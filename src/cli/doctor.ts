@@ -13,7 +13,6 @@ import {
   type DoctorReport,
 } from '../doctor/index.js';
 import { pc } from '../lab/report/colour.js';
-import type { SocketObservation } from '../tcp/observation.js';
 
 // argv → one call into doctor/; no logic of its own beyond parsing and printing.
 
@@ -57,27 +56,6 @@ function usage(cmd: string, message: string): number {
   return 2;
 }
 
-/** An IPv4-mapped IPv6 address as IPv4, brackets off. */
-function addressOf(endpoint: string): string {
-  const a = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return a.toLowerCase().startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
-/** `--address` matches an IP at either end, or a whole endpoint (`ip:port`, `[v6]:port`). */
-function matchesAddress(s: SocketObservation, wanted: readonly string[]): boolean {
-  return wanted.some((w) => {
-    if (/^\[[0-9a-fA-F:.]+\]:\d+$/.test(w) || /^[\d.]+:\d+$/.test(w)) {
-      return endpointOf(s.local) === endpointOf(w) || endpointOf(s.remote) === endpointOf(w);
-    }
-    const bare = w.replace(/^\[|\]$/g, '').toLowerCase();
-    return addressOf(s.local) === bare || addressOf(s.remote) === bare;
-  });
-}
-
-function endpointOf(e: string): string {
-  return `${addressOf(e)}:${e.slice(e.lastIndexOf(':') + 1)}`;
-}
-
 interface SsOptions {
   all?: boolean;
   listening?: boolean;
@@ -114,16 +92,20 @@ export async function ssCommand(filter: string[], opts: SsOptions): Promise<numb
   }
   const snap = await withProgress(
     opts.owners ? 'reading /proc/net/tcp and /proc/PID/fd' : 'reading /proc/net/tcp',
-    takeSnapshot({ states: [...states], owners: opts.owners === true, ...(opts.port === undefined ? {} : { ports: opts.port }) }),
+    takeSnapshot({
+      states: [...states],
+      owners: opts.owners === true,
+      ...(opts.port === undefined ? {} : { ports: opts.port }),
+      ...(opts.address === undefined ? {} : { addresses: opts.address }),
+    }),
   );
-  const sockets = opts.address === undefined ? snap.sockets : snap.sockets.filter((s) => matchesAddress(s, opts.address as string[]));
+  const { sockets, sharedHolders, ...meta } = snap;
   if (opts.json) {
-    const { sockets: _all, sharedHolders, ...meta } = snap;
     const kept = new Set(sockets.map((s) => s.inode));
     const shared = Object.fromEntries([...sharedHolders].filter(([inode]) => kept.has(inode)));
     process.stdout.write(`${JSON.stringify({ ...meta, states: [...states], count: sockets.length, sockets, sharedHolders: shared }, null, 1)}\n`);
   } else {
-    process.stdout.write(`${renderSockets(sockets, { paint: pc, owners: opts.owners === true, holders: snap.sharedHolders })}\n`);
+    process.stdout.write(`${renderSockets(sockets, { paint: pc, owners: opts.owners === true, holders: sharedHolders })}\n`);
   }
   if (opts.owners && snap.unreadablePids > 0) {
     process.stderr.write(

@@ -1,6 +1,8 @@
 import { readSocketSnapshot } from '../proc/index.js';
+import { formatEndpoint, parseEndpoint } from '../tcp/address.js';
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
 import type { TcpState } from '../tcp/state.js';
+import { split } from './rules/context.js';
 
 /** Options of {@link takeSnapshot}. */
 export interface SnapshotOptions {
@@ -10,6 +12,12 @@ export interface SnapshotOptions {
   owners?: boolean;
   /** Keep only sockets whose local or remote port is one of these. */
   ports?: readonly number[];
+  /**
+   * Keep only sockets with one of these at either end: an address (`10.0.0.1`, `::1`, `[::1]`)
+   * or an endpoint (`10.0.0.1:80`, `[::1]:80`). An IPv4-mapped IPv6 address matches its IPv4
+   * spelling either way round.
+   */
+  addresses?: readonly string[];
   /**
    * Where rows come from: `'netlink'` (NETLINK_SOCK_DIAG, as ss), `'proc'` (`/proc/net/tcp{,6}`),
    * `'auto'` (default: netlink, else /proc).
@@ -67,7 +75,7 @@ export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<DoctorSn
     ...(opts.root === undefined ? {} : { root: opts.root }),
   });
   const snap: DoctorSnapshot = {
-    sockets: r.sockets,
+    sockets: opts.addresses === undefined ? r.sockets : r.sockets.filter(addressFilter(opts.addresses)),
     source: r.source,
     // proc/ reports false when no kept row had an inode to look for; "asked for" is what matters here.
     ownersScanned: wantOwners,
@@ -80,4 +88,27 @@ export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<DoctorSn
   };
   if (r.fallback !== undefined) snap.fallback = r.fallback;
   return snap;
+}
+
+/** An address as the rules compare them: lower case, IPv4-mapped IPv6 as IPv4. */
+function unmapped(address: string): string {
+  return split(formatEndpoint({ address: address.toLowerCase(), port: 0 })).address;
+}
+
+/** The `addresses` option as a predicate over sockets. */
+function addressFilter(wanted: readonly string[]): (s: SocketObservation) => boolean {
+  const addresses = new Set<string>();
+  const endpoints = new Set<string>();
+  for (const w of wanted) {
+    let e;
+    try {
+      e = parseEndpoint(w);
+    } catch {
+      addresses.add(unmapped(w.replace(/^\[|\]$/g, '')));
+      continue;
+    }
+    endpoints.add(`${unmapped(e.address)} ${e.port}`);
+  }
+  return (s) =>
+    [split(s.local), split(s.remote)].some((e) => addresses.has(e.address) || endpoints.has(`${e.address} ${e.port}`));
 }

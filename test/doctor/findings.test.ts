@@ -291,4 +291,20 @@ describe('the captured /proc fixture (test/fixtures/proc/basic)', () => {
     const [unknown] = only(f, 'close-wait-owner-unknown');
     assert.match(unknown?.title ?? '', /owners were not scanned/);
   });
+
+  it('keeps only the sockets with a wanted address or endpoint at either end (IPv4-mapped as IPv4)', async () => {
+    const root = `${FIXTURES}basic`;
+    const at = async (...addresses: string[]): Promise<string[]> =>
+      (await takeSnapshot({ root, owners: false, addresses })).sockets.map((s) => `${s.local} ${s.remote}`).sort();
+    const tenConn = ['10.1.2.3:3000 10.1.2.3:36556', '10.1.2.3:36556 10.1.2.3:3000'];
+    assert.deepEqual(await at('10.1.2.3'), ['10.1.2.3:3000 0.0.0.0:0', ...tenConn]);
+    assert.deepEqual(await at('10.1.2.3:36556'), tenConn);
+    assert.deepEqual(await at('[::1]:4002', '[::FFFF:10.1.2.3]:3000'), ['10.1.2.3:3000 0.0.0.0:0', ...tenConn, '[::1]:4002 [::1]:50198', '[::1]:4002 [::]:0', '[::1]:50198 [::1]:4002']);
+    // The fixture's IPv4-mapped row ([::ffff:127.0.0.1]:4001) answers to the IPv4 spelling, and
+    // a mapped spelling matches the plain IPv4 rows.
+    assert.deepEqual(await at('127.0.0.1:50110'), ['127.0.0.1:50110 127.0.0.1:4001', '[::ffff:127.0.0.1]:4001 [::ffff:127.0.0.1]:50110']);
+    assert.deepEqual(await at('::ffff:127.0.0.1'), await at('127.0.0.1'));
+    assert.deepEqual(await at('[::1]'), await at('::1'));
+    assert.deepEqual(await at('192.0.2.1', '10.1.2.3:99999', 'nonsense'), []);
+  });
 });

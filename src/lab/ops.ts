@@ -53,22 +53,12 @@ export type ActorOp =
   | { op: 'unlimitFds' }
   /** Duplicates `from`'s socket `sock` into this process (pidfd_getfd): two processes hold one socket. */
   | { op: 'share'; sock: string; from: string }
-  /** Blocks the process's event loop for `ms` (a stalled server: its accept() never runs). */
-  | { op: 'stall'; ms: number }
   /** The process exits (exit_group: the kernel closes every descriptor it held). */
   | { op: 'exit' }
   /** The process is killed with a signal. */
   | { op: 'kill'; signal: 'SIGKILL' | 'SIGTERM' | 'SIGINT' }
   /** A node:net server: accepts with libuv and behaves as `behaviour`; its connections are named `sock#1`, `sock#2`, … */
   | { op: 'nodeServe'; sock: string; behaviour: NodeServerBehaviour; idleMs?: number; backlog?: number }
-  /** A node:net client connection to listener `to`. */
-  | { op: 'nodeConnect'; sock: string; to: string }
-  /** socket.write(data) on a node:net socket. */
-  | { op: 'nodeWrite'; sock: string; data: string }
-  /** socket.end(): FIN after queued data (SHUT_WR). */
-  | { op: 'nodeEnd'; sock: string }
-  /** socket.destroy(): close(). */
-  | { op: 'nodeDestroy'; sock: string }
   /** The events ('data', 'end', 'close', 'error:ECONNRESET', 'server-error:EMFILE', …) node:net emitted so far. */
   | { op: 'nodeEvents'; sock: string };
 

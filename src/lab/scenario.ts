@@ -83,15 +83,10 @@ export function actor(name: string) {
     limitFds: (spare: number) => step('limitFds', { spare }),
     unlimitFds: () => step('unlimitFds', {}),
     share: (sock: string, from: string) => step('share', { sock, from }),
-    stall: (ms: number) => step('stall', { ms }),
     exit: () => step('exit', {}),
     kill: (signal: OpOf<'kill'>['signal'] = 'SIGKILL') => step('kill', { signal }),
     nodeServe: (sock: string, behaviour: OpOf<'nodeServe'>['behaviour'], o: Omit<OpOf<'nodeServe'>, 'sock' | 'behaviour'> = {}) =>
       step('nodeServe', { sock, behaviour, ...o }),
-    nodeConnect: (sock: string, to: string) => step('nodeConnect', { sock, to }),
-    nodeWrite: (sock: string, data: string) => step('nodeWrite', { sock, data }),
-    nodeEnd: (sock: string) => step('nodeEnd', { sock }),
-    nodeDestroy: (sock: string) => step('nodeDestroy', { sock }),
     nodeEvents: (sock: string) => step('nodeEvents', { sock }),
   };
 }

@@ -49,7 +49,7 @@ interface NodeSock {
   kind: 'node';
   socket: net.Socket;
   events: string[];
-  /** Kept after close so describe can still report the socket's last known descriptor. */
+  /** The descriptor libuv accepted it on. */
   fd: number;
 }
 interface NodeListener {
@@ -71,12 +71,6 @@ function raw(name: string): RawSock {
   const h = held.get(name);
   if (!h || h.kind !== 'raw') throw new Error(`no raw socket named ${name}`);
   if (h.closed) throw new Error(`socket ${name} was closed`);
-  return h;
-}
-
-function nodeSock(name: string): NodeSock {
-  const h = held.get(name);
-  if (!h || h.kind !== 'node') throw new Error(`no node:net socket named ${name}`);
   return h;
 }
 
@@ -296,39 +290,8 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
         return { ok: false, errno: (e as { code?: string }).code ?? 'EINVAL' };
       }
     }
-    case 'stall':
-      // Replied to before blocking (see the message loop), so the runner is not held up.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, op.ms);
-      return { ok: true };
     case 'nodeServe':
       return nodeServe(op.sock, op.behaviour, op.idleMs ?? 1000, op.backlog ?? 511);
-    case 'nodeConnect': {
-      if (!req.address) throw new Error('nodeConnect needs a resolved address');
-      const events: string[] = [];
-      const socket = net.connect({ host: req.address.address, port: req.address.port });
-      const entry: NodeSock = { kind: 'node', socket, events, fd: -1 };
-      held.set(op.sock, entry);
-      recordNodeEvents(socket, events);
-      return new Promise<CallResult>((resolve) => {
-        socket.once('connect', () => {
-          entry.fd = fdOf(socket);
-          resolve({ ok: true });
-        });
-        socket.once('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, errno: e.code ?? 'EIO' }));
-      });
-    }
-    case 'nodeWrite': {
-      const s = nodeSock(op.sock);
-      return new Promise<CallResult>((resolve) => {
-        s.socket.write(op.data, (err) => resolve(err ? { ok: false, errno: (err as NodeJS.ErrnoException).code ?? 'EIO' } : { ok: true, value: op.data.length }));
-      });
-    }
-    case 'nodeEnd':
-      nodeSock(op.sock).socket.end();
-      return { ok: true };
-    case 'nodeDestroy':
-      nodeSock(op.sock).socket.destroy();
-      return { ok: true };
     case 'nodeEvents': {
       const h = held.get(op.sock);
       if (!h || h.kind === 'raw') throw new Error(`no node:net socket or server named ${op.sock}`);
@@ -457,19 +420,14 @@ function describe(): HeldSocket[] {
   return out;
 }
 
-function reply(msg: PeerResponse, then?: () => void): void {
-  process.send?.(msg, undefined, undefined, () => then?.());
+function reply(msg: PeerResponse): void {
+  process.send?.(msg);
 }
 
 process.on('message', (raw: unknown) => {
   const req = raw as PeerRequest;
   if (req.kind === 'describe') {
     reply({ id: req.id, kind: 'describe', sockets: describe() });
-    return;
-  }
-  if (req.op.op === 'stall') {
-    // Answer first, then block: the runner goes on while this event loop is stuck.
-    reply({ id: req.id, kind: 'result', result: { ok: true } }, () => void perform(req));
     return;
   }
   perform(req).then(

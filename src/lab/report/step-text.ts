@@ -39,22 +39,12 @@ export function stepText(step: Step): string {
       return `${who} RLIMIT_NOFILE restored`;
     case 'share':
       return `${who} take a copy of ${step.from}'s ${step.sock} (pidfd_getfd)`;
-    case 'stall':
-      return `${who} event loop blocked for ${step.ms} ms`;
     case 'exit':
       return `${who} process exits`;
     case 'kill':
       return `${who} killed with ${step.signal}`;
     case 'nodeServe':
       return `${who} node:net server ${step.sock} (${step.behaviour}${step.idleMs ? `, idle ${step.idleMs} ms` : ''})`;
-    case 'nodeConnect':
-      return `${who} net.connect ${step.sock} → ${step.to}`;
-    case 'nodeWrite':
-      return `${who} socket.write ${step.sock} ${JSON.stringify(step.data)}`;
-    case 'nodeEnd':
-      return `${who} socket.end() ${step.sock}`;
-    case 'nodeDestroy':
-      return `${who} socket.destroy() ${step.sock}`;
     case 'nodeEvents':
       return `${who} events of ${step.sock}`;
   }

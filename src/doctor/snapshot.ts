@@ -1,30 +1,19 @@
-import { readSocketSnapshot } from '../proc/index.js';
+import { readSocketSnapshot, type ReadSocketSnapshotOptions } from '../proc/index.js';
 import { formatEndpoint, parseEndpoint } from '../tcp/address.js';
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
-import type { TcpState } from '../tcp/state.js';
 import { split } from './rules/context.js';
 
-/** Options of {@link takeSnapshot}. */
-export interface SnapshotOptions {
-  /** Keep only sockets in these states (default: all). */
-  states?: readonly TcpState[];
-  /** Find each socket's owner by scanning `/proc/PID/fd` (default true). */
-  owners?: boolean;
-  /** Keep only sockets whose local or remote port is one of these. */
-  ports?: readonly number[];
+/**
+ * Options of {@link takeSnapshot}: those of proc/'s `readSocketSnapshot()` the doctor passes on
+ * (default every state, with owners, `source: 'auto'`, root `/proc`), and an address filter.
+ */
+export interface SnapshotOptions extends Pick<ReadSocketSnapshotOptions, 'states' | 'owners' | 'ports' | 'source' | 'root'> {
   /**
    * Keep only sockets with one of these at either end: an address (`10.0.0.1`, `::1`, `[::1]`)
    * or an endpoint (`10.0.0.1:80`, `[::1]:80`). An IPv4-mapped IPv6 address matches its IPv4
    * spelling either way round.
    */
   addresses?: readonly string[];
-  /**
-   * Where rows come from: `'netlink'` (NETLINK_SOCK_DIAG, as ss), `'proc'` (`/proc/net/tcp{,6}`),
-   * `'auto'` (default: netlink, else /proc).
-   */
-  source?: 'auto' | 'netlink' | 'proc';
-  /** Where procfs is mounted (a fixture tree in tests; implies /proc text). Default `/proc`. */
-  root?: string;
 }
 
 /** The sockets of this network namespace at one moment, and what the owner scan could not read. */

@@ -1,6 +1,7 @@
 // Misbehaving peers for the doctor's live tests: real node processes with real sockets. Each is
 // a small ES module passed with -e; it prints one JSON line when ready. Every child is tracked
-// and killed by pid (SIGKILL) in killAll(), which every test file calls from after().
+// and ended by pid in killAll() (SIGTERM, then SIGKILL after 1 s: see kill()), which every test
+// file calls from after().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 

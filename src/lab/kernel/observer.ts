@@ -1,5 +1,6 @@
 import { readTcpTables, socketOwners, toObservation } from '../../proc/index.js';
-import { TCP_STATES, type TcpState } from '../../tcp/state.js';
+import { tupleKey } from '../../tcp/address.js';
+import type { TcpState } from '../../tcp/state.js';
 import type { ObservedSocket, Snapshot } from '../trace.js';
 import type { HeldSocket } from './protocol.js';
 
@@ -22,7 +23,7 @@ export class SocketNames {
     for (const h of held) {
       if (h.local) this.addresses[h.name] = h.local;
       if (h.remote) this.remotes[h.name] = h.remote;
-      if (h.local && h.remote) this.#byTuple.set(`${h.local}>${h.remote}`, h.name);
+      if (h.local && h.remote) this.#byTuple.set(tupleKey(h.local, h.remote), h.name);
       else if (h.local && h.state === 'LISTEN') this.#listeners.set(h.local, h.name);
       else if (h.local) this.#unconnected.set(h.local, h.name);
     }
@@ -30,10 +31,10 @@ export class SocketNames {
 
   label(local: string, remote: string, state: TcpState): string {
     if (state === 'LISTEN') return this.#listeners.get(local) ?? `listener ${local}`;
-    const own = this.#byTuple.get(`${local}>${remote}`);
+    const own = this.#byTuple.get(tupleKey(local, remote));
     if (own) return own;
-    const far = this.#byTuple.get(`${remote}>${local}`);
-    return far ? `~${far}` : (this.#unconnected.get(local) ?? `${local}>${remote}`);
+    const far = this.#byTuple.get(tupleKey(remote, local));
+    return far ? `~${far}` : (this.#unconnected.get(local) ?? tupleKey(local, remote));
   }
 }
 
@@ -82,13 +83,13 @@ export async function observe(ctx: ObserveContext, held: Map<string, HeldSocket[
   }
   for (const [actor, list] of held) {
     for (const h of list) {
-      if (seenInodes.has(h.inode) || h.state === null || !TCP_STATES.includes(h.state as TcpState)) continue;
+      if (seenInodes.has(h.inode) || h.state === null) continue;
       seenInodes.add(h.inode);
       const holders = scan.owners.get(h.inode) ?? [];
       sockets.push({
         local: h.local ?? '-',
         remote: h.remote ?? '-',
-        state: h.state as TcpState,
+        state: h.state,
         recvQ: 0,
         sendQ: 0,
         owner: holders[0] ?? null,

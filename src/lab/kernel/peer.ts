@@ -4,6 +4,7 @@
  * are the C ones the articles describe; `node*` ops use node:net, to show Node's own behaviour.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
+import { socketInodeOfLink } from '../../proc/index.js';
 import { errnoName } from '../../tcp/errno.js';
 import net from 'node:net';
 import { formatEndpoint } from '../../tcp/address.js';
@@ -392,8 +393,7 @@ function highestFd(): number {
 
 function inodeOf(fd: number): number {
   try {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-    return m ? Number(m[1]) : 0;
+    return Math.max(0, socketInodeOfLink(readlinkSync(`/proc/self/fd/${fd}`)));
   } catch {
     return 0;
   }

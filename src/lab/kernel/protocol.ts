@@ -1,3 +1,4 @@
+import type { TcpState } from '../../tcp/state.js';
 import type { ActorOp, CallResult } from '../ops.js';
 
 /** Runner → peer: one op, with what the runner resolved (addresses, another process's fd). */
@@ -13,7 +14,7 @@ export interface HeldSocket {
   local: string | null;
   remote: string | null;
   /** From TCP_INFO: known even when the socket has left /proc/net/tcp (CLOSE). */
-  state: string | null;
+  state: TcpState | null;
   /** Backlog given to listen(), for LISTEN sockets. */
   backlog?: number;
 }

@@ -278,7 +278,7 @@ export class ServerConnection {
     }, limitMs);
     this.#inFlight.set(id, call);
     // The AbortController is made only if the handler looks at its signal: most never do, and
-    // one per call was 7 % of the server's CPU in bench/throughput.
+    // one per call is an allocation and a listener list on the hot path for nothing.
     const context: HandlerContext = {
       get signal(): AbortSignal {
         call.controller ??= new AbortController();
@@ -342,8 +342,9 @@ export class ServerConnection {
     const s = this.#socket;
     if (this.#writeShut || s.destroyed || !s.writable) return;
     if (!this.#corked) {
-      // Answers finished in the same tick leave in one writev() instead of a send() each (one
-      // syscall per response was 38 % of the server's CPU in bench/throughput).
+      // Answers finished in the same tick leave in one writev() instead of a send() each. (This,
+      // the client's batching of calls and the lazy AbortController above took bench/throughput
+      // on one connection from 18k to 56k calls/s when they came in, measured together.)
       this.#corked = true;
       s.cork();
       process.nextTick(() => {

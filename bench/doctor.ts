@@ -9,8 +9,8 @@
  * holder processes (bench/loopback-holder.ts, started by bench/lib-holders.ts), 1 % of them
  * half-closed by the client so that the server end sits in CLOSE_WAIT (and the client end in
  * FIN_WAIT2). Side rows: the same queries without owners against ss without -p, with owners
- * against `ss -tanp state close-wait`, and the older /proc path (readSocketObservations) the lab
- * uses.
+ * against `ss -tanp state close-wait`, and the /proc text path (readSocketObservations:
+ * /proc/net/tcp{,6}, then the same owner scan; the lab's observer reads the same way).
  *
  * `ss` times include starting the process and printing (drained through a pipe); ours run in
  * this process with the helper threads already started (the warm-up starts them), which is how

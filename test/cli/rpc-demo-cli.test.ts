@@ -25,7 +25,9 @@ test('rpc-demo --json: no call fails or runs twice, and the GOAWAY path was exer
   const goawayOnly = result.variants[1]!;
   assert.ok(goawayOnly.client.goawaysReceived > 0, 'the server reaped no connection with GOAWAY');
   assert.equal(result.closeWaitLingering, 0);
-  assert.equal(result.server.calls, 120 + result.variants.reduce((n, v) => n + v.client.retries, 0));
+  // The demo's clients have no retry interceptor, and what the pool re-sends on its own was never
+  // run (or is counted in ranTwice): each of the 2 × 60 calls ran exactly once.
+  assert.equal(result.server.calls, 120);
 });
 
 test('rpc-demo with a bad number exits 2 with the reason, no stack', () => {

@@ -286,8 +286,8 @@ describe('frame decoder, live: a protocol error closes that connection only', ()
     good.request(1, 'm', 'before');
     assert.equal((await good.answer(1)).type, 'RESPONSE');
 
-    // 1. Random bytes after a valid request that is still running: the request is answered
-    //    (GOAWAY lastId covers it), then ERROR 0 PROTOCOL_ERROR, GOAWAY(PROTOCOL_ERROR), FIN.
+    // 1. Random bytes after a valid request (answered): ERROR 0 PROTOCOL_ERROR, then
+    //    GOAWAY(PROTOCOL_ERROR) whose lastId covers that request, then FIN.
     const bad = res.add(await RawClient.connect(port));
     await bad.frame('SETTINGS');
     bad.request(1, 'm', 'valid first');

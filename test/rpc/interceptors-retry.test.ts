@@ -67,6 +67,18 @@ test('full jitter keeps every delay within (0, ceiling]', async () => {
   } finally {
     await client.close();
   }
+  // The delays are drawn, not the ceiling itself (which the bound above would also accept). With
+  // no sockets in the way, ten full-jitter delays all within 10 ms of a 30 ms ceiling happen once
+  // in 3^10 runs.
+  const direct: number[] = [];
+  const failing = (): Promise<Buffer> => {
+    direct.push(performance.now());
+    return Promise.reject(new RpcError('CONNECT_FAILED', 'x', { processed: 'no' }));
+  };
+  const call: Call = { method: 'm', body: b(''), idempotent: false, deadline: null, signal: null, attempt: 1 };
+  await assert.rejects(retry({ maxAttempts: 11, initialBackoffMs: 30, multiplier: 1, maxBackoffMs: 30, jitter: 1, budget: null })(call, failing));
+  const directGaps = direct.slice(1).map((t, i) => t - (direct[i] as number));
+  assert.ok(directGaps.some((g) => g < 20), `gaps ${directGaps.map((g) => g.toFixed(1)).join(', ')} ms: none below 20 ms of a 30 ms ceiling`);
 });
 
 test('retry budget: retries stop when the bucket is empty (RETRY_BUDGET_EXHAUSTED, cause = last error)', async () => {

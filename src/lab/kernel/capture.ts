@@ -238,7 +238,7 @@ export interface CaptureStats {
 }
 
 /** The UDP port flush markers are sent to (discard; nobody listens, nothing answers but ICMP). */
-export const MARKER_PORT = 9;
+const MARKER_PORT = 9;
 const MARKER_HOST = '127.0.0.1';
 const MARKER_PAYLOAD = 'tcp-teardown capture flush marker';
 const SNAPLEN = 128; // 14 Ethernet + 40 IPv6 + 60 TCP with every option = 114

@@ -174,7 +174,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
 }
 
 /** Every claim's verdict; a check that throws is a scenario bug and fails the run. */
-export function judgeAll(sc: Scenario, trace: Trace): Verdict[] {
+function judgeAll(sc: Scenario, trace: Trace): Verdict[] {
   const view = new TraceView(trace);
   return Object.entries(sc.checks).map(([claim, check]) => ({ claim, ...check(view) }));
 }

@@ -10,7 +10,7 @@
  *   0.013 ms    |<---- S. seq 0 ack 1 ---------------------------|
  * ```
  */
-import { parseEndpoint } from '../../tcp/address.js';
+import { parseEndpoint, tupleKey } from '../../tcp/address.js';
 import { flagString, type Segment } from '../../tcp/segment.js';
 
 /** One side of a diagram: a name for people (`client`) and the `ip:port` its segments carry. */
@@ -152,7 +152,7 @@ function compareEndpoints(a: string, b: string): number {
  * A self-connected socket's key is `a>a`.
  */
 export function connectionKey(a: string, b: string): string {
-  return compareEndpoints(a, b) <= 0 ? `${a}>${b}` : `${b}>${a}`;
+  return compareEndpoints(a, b) <= 0 ? tupleKey(a, b) : tupleKey(b, a);
 }
 
 /**

@@ -129,7 +129,7 @@ function ms(name: string, v: unknown, min = 0): number {
 }
 
 /** Validates `options` and fills in defaults. @throws RangeError / TypeError naming the option. */
-export function resolveClientOptions(options: ClientOptions): PoolSettings & { interceptors: readonly Interceptor[] } {
+function resolveClientOptions(options: ClientOptions): PoolSettings & { interceptors: readonly Interceptor[] } {
   if (typeof options !== 'object' || options === null) throw new TypeError('createClient: options must be an object');
   const host = options.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host.length === 0) throw new TypeError(`createClient: host must be a non-empty string, got ${String(host)}`);
@@ -174,7 +174,6 @@ export function resolveClientOptions(options: ClientOptions): PoolSettings & { i
     maxTransparentRetries: int('maxTransparentRetries', options.maxTransparentRetries ?? 5, 0, 1000),
     maxIdempotentRetries: int('maxIdempotentRetries', options.maxIdempotentRetries ?? 1, 0, 1000),
     closeWaitMs: ms('closeWaitMs', options.closeWaitMs ?? 2_000),
-    overloadBackoffMs: 10,
     interceptors,
   };
 }

@@ -86,8 +86,3 @@ export class RpcError extends Error {
 function processedText(p: Processed): string {
   return p === 'no' ? 'did not run it' : p === 'maybe' ? 'may have run it' : 'ran it';
 }
-
-/** True for errors that prove the server did not run the call. */
-export function provenUnprocessed(err: unknown): boolean {
-  return err instanceof RpcError && err.processed === 'no';
-}

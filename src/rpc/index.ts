@@ -6,6 +6,6 @@
 export * from './frame.js';
 export * from './errors.js';
 export type * from './types.js';
-export { createClient, resolveClientOptions, type ClientOptions, type CallOptions, type RpcClient, type PoolSnapshot, type ConnectionSnapshot, type ConnectionState } from './client.js';
+export { createClient, type ClientOptions, type CallOptions, type RpcClient, type PoolSnapshot, type ConnectionSnapshot, type ConnectionState } from './client.js';
 export * from './interceptors/index.js';
 export * from './server.js';

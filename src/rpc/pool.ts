@@ -17,9 +17,10 @@ export interface PoolSettings extends ConnectionSettings {
   maxQueue: number;
   maxTransparentRetries: number;
   maxIdempotentRetries: number;
-  /** First backoff after OVERLOADED, ms; doubles per OVERLOADED of the same call, capped at 1 s. */
-  overloadBackoffMs: number;
 }
+
+/** First backoff after OVERLOADED, ms; doubles per OVERLOADED of the same call, capped at 1 s. */
+const OVERLOAD_BACKOFF_MS = 10;
 
 /** What the pool holds right now. */
 export interface PoolSnapshot {
@@ -127,7 +128,7 @@ export class Pool {
             // OVERLOADED: the server is at maxInFlight on that connection; re-sending at once
             // would likely meet the same answer. Back off (jittered, doubling) within the deadline.
             overloaded++;
-            const base = Math.min(1000, this.s.overloadBackoffMs * 2 ** (overloaded - 1));
+            const base = Math.min(1000, OVERLOAD_BACKOFF_MS * 2 ** (overloaded - 1));
             const wait = base / 2 + Math.random() * (base / 2);
             if (remainingMs(call.deadline) <= wait) throw withProcessed(out.error, worst, tries);
             if (!(await pause(wait, call.signal))) {

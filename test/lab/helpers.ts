@@ -27,3 +27,16 @@ export function labNamespacesOf(ownerPid: number): string[] {
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`tt-${ownerPid}-`));
 }
+
+/** tracefs instances a lab run of `ownerPid` made (`instances/tcp-teardown-PID-N`), wherever tracefs is mounted. */
+export function labTraceInstancesOf(ownerPid: number): string[] {
+  const found: string[] = [];
+  for (const root of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) {
+    try {
+      for (const name of readdirSync(`${root}/instances`)) if (name.startsWith(`tcp-teardown-${ownerPid}-`)) found.push(`${root}/instances/${name}`);
+    } catch {
+      // not mounted there
+    }
+  }
+  return found;
+}

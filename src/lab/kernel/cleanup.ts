@@ -1,26 +1,55 @@
 import { spawnSync } from 'node:child_process';
 
+/** Exit status of a run ended by a signal: 128 + the signal's number, as a shell reports it. */
+const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
 /**
- * Everything the lab starts that must not outlive it: peer processes (by pid), helper processes
- * and network namespaces. Cleaned when a scenario ends, and — synchronously — when this process
- * exits or is interrupted, so Ctrl+C mid-run leaves nothing behind.
+ * Everything the lab starts that must not outlive it: peer processes (by pid), network
+ * namespaces, and anything else with a synchronous closer (a tracefs instance, a port slot).
+ * Cleaned when a scenario ends, and — synchronously — when this process exits or is interrupted,
+ * so Ctrl+C mid-run leaves nothing behind.
+ *
+ * Why the signal handlers stay installed (`on`, not `once`): with no listener left, Node restores
+ * the default action, and a second Ctrl+C during the clean-up would kill the process half-way
+ * through it. With the listener kept, a second signal waits until the synchronous clean-up is done,
+ * and the process has exited by then.
  */
 class Resources {
   readonly pids = new Set<number>();
   readonly namespaces = new Set<string>();
+  readonly #closers = new Map<object, () => void>();
   #hooked = false;
+  #interrupted = false;
 
   hook(): void {
     if (this.#hooked) return;
     this.#hooked = true;
     process.on('exit', () => this.releaseAll());
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.once(sig, () => {
+      process.on(sig, () => {
+        if (this.#interrupted) return;
+        this.#interrupted = true;
         this.releaseAll();
-        process.stderr.write(`\ninterrupted (${sig}): every lab process and namespace was removed\n`);
-        process.exit(sig === 'SIGINT' ? 130 : 143);
+        // stderr may itself be a closed pipe; the exit status carries the news then.
+        try {
+          process.stderr.write(`\ninterrupted (${sig}): every lab process, namespace and trace buffer was removed\n`);
+        } catch {
+          // nothing to tell it to
+        }
+        process.exit(SIGNAL_EXIT[sig]);
       });
     }
+  }
+
+  /** True once a signal has started the clean-up: work still in flight should stop quietly. */
+  get interrupted(): boolean {
+    return this.#interrupted;
+  }
+
+  /** Registers a synchronous closer, run by {@link releaseAll}; returns a function that unregisters it. */
+  onRelease(key: object, close: () => void): () => void {
+    this.#closers.set(key, close);
+    return () => this.#closers.delete(key);
   }
 
   killPid(pid: number): void {
@@ -33,12 +62,22 @@ class Resources {
   }
 
   deleteNamespace(name: string): void {
+    // `ip netns del` also tidies a half-made namespace (the name's file without its mount), which
+    // is what an `ip netns add` interrupted by a signal leaves.
     spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
     this.namespaces.delete(name);
   }
 
   releaseAll(): void {
     for (const pid of [...this.pids]) this.killPid(pid);
+    for (const [key, close] of [...this.#closers]) {
+      this.#closers.delete(key);
+      try {
+        close();
+      } catch {
+        // one closer failing must not keep the others from running
+      }
+    }
     for (const ns of [...this.namespaces]) this.deleteNamespace(ns);
   }
 }

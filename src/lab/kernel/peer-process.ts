@@ -40,6 +40,10 @@ export class PeerProcess {
   ) {
     this.pid = child.pid as number;
     resources.pids.add(this.pid);
+    // A peer that died while a message was on its way makes the channel fail with EPIPE; the
+    // 'exit' handler below fails the waiting call with the reason, so the error itself is news to
+    // nobody (without a listener it would crash the lab).
+    child.on('error', () => {});
     child.stderr?.on('data', (d: Buffer) => {
       this.#stderr = (this.#stderr + d.toString()).slice(-2000);
     });
@@ -68,7 +72,9 @@ export class PeerProcess {
   /** Starts the peer (inside `wrap`'s namespace) and waits for its hello. */
   static async start(actor: string, wrap: (argv: string[]) => string[]): Promise<PeerProcess> {
     const [cmd, ...args] = wrap([process.execPath, PEER_SCRIPT]);
-    const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: labChildEnv() });
+    // Its own process group: a terminal's Ctrl+C goes to the lab's group only, so the peers are
+    // still there, alive and answering, while the lab cleans up; the clean-up kills them by pid.
+    const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: labChildEnv(), detached: true });
     if (child.pid === undefined) throw new PeerError(actor, 'could not be started');
     const peer = new PeerProcess(actor, child);
     await new Promise<void>((resolve, reject) => {
@@ -94,7 +100,12 @@ export class PeerProcess {
         reject(new PeerError(this.actor, `no answer within ${CALL_TIMEOUT_MS} ms`));
       }, CALL_TIMEOUT_MS);
       this.#waiters.set(id, { resolve, reject, timer });
-      this.child.send({ ...req, id } as PeerRequest);
+      this.child.send({ ...req, id } as PeerRequest, (err) => {
+        if (!err || !this.#waiters.has(id)) return;
+        clearTimeout(timer);
+        this.#waiters.delete(id);
+        reject(new PeerError(this.actor, `could not be sent a call: ${err.message}`));
+      });
     });
   }
 

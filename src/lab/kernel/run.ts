@@ -9,8 +9,9 @@ import { observe, samePicture, SocketNames, type ObserveContext } from './observ
 import { PeerProcess } from './peer-process.js';
 import type { HeldSocket } from './protocol.js';
 import type { CallResult, Step } from '../ops.js';
-import type { Scenario, Verdict } from '../scenario.js';
-import { TraceView, type Snapshot, type StepRecord, type Trace } from '../trace.js';
+import type { Scenario } from '../scenario.js';
+import { judgeTrace } from '../judge.js';
+import type { Snapshot, StepRecord, Trace } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 
 /** A scenario that broke while running (a peer died, a call was impossible): not a finding. */
@@ -163,7 +164,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       verdicts: [],
       durationMs: Date.now() - started,
     };
-    trace.verdicts = judgeAll(sc, trace);
+    trace.verdicts = judgeTrace(sc, trace);
     return trace;
   } finally {
     for (const p of peers.values()) p.dispose();
@@ -171,12 +172,6 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     if (sentinel !== null) resources.killPid(sentinel);
     ns?.dispose();
   }
-}
-
-/** Every claim's verdict; a check that throws is a scenario bug and fails the run. */
-function judgeAll(sc: Scenario, trace: Trace): Verdict[] {
-  const view = new TraceView(trace);
-  return Object.entries(sc.checks).map(([claim, check]) => ({ claim, ...check(view) }));
 }
 
 function isUnavailable(c: PacketCapture | CaptureUnavailable): c is CaptureUnavailable {
@@ -187,7 +182,7 @@ function startSentinel(wrap: (argv: string[]) => string[]): number {
   // A process parked in the namespace, so its tables stay readable at /proc/PID/net even when
   // every actor has exited.
   const [cmd, ...args] = wrap(['sleep', '3600']);
-  const child = spawn(cmd as string, args, { stdio: 'ignore', env: labChildEnv() });
+  const child = spawn(cmd as string, args, { stdio: 'ignore', env: labChildEnv(), detached: true });
   if (child.pid === undefined) throw new Error('could not start the namespace sentinel');
   resources.pids.add(child.pid);
   child.unref();

@@ -1,3 +1,5 @@
+import { accessSync, constants as fsConstants, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
@@ -5,12 +7,34 @@ import { isRoot } from '../lab/kernel/netns.js';
 import { renderTrace, timeline, verdictLine } from '../lab/report/text.js';
 import { runLab, uncoveredClaims, type LabResult } from '../lab/run-lab.js';
 
+export interface LabCommandOptions {
+  list?: boolean;
+  json?: boolean;
+  capture: boolean;
+  trace: boolean;
+  /** Directory for one `<scenario>.json` full trace each. */
+  record?: string;
+  /** Directory for one `<scenario>.pcap` each. */
+  pcap?: string;
+}
+
+/** Makes `dir` (and its parents); the reason in one line when it cannot be made or written. */
+function outputDir(flag: string, dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, fsConstants.W_OK);
+    return null;
+  } catch (e) {
+    return `teardown lab: ${flag} ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' ').trim();
+  }
+}
+
 /**
- * `teardown lab [ids...] [--list] [--json] [--no-capture]`.
+ * `teardown lab [ids...] [--list] [--json] [--no-capture] [--no-trace] [--record DIR] [--pcap DIR]`.
  * @returns the exit code: 0 when every scenario ran (a contradicted claim is a finding, not a
  *   failure), 1 when a scenario failed, 2 on bad usage.
  */
-export async function labCommand(ids: string[], opts: { list?: boolean; json?: boolean; capture: boolean }): Promise<number> {
+export async function labCommand(ids: string[], opts: LabCommandOptions): Promise<number> {
   if (opts.list) {
     for (const sc of CATALOGUE) {
       process.stdout.write(`${pc.bold(sc.id.padEnd(28))} ${sc.article}  ${sc.title}\n${' '.repeat(33)}${pc.dim(Object.keys(sc.checks).join(' '))}\n`);
@@ -22,15 +46,26 @@ export async function labCommand(ids: string[], opts: { list?: boolean; json?: b
     process.stderr.write(`teardown lab: unknown scenario ${unknown.map((u) => JSON.stringify(u)).join(', ')}\nscenarios: ${CATALOGUE.map((s) => s.id).join(', ')}\n`);
     return 2;
   }
+  for (const [flag, dir] of [['--record', opts.record], ['--pcap', opts.pcap]] as const) {
+    const problem = dir === undefined ? null : outputDir(flag, dir);
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return 2;
+    }
+  }
   const selected = ids.length > 0 ? ids.map((id) => findScenario(id)).filter((s) => s !== undefined) : [...CATALOGUE];
   if (!isRoot()) process.stderr.write(pc.yellow('not root: scenarios run in the host namespace, without packet capture; those needing sysctls are skipped\n'));
   let done = 0;
   const result = await runLab(selected, {
     capture: opts.capture,
+    trace: opts.trace,
+    ...(opts.pcap !== undefined ? { pcapDir: opts.pcap } : {}),
     progress: {
       scenarioStarted: (sc) => process.stderr.write(pc.dim(`  running ${sc.id} …\n`)),
       scenarioDone: (o) => {
         done++;
+        // Written as each scenario ends, so an interrupted run keeps what it finished.
+        if (opts.record !== undefined && o.status === 'ran') writeFileSync(join(opts.record, `${o.scenario}.json`), `${JSON.stringify(o.trace, null, 1)}\n`);
         const status = o.status === 'ran' ? pc.green(`${o.trace.durationMs} ms`) : o.status === 'skipped' ? pc.yellow('skipped') : pc.red('FAILED');
         process.stderr.write(`${pc.dim(`[${done}/${selected.length}]`)} ${o.scenario} ${status}\n`);
       },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { labCommand } from './lab.js';
+import { labCommand, type LabCommandOptions } from './lab.js';
 import { rpcDemoCommand } from './rpc-demo.js';
 import { registerDoctorCommands } from './doctor.js';
 
@@ -19,7 +19,10 @@ program
   .option('--list', 'list the scenarios and the claims each judges')
   .option('--json', 'print the full traces as one JSON object')
   .option('--no-capture', 'do not capture packets')
-  .action(async (ids: string[], opts: { list?: boolean; json?: boolean; capture: boolean }) => {
+  .option('--no-trace', 'do not trace state transitions and RST reasons (tracefs)')
+  .option('--record <dir>', "write each scenario's full trace to DIR/<scenario>.json")
+  .option('--pcap <dir>', "write each scenario's packets to DIR/<scenario>.pcap (Wireshark, tcpdump -r)")
+  .action(async (ids: string[], opts: LabCommandOptions) => {
     process.exitCode = await labCommand(ids, opts);
   });
 

@@ -1,5 +1,4 @@
-import { flagWords, type SocketObservation, type SocketOwner, type TcpState } from '../tcp/index.js';
-import type { CapturedSegment } from './kernel/capture.js';
+import { flagWords, type CapturedSegment, type ErrnoName, type RstReason, type SocketObservation, type SocketOwner, type TcpState } from '../tcp/index.js';
 import type { CallResult, CallValue, Step } from './ops.js';
 import type { Verdict } from './scenario.js';
 
@@ -35,6 +34,11 @@ export interface StepRecord {
   result: CallResult;
   /** ms since the scenario started. */
   startMs: number;
+  /**
+   * When the step started, CLOCK_REALTIME ms since the epoch with a µs fraction: the clock of the
+   * packets' and the tracepoints' timestamps, so every event falls in exactly one step.
+   */
+  startEpochMs: number;
   durationMs: number;
   /** The sockets right after the step. */
   after: Snapshot;
@@ -52,7 +56,51 @@ export interface TraceEnv {
   sysctls: Record<string, number>;
   /** Why packets were not captured, when they were not. */
   captureNote: string | null;
+  /** Why state transitions and RST reasons were not traced, when they were not. */
+  traceNote: string | null;
+  /** The namespace's local-port range (`ip_local_port_range`): every port of the scenario lies in it. */
+  ports: [number, number] | null;
   actors: Record<string, { pid: number }>;
+}
+
+/**
+ * One state change of one socket, from the `sock:inet_sock_set_state` tracepoint: the passing
+ * states too (SYN_RECV, FIN_WAIT1, CLOSING, LAST_ACK), which happen inside a syscall or a softirq
+ * where no snapshot can see them. The kernel traces no move into TIME_WAIT: `tcp_time_wait()`
+ * hands the connection to a timewait socket and the full socket goes to CLOSE.
+ */
+export interface TraceTransition {
+  /** CLOCK_REALTIME ms since the epoch (µs fraction). */
+  epochMs: number;
+  /** The scenario's name for the socket (`c`, `~c`, `L`), or `local>remote` when it never had one. */
+  socket: string;
+  from: TcpState;
+  to: TcpState;
+  /** Index of the step during which it happened. */
+  step: number;
+}
+
+/** A RST the kernel sent (`tcp:tcp_send_reset`) or took in (`tcp:tcp_receive_reset`). */
+export interface TraceReset {
+  epochMs: number;
+  /** The scenario's name for the socket that sent or received it (for a RST sent with no socket: its would-be local end). */
+  socket: string;
+  direction: 'sent' | 'received';
+  /** The kernel's reason (`TCP_ABORT_ON_CLOSE`); `null` for a received RST and where the kernel gives none. */
+  reason: RstReason | null;
+  /** The sending socket's state, when the kernel reports one. */
+  state: TcpState | null;
+  step: number;
+}
+
+/** An error the kernel set on a socket (`sock:inet_sk_error_report`): what the next call will return. */
+export interface TraceSocketError {
+  epochMs: number;
+  socket: string;
+  errno: ErrnoName | null;
+  /** The raw error number. */
+  error: number;
+  step: number;
 }
 
 export interface Trace {
@@ -63,6 +111,12 @@ export interface Trace {
   steps: StepRecord[];
   /** Every captured segment, or null when packets were not captured. */
   segments: CapturedSegment[] | null;
+  /** Every state change of the scenario's sockets, in time order; null when not traced (see `env.traceNote`). */
+  transitions: TraceTransition[] | null;
+  /** Every RST the scenario's sockets sent or received, with the kernel's reason; null when not traced. */
+  resets: TraceReset[] | null;
+  /** Errors the kernel set on the scenario's sockets; null when not traced. */
+  errors: TraceSocketError[] | null;
   /** Scenario socket names → `ip:port`, for reading the segments. */
   addresses: Record<string, string>;
   /** Scenario socket names → their peer's `ip:port`. */
@@ -117,6 +171,37 @@ export class TraceView {
     return this.trace.segments !== null;
   }
 
+  /** The state transitions were traced (tracefs), so passing states are known. */
+  get traced(): boolean {
+    return this.trace.transitions !== null;
+  }
+
+  /** Socket `name`'s traced transitions, in order (empty when not traced). */
+  transitionsOf(name: string): TraceTransition[] {
+    return (this.trace.transitions ?? []).filter((x) => x.socket === name);
+  }
+
+  /**
+   * Every state socket `name` passed through, in order, from its traced transitions:
+   * `CLOSE → SYN_SENT → SYN_RECV → ESTABLISHED …`; null when transitions were not traced.
+   */
+  passedStates(name: string): TcpState[] | null {
+    if (!this.traced) return null;
+    const out: TcpState[] = [];
+    for (const x of this.transitionsOf(name)) {
+      if (out.length === 0) out.push(x.from);
+      else if (out[out.length - 1] !== x.from) out.push(x.from);
+      out.push(x.to);
+    }
+    return out;
+  }
+
+  /** RSTs sent (or received) by socket `name` during steps `from`..`to` (default: the whole run). */
+  resetsOf(name: string, direction: TraceReset['direction'], from?: string, to: string | undefined = from): TraceReset[] {
+    const [a, b] = from === undefined ? [0, Infinity] : [this.step(from).index, this.step(to as string).index];
+    return (this.trace.resets ?? []).filter((r) => r.socket === name && r.direction === direction && r.step >= a && r.step <= b);
+  }
+
   /** The segments seen from the start of step `from` to the end of step `to` (default: `from`). */
   segments(from: string, to: string = from): CapturedSegment[] {
     const all = this.trace.segments ?? [];
@@ -166,7 +251,30 @@ export function resultList(r: CallResult): string[] {
   return Array.isArray(r.value) ? r.value.map(String) : [];
 }
 
-/** The flags of each segment, for evidence: `FIN+ACK, RST+ACK`; `none` when there is no segment. */
+/**
+ * The flags of each segment, for evidence: `FIN+ACK, RST+ACK (TCP_ABORT_ON_CLOSE)`; a RST carries
+ * the kernel's reason when it was traced; `none` when there is no segment.
+ */
 export function flagsText(segs: readonly CapturedSegment[], none = 'nothing'): string {
-  return segs.length === 0 ? none : segs.map((s) => flagWords(s.flags)).join(', ');
+  return segs.length === 0 ? none : segs.map(segmentWords).join(', ');
+}
+
+/** One segment's flags for prose, with a RST's reason when the kernel gave one: `RST+ACK (TCP_ABORT_ON_CLOSE)`. */
+export function segmentWords(s: CapturedSegment): string {
+  return s.rstReason ? `${flagWords(s.flags)} (${s.rstReason})` : flagWords(s.flags);
+}
+
+/**
+ * The scenario's name for the socket whose own end is `local` and whose peer is `remote`: a named
+ * socket, `~x` for the far end of a named `x`, or `null`. A listener (no peer, remote a wildcard)
+ * is found by its local address alone.
+ */
+export function socketLabel(local: string, remote: string, addresses: Readonly<Record<string, string>>, remotes: Readonly<Record<string, string>>): string | null {
+  const names = Object.keys(addresses);
+  const own = names.find((n) => addresses[n] === local && remotes[n] === remote);
+  if (own) return own;
+  const far = names.find((n) => addresses[n] === remote && remotes[n] === local);
+  if (far) return `~${far}`;
+  if (/^(0\.0\.0\.0|\[::\]):0$/.test(remote)) return names.find((n) => addresses[n] === local && remotes[n] === undefined) ?? null;
+  return null;
 }

@@ -1,5 +1,28 @@
+import type { RstReason } from './rst-reason.js';
+
 /** TCP header flags as RFC 9293 §3.1 names them, in the order tcpdump prints them. */
 export type TcpFlag = 'SYN' | 'FIN' | 'RST' | 'PSH' | 'ACK' | 'URG' | 'ECE' | 'CWR';
+
+/**
+ * The TCP options worth showing (RFC 9293 §3.2, RFC 7323, RFC 2018/2883), as a segment carried
+ * them; absent fields were not in the segment.
+ */
+export interface TcpOptions {
+  /** Maximum segment size, bytes (SYN only). */
+  mss?: number;
+  /** Window scale shift count (SYN only, RFC 7323 §2). */
+  wscale?: number;
+  /** SACK permitted (SYN only, RFC 2018). */
+  sackOk?: boolean;
+  /** SACK blocks as `[left, right)` relative sequence numbers of the receiver's peer. */
+  sack?: [number, number][];
+  /** The first SACK block reports a duplicate (RFC 2883 D-SACK). */
+  dsack?: boolean;
+  /** Timestamps (RFC 7323 §3): TSval and TSecr, in the sender's timestamp clock units. */
+  ts?: { val: number; ecr: number };
+  /** Kinds of any other options present, in order. */
+  other?: number[];
+}
 
 /** One captured TCP segment, as the lab records it. */
 export interface Segment {
@@ -16,8 +39,25 @@ export interface Segment {
   ack: number | null;
   /** Payload length in bytes. */
   length: number;
-  /** Advertised receive window (bytes, unscaled as printed by tcpdump). */
+  /** Advertised receive window as carried in the header (unscaled, as tcpdump prints it). */
   window: number;
+  /** Absolute sequence number as on the wire. */
+  seqAbs?: number;
+  /** Absolute acknowledgement number as on the wire; `null` without ACK. */
+  ackAbs?: number | null;
+  /** The options the segment carried. */
+  options?: TcpOptions;
+  /**
+   * On a RST the kernel sent: why, as the `tcp:tcp_send_reset` tracepoint names it
+   * (`TCP_ABORT_ON_CLOSE`); `null` when the kernel gave no reason or it was not traced.
+   */
+  rstReason?: RstReason | null;
+}
+
+/** A segment with the kernel's receive timestamp, as a capture records it. */
+export interface CapturedSegment extends Segment {
+  /** Kernel receive timestamp (CLOCK_REALTIME), ms since the epoch with a µs fraction. */
+  epochMs: number;
 }
 
 /** A short, tcpdump-like spelling of a segment's flags: `S`, `S.`, `F.`, `R`, `P.` … */

@@ -134,7 +134,8 @@ const ret = (k: number): Line => ({ code: BPF.RET | BPF.K, k });
  * The shape: (pkttype == OUTGOING → drop); EtherType marker → keep; IPv4 → protocol TCP and
  * fragment offset 0, X = IHL × 4; IPv6 → next header TCP, X = 40; then, with port ranges, load
  * the source port at X+14 and, per range, `lo ≤ port ≤ hi → keep`, the same for the destination
- * port at X+16, else drop. Each range test returns in place, so every jump stays short.
+ * port at X+16, else drop. Each range test returns in place and the header checks jump to exits
+ * placed before the range tests, so every conditional jump stays within its 8-bit offset.
  * @throws RangeError for invalid ports (see {@link normalizePortRanges}) or snaplen.
  */
 export function captureProgram(spec: CaptureFilterSpec): BpfInsn[] {
@@ -160,29 +161,37 @@ export function captureProgram(spec: CaptureFilterSpec): BpfInsn[] {
   );
   if (ranges.length === 0) {
     p.push(ret(keep), { label: 'ipv6' }, ld(BPF.B, BPF.ABS, ETH_HLEN + 6), jeq(IPPROTO_TCP, 'keep', 'drop'));
-  } else {
-    p.push(
-      { code: BPF.LDX | BPF.B | BPF.MSH, k: ETH_HLEN }, // X = 4 * (frame[14] & 0xf)
-      { code: BPF.JMP | BPF.JA, k: 0, ja: 'ports' },
-      { label: 'ipv6' },
-      ld(BPF.B, BPF.ABS, ETH_HLEN + 6), // next header
-      jeq(IPPROTO_TCP, undefined, 'drop'),
-      { code: BPF.LDX | BPF.W | BPF.IMM, k: 40 },
-      { label: 'ports' },
-    );
-    for (const portOffset of [ETH_HLEN, ETH_HLEN + 2]) {
-      p.push(ld(BPF.H, BPF.IND, portOffset));
-      ranges.forEach(([lo, hi], i) => {
-        const next = `r${portOffset}-${i + 1}`;
-        p.push(
-          { code: BPF.JMP | BPF.JGE | BPF.K, k: lo, jf: next },
-          { code: BPF.JMP | BPF.JGT | BPF.K, k: hi, jt: next },
-          ret(keep),
-          { label: next },
-        );
-      });
-    }
+    p.push({ label: 'drop' }, ret(0), { label: 'keep' }, ret(keep));
+    return assemble(p);
   }
-  p.push({ label: 'drop' }, ret(0), { label: 'keep' }, ret(keep));
+  p.push(
+    { code: BPF.LDX | BPF.B | BPF.MSH, k: ETH_HLEN }, // X = 4 * (frame[14] & 0xf)
+    { code: BPF.JMP | BPF.JA, k: 0, ja: 'ports' },
+    { label: 'ipv6' },
+    ld(BPF.B, BPF.ABS, ETH_HLEN + 6), // next header
+    jeq(IPPROTO_TCP, undefined, 'drop'),
+    { code: BPF.LDX | BPF.W | BPF.IMM, k: 40 },
+    { code: BPF.JMP | BPF.JA, k: 0, ja: 'ports' },
+    // The shared exits sit before the port tests, so the header checks' jumps to them stay short
+    // however many ranges follow.
+    { label: 'drop' },
+    ret(0),
+    { label: 'keep' },
+    ret(keep),
+    { label: 'ports' },
+  );
+  for (const portOffset of [ETH_HLEN, ETH_HLEN + 2]) {
+    p.push(ld(BPF.H, BPF.IND, portOffset));
+    ranges.forEach(([lo, hi], i) => {
+      const next = `r${portOffset}-${i + 1}`;
+      p.push(
+        { code: BPF.JMP | BPF.JGE | BPF.K, k: lo, jf: next },
+        { code: BPF.JMP | BPF.JGT | BPF.K, k: hi, jt: next },
+        ret(keep),
+        { label: next },
+      );
+    });
+  }
+  p.push(ret(0));
   return assemble(p);
 }

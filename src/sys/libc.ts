@@ -37,6 +37,13 @@ export const libc = {
   // The name is passed as a reused NUL-terminated byte buffer, so the owner scan converts no
   // string per descriptor.
   readlinkat: lib.func('readlinkat', 'intptr_t', ['int', 'void *', 'void *', 'size_t']),
+  // AF_PACKET capture (src/sys/packet.ts). recvmsg takes a hand-built `struct msghdr` whose
+  // pointers are the addresses of Buffers the caller keeps alive (koffi.address), so a receive
+  // allocates nothing per frame.
+  recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
+  sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+  if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
+  clock_gettime: lib.func('int clock_gettime(int clock, _Out_ void *ts)'),
 };
 
 /** errno of the last failed call on this thread (koffi saves it right after the call). */
@@ -98,6 +105,18 @@ export const C = {
   NETLINK_SOCK_DIAG: 4,
   CLONE_NEWNET: 0x40000000,
   O_DIRECTORY: 0o200000,
+  // packet(7), include/uapi/linux/if_packet.h, if_ether.h, asm-generic/socket.h, linux/filter.h
+  AF_PACKET: 17,
+  ETH_P_ALL: 0x0003,
+  SOL_PACKET: 263,
+  PACKET_STATISTICS: 6,
+  PACKET_AUXDATA: 8,
+  SO_ATTACH_FILTER: 26,
+  SO_RCVBUFFORCE: 33,
+  /** SO_TIMESTAMPNS_OLD: a 64-bit `struct timespec` on 64-bit architectures; also its cmsg type. */
+  SO_TIMESTAMPNS: 35,
+  MSG_TRUNC: 0x20,
+  CLOCK_REALTIME: 0,
 } as const;
 
 /**

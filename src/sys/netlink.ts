@@ -1,5 +1,6 @@
 import { C, lastErrno, libc } from './libc.js';
 import { SysError } from './errors.js';
+import { inNetns } from './netns.js';
 
 /**
  * The raw side of a NETLINK_SOCK_DIAG conversation (netlink(7), sock_diag(7)): open the socket,
@@ -12,10 +13,7 @@ import { SysError } from './errors.js';
  * namespace or in the one named by `netns` (a namespace file such as `/proc/PID/ns/net`).
  *
  * A netlink socket answers for the namespace it was created in (`sock_net()` is fixed at
- * creation), so only the socket() call has to happen inside the other namespace: this thread
- * enters it with setns(CLONE_NEWNET), creates the socket, and returns to its own namespace
- * (`/proc/thread-self/ns/net`, opened before leaving) before any other code runs. setns changes
- * the calling thread only, so libuv's threads and worker threads never see the switch.
+ * creation), so only the socket() call happens inside the other namespace ({@link inNetns}).
  *
  * @throws SysError: EPROTONOSUPPORT / EAFNOSUPPORT when the kernel has no sock_diag,
  *   EPERM when entering `netns` needs CAP_SYS_ADMIN this process lacks, ENOENT when `netns` is
@@ -24,35 +22,7 @@ import { SysError } from './errors.js';
  *   stay in the other namespace, so this is not a SysError a caller may shrug off).
  */
 export function openSockDiag(netns?: string): number {
-  if (netns === undefined) return sockDiagSocket();
-  const flags = C.O_RDONLY | C.O_CLOEXEC;
-  const home = libc.open('/proc/thread-self/ns/net', flags) as number;
-  if (home < 0) throw new SysError('open', lastErrno(), '/proc/thread-self/ns/net');
-  try {
-    const target = libc.open(netns, flags) as number;
-    if (target < 0) throw new SysError('open', lastErrno(), netns);
-    try {
-      if ((libc.setns(target, C.CLONE_NEWNET) as number) !== 0) throw new SysError('setns', lastErrno(), `CLONE_NEWNET, ${netns}`);
-    } finally {
-      libc.close(target);
-    }
-    let fd = -1;
-    let err: unknown;
-    try {
-      fd = sockDiagSocket();
-    } catch (e) {
-      err = e;
-    }
-    if ((libc.setns(home, C.CLONE_NEWNET) as number) !== 0) {
-      const errno = lastErrno();
-      if (fd >= 0) libc.close(fd);
-      throw new Error(`setns back to this thread's own network namespace failed (errno ${errno}); the thread is left in ${netns}`);
-    }
-    if (err !== undefined) throw err;
-    return fd;
-  } finally {
-    libc.close(home);
-  }
+  return inNetns(netns, sockDiagSocket, (fd) => libc.close(fd));
 }
 
 function sockDiagSocket(): number {

@@ -1,0 +1,1 @@
+export * from './packet/index.js';

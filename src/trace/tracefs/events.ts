@@ -61,7 +61,12 @@ export interface TcpTraceEventBase {
   pid: number;
 }
 
-/** A state transition (`sock/inet_sock_set_state`, TCP sockets only). */
+/**
+ * A state transition (`sock/inet_sock_set_state`, TCP sockets only). One socket's transitions
+ * share `skaddr`; its local port reads 0 at CLOSE → SYN_SENT (connect() binds it afterwards).
+ * Request sockets (NEW_SYN_RECV) make no transitions: a passive open shows LISTEN → SYN_RECV on
+ * the child socket when the handshake completes.
+ */
 export interface TcpStateChangeEvent extends TcpTraceEventBase {
   kind: 'state';
   from: TcpState;
@@ -74,7 +79,11 @@ export interface TcpStateChangeEvent extends TcpTraceEventBase {
   skaddr: bigint;
 }
 
-/** A RST this host sent (`tcp/tcp_send_reset`). */
+/**
+ * A RST this host sent (`tcp/tcp_send_reset`). The tracepoint fires after the segment left: on
+ * loopback the peer handles it inside the same call, so the peer's `reset-received` and
+ * `error-report` carry earlier times than this record.
+ */
 export interface TcpResetSentEvent extends TcpTraceEventBase {
   kind: 'reset-sent';
   family: IpFamily | null;

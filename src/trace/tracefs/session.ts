@@ -195,7 +195,8 @@ export function measureEpochOffset(clock: ClockName, read: (c: ClockName) => big
 
 /**
  * Removes `tcp-teardown-<pid>-*` instances whose process is gone (a run that crashed or was
- * killed before closing). Instances of live processes, this one included, stay.
+ * killed before closing). Instances of live processes, this one included, stay. Pids are checked
+ * in this process's pid namespace: run it from the namespace the tracers run in.
  * @param root tracefs top level; found (and mounted if needed) when omitted.
  * @returns the names removed; [] when tracefs is not available.
  */

@@ -6,3 +6,5 @@ export * from './epoll.js';
 export { C as LINUX } from './libc.js';
 export * from './netns.js';
 export * from './packet.js';
+export * from './mount.js';
+export * from './clock.js';

@@ -43,6 +43,7 @@ export const libc = {
   recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
   sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
   if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
+  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   clock_gettime: lib.func('int clock_gettime(int clock, _Out_ void *ts)'),
 };
 
@@ -117,6 +118,13 @@ export const C = {
   SO_TIMESTAMPNS: 35,
   MSG_TRUNC: 0x20,
   CLOCK_REALTIME: 0,
+  MS_NOSUID: 2,
+  MS_NODEV: 4,
+  MS_NOEXEC: 8,
+  CLOCK_MONOTONIC: 1,
+  CLOCK_MONOTONIC_RAW: 4,
+  CLOCK_BOOTTIME: 7,
+  CLOCK_TAI: 11,
 } as const;
 
 /**

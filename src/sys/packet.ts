@@ -1,3 +1,4 @@
+import { clockNs } from './clock.js';
 import koffi from 'koffi';
 import { C, lastErrno, libc } from './libc.js';
 import { SysError } from './errors.js';
@@ -149,9 +150,7 @@ export function sendFrameRaw(fd: number, ifindex: number, protocol: number, fram
 
 /** clock_gettime(CLOCK_REALTIME) in nanoseconds since the epoch: the clock skb timestamps use (`ktime_get_real()`). */
 export function realtimeNs(): bigint {
-  const ts = Buffer.alloc(16);
-  if ((libc.clock_gettime(C.CLOCK_REALTIME, ts) as number) !== 0) throw new SysError('clock_gettime', lastErrno(), 'CLOCK_REALTIME');
-  return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
+  return clockNs('realtime');
 }
 
 /** What {@link openPacketSocket} made. */

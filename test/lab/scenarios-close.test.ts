@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runOnKernel } from '../../src/lab/kernel/run.js';
-import type { CapturedSegment } from '../../src/lab/kernel/capture.js';
+import type { CapturedSegment } from '../../src/tcp/segment.js';
 import type { CallResult } from '../../src/lab/ops.js';
 import type { Scenario } from '../../src/lab/scenario.js';
 import { TraceView, type Trace } from '../../src/lab/trace.js';

@@ -2,7 +2,11 @@ import { spawn } from 'node:child_process';
 import { release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../tcp/address.js';
-import { startCapture, type CaptureUnavailable, type CapturedSegment, type PacketCapture } from './capture.js';
+import { join } from 'node:path';
+import { realtimeNs } from '../../sys/index.js';
+import type { CapturedSegment } from '../../tcp/segment.js';
+import { LabCapture, segmentsOf, writeScenarioPcap } from './capture.js';
+import { LabTracer, attachResetReasons, nameTraceEvents, stepAt } from './tracing.js';
 import { labChildEnv, resources } from './cleanup.js';
 import { NetNamespace, isRoot } from './netns.js';
 import { observe, samePicture, SocketNames, type ObserveContext } from './observer.js';
@@ -41,8 +45,12 @@ export class ScenarioSkipped extends Error {
 export interface KernelRunOptions {
   /** Run in a fresh network namespace (needs root). Default: when root. */
   netns?: boolean;
-  /** Capture packets with tcpdump. Default true. */
+  /** Capture packets (an AF_PACKET socket in the scenario's namespace). Default true. */
   capture?: boolean;
+  /** Trace state transitions, RSTs and socket errors (tracefs). Default true. */
+  trace?: boolean;
+  /** Write the scenario's packets to `<pcapDir>/<scenario>.pcap`. */
+  pcapDir?: string;
   /** Called after each step, for progress output. */
   onStep?: (rec: StepRecord) => void;
   /** Pause after each call before observing, ms, so loopback packets are processed. Default 10. */
@@ -71,18 +79,27 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   const peers = new Map<string, PeerProcess>();
   let ns: NetNamespace | null = null;
   let sentinel: number | null = null;
-  let capture: PacketCapture | null = null;
+  let capture: LabCapture | null = null;
+  let tracer: LabTracer | null = null;
   let captureNote: string | null = null;
+  let traceNote: string | null = null;
   try {
     if (useNetns) ns = await NetNamespace.create(sysctls);
     const wrap = (argv: string[]): string[] => (ns ? ns.wrap(argv) : argv);
     if (ns) sentinel = startSentinel(wrap);
     if (opts.capture === false) captureNote = 'packets not captured: capture turned off';
-    else if (!ns) captureNote = 'packets not captured: capturing outside a private namespace would mix in other traffic (run as root)';
+    else if (!ns) captureNote = 'packets not captured: outside a private namespace the capture would mix in other traffic (run as root)';
     else {
-      const c = await startCapture({ netns: ns.name });
-      if (isUnavailable(c)) captureNote = `packets not captured: ${c.reason}`;
-      else capture = c;
+      const c = LabCapture.open(ns.path, ns.ports);
+      if (c instanceof LabCapture) capture = c;
+      else captureNote = `packets not captured: ${c.reason}`;
+    }
+    if (opts.trace === false) traceNote = 'transitions not traced: tracing turned off';
+    else if (!ns) traceNote = 'transitions not traced: outside a private namespace the scenario has no port range of its own (run as root)';
+    else {
+      const t = LabTracer.open(ns.ports);
+      if (t instanceof LabTracer) tracer = t;
+      else traceNote = `transitions not traced: ${t.reason}`;
     }
     await Promise.all(sc.actors.map(async (a) => peers.set(a, await PeerProcess.start(a, wrap))));
 
@@ -105,13 +122,17 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     };
 
     const records: StepRecord[] = [];
+    // Step boundaries on CLOCK_REALTIME with µs: the very clock of the packets' timestamps (taken
+    // when the sender's call queues them) and of the tracepoints (converted), so a segment or a
+    // transition caused by a step can never be counted in the next one.
     const stepStarts: number[] = [];
     // Step times count from the first step, not from the set-up (namespace, processes, capture).
     const stepsStarted = Date.now();
     ctx.startedAt = stepsStarted;
     for (const [index, step] of sc.steps.entries()) {
       const t0 = Date.now();
-      stepStarts.push(t0);
+      const t0Epoch = epochMsNow();
+      stepStarts.push(t0Epoch);
       let outcome: Awaited<ReturnType<typeof perform>>;
       try {
         outcome = await perform(step, peers, held, snapshot, opts.settleMs ?? 10);
@@ -128,22 +149,36 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         text: stepText(step),
         result,
         startMs: t0 - stepsStarted,
+        startEpochMs: t0Epoch,
         durationMs: Date.now() - t0,
         after,
         ...(watched ? { watched } : {}),
         segments: [],
       };
       records.push(rec);
+      capture?.poll();
+      tracer?.poll();
       opts.onStep?.(rec);
     }
 
     let segments: CapturedSegment[] | null = null;
-    const running = capture as PacketCapture | null;
-    if (running) {
+    if (capture) {
+      const running = capture;
       capture = null;
-      const captured = await running.stop();
-      assignSegments(records, stepStarts, captured);
-      segments = captured;
+      const got = await running.stop();
+      segments = segmentsOf(got.packets, stepStarts[0] ?? epochMsNow());
+      assignSegments(records, stepStarts, segments);
+      if (got.note || got.drops > 0) captureNote = [got.note, got.drops > 0 ? `the kernel dropped ${got.drops} frame(s) for a full capture buffer` : null].filter(Boolean).join('; ');
+      if (opts.pcapDir !== undefined) writeScenarioPcap(join(opts.pcapDir, `${sc.id}.pcap`), got.packets);
+    }
+    let traced: ReturnType<typeof nameTraceEvents> | null = null;
+    if (tracer) {
+      const running = tracer;
+      tracer = null;
+      const got = await running.stop();
+      traced = nameTraceEvents(got.events, { addresses: names.addresses, remotes: names.remotes, stepStarts });
+      if (segments) attachResetReasons(segments, got.events);
+      if (got.lost > 0) traceNote = `the kernel lost ${got.lost} trace event(s) (buffer full): transitions may be incomplete`;
     }
     const trace: Trace = {
       scenario: sc.id,
@@ -155,10 +190,15 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         kernel: release(),
         sysctls,
         captureNote,
+        traceNote,
+        ports: ns ? [ns.ports[0], ns.ports[1]] : null,
         actors: Object.fromEntries([...peers].map(([a, p]) => [a, { pid: p.pid }])),
       },
       steps: records,
       segments,
+      transitions: traced?.transitions ?? null,
+      resets: traced?.resets ?? null,
+      errors: traced?.errors ?? null,
       addresses: { ...names.addresses },
       remotes: { ...names.remotes },
       verdicts: [],
@@ -168,14 +208,16 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     return trace;
   } finally {
     for (const p of peers.values()) p.dispose();
-    (capture as PacketCapture | null)?.kill();
+    (capture as LabCapture | null)?.close();
+    await (tracer as LabTracer | null)?.close();
     if (sentinel !== null) resources.killPid(sentinel);
     ns?.dispose();
   }
 }
 
-function isUnavailable(c: PacketCapture | CaptureUnavailable): c is CaptureUnavailable {
-  return (c as CaptureUnavailable).available === false;
+/** CLOCK_REALTIME now, ms since the epoch with a µs fraction. */
+function epochMsNow(): number {
+  return Number(realtimeNs() / 1000n) / 1000;
 }
 
 function startSentinel(wrap: (argv: string[]) => string[]): number {
@@ -260,11 +302,7 @@ function stripFunctions<T extends object>(o: T): T {
   return JSON.parse(JSON.stringify(o)) as T;
 }
 
-/** Each packet belongs to the step during which it was seen (from its start to the next's). */
+/** Each packet belongs to the step during which it was sent (from its start to the next's). */
 function assignSegments(records: StepRecord[], starts: number[], segments: CapturedSegment[]): void {
-  segments.forEach((seg, i) => {
-    let k = 0;
-    while (k + 1 < starts.length && (starts[k + 1] as number) <= seg.epochMs) k++;
-    records[k]?.segments.push(i);
-  });
+  segments.forEach((seg, i) => records[stepAt(starts, seg.epochMs)]?.segments.push(i));
 }

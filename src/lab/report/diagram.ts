@@ -39,19 +39,22 @@ const TWO32 = 2 ** 32;
 
 /**
  * A segment as one short label: flags, relative seq (a range for data), ack, payload size, e.g.
- * `S. seq 0 ack 1`, `P. seq 1:5 ack 1 (4 B)`, `.  ack 5`. `seq ?`/`ack ?` mark numbers whose ISN
- * the capture did not see; a pure ACK shows no seq (tcpdump does not print one).
+ * `S. seq 0 ack 1`, `P. seq 1:5 ack 1 (4 B)`, `.  ack 5`, `R. seq 5 ack 1 [TCP_ABORT_ON_CLOSE]`.
+ * `seq ?`/`ack ?` mark numbers whose ISN the capture did not see; a pure ACK shows no seq (as
+ * tcpdump prints it: it is the sender's next sequence number, and says nothing new); a RST the
+ * kernel sent shows the kernel's reason.
  * @param flagWidth pad the flags to this width so labels line up.
  */
 export function segmentLabel(s: Segment, opts: { flagWidth?: number; showWindow?: boolean } = {}): string {
   const parts: string[] = [flagString(s.flags).padEnd(opts.flagWidth ?? 0)];
   const consumesSeq = s.length > 0 || s.flags.includes('SYN') || s.flags.includes('FIN') || s.flags.includes('RST');
-  if (s.seq !== null) parts.push(s.length > 0 ? `seq ${s.seq}:${(s.seq + s.length) % TWO32}` : `seq ${s.seq}`);
+  if (s.seq !== null && consumesSeq) parts.push(s.length > 0 ? `seq ${s.seq}:${(s.seq + s.length) % TWO32}` : `seq ${s.seq}`);
   else if (consumesSeq) parts.push('seq ?');
   if (s.ack !== null) parts.push(`ack ${s.ack}`);
   else if (s.flags.includes('ACK')) parts.push('ack ?');
   if (opts.showWindow || (s.window === 0 && !s.flags.includes('RST'))) parts.push(`win ${s.window}`);
   if (s.length > 0) parts.push(`(${s.length} B)`);
+  if (s.rstReason) parts.push(`[${s.rstReason}]`);
   return parts.join(' ');
 }
 

@@ -52,7 +52,8 @@ export function renderTrace(t: Trace): string {
   out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + t.title);
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
   out.push(pc.dim(`   kernel ${t.env.kernel}, ${t.env.netns ? `netns ${t.env.netns}` : 'host namespace'}${sysctls ? `, ${sysctls}` : ''}, ${t.durationMs} ms`));
-  out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name]))));
+  out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name])), t));
+  if (t.env.traceNote) out.push(pc.yellow(`  ${t.env.traceNote}`));
   out.push(packets(t));
   out.push(pc.bold('  verdicts'));
   for (const v of t.verdicts) out.push(`   ${verdictLine(v)}`);
@@ -60,7 +61,7 @@ export function renderTrace(t: Trace): string {
 }
 
 /** The step-by-step table: call, result, and every socket after it. */
-export function timeline(steps: readonly StepRecord[], actorsByPid: ReadonlyMap<number, string> = new Map()): string {
+export function timeline(steps: readonly StepRecord[], actorsByPid: ReadonlyMap<number, string> = new Map(), events: Pick<Trace, 'transitions' | 'resets'> = { transitions: null, resets: null }): string {
   const table = new Table({
     head: ['#', 'ms', 'step', 'result', 'socket', 'state', 'Recv-Q', 'Send-Q', 'owner', 'timer'].map((h) => pc.cyan(h)),
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: ' ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' },
@@ -71,10 +72,11 @@ export function timeline(steps: readonly StepRecord[], actorsByPid: ReadonlyMap<
     const socks = s.after.sockets;
     const pictures = s.watched && s.watched.length > 1 ? `\n${pc.dim(`(${s.watched.length} pictures: ${s.watched.map((w) => `${w.atMs} ms`).join(', ')})`)}` : '';
     const res = resultText(s.result);
+    const kernel = kernelEvents(events, s.index);
     table.push([
       String(s.index),
       String(s.startMs),
-      s.text + (s.label ? pc.dim(`  [${s.label}]`) : '') + pictures,
+      s.text + (s.label ? pc.dim(`  [${s.label}]`) : '') + pictures + (kernel ? `\n${pc.magenta(kernel)}` : ''),
       s.result.ok ? res : pc.red(res),
       socks.map((x) => x.label).join('\n'),
       socks.map((x) => (x.inTable ? x.state : `${x.state}*`)).join('\n'),
@@ -86,6 +88,31 @@ export function timeline(steps: readonly StepRecord[], actorsByPid: ReadonlyMap<
   }
   const legend = pc.dim('   ~x = the far end of x; * = held by a process but gone from /proc/net/tcp (state from TCP_INFO)');
   return `${table.toString()}\n${legend}`;
+}
+
+/**
+ * What the tracepoints saw during step `index`, one line per socket: its passing states in order
+ * (`s0 ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE`), and each RST it sent with the kernel's reason.
+ */
+export function kernelEvents(events: Pick<Trace, 'transitions' | 'resets'>, index: number): string {
+  const lines = new Map<string, string[]>();
+  const line = (socket: string): string[] => {
+    let l = lines.get(socket);
+    if (!l) lines.set(socket, (l = []));
+    return l;
+  };
+  for (const x of events.transitions ?? []) {
+    if (x.step !== index) continue;
+    const l = line(x.socket);
+    if (l.length === 0 || l[l.length - 1] !== x.from) l.push(x.from);
+    l.push(x.to);
+  }
+  const out = [...lines].map(([socket, states]) => `${socket} ${states.join('→')}`);
+  for (const r of events.resets ?? []) {
+    if (r.step !== index || r.direction !== 'sent') continue;
+    out.push(`${r.socket} sent RST${r.reason ? ` (${r.reason})` : ''}`);
+  }
+  return out.join('\n');
 }
 
 function packets(t: Trace): string {

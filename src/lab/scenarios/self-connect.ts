@@ -1,4 +1,4 @@
-import type { CapturedSegment } from '../kernel/capture.js';
+import type { CapturedSegment } from '../../tcp/segment.js';
 import { actor, judge, scenario, wait, watch } from '../scenario.js';
 import type { TraceView } from '../trace.js';
 import { flagString } from '../../tcp/segment.js';
@@ -56,23 +56,37 @@ export default scenario({
     },
     '004-n': (t) => {
       const states = t.statesOf('s');
-      if (!t.captured) return { verdict: 'unverified', observed: `states seen ${states.join(' → ')}; packets not captured, so the passing states cannot be ordered` };
+      const tw = t.sock('after close', 's');
+      const twText = tw?.state === 'TIME_WAIT' ? `TIME_WAIT (timer ${(tw.timer.remainingMs / 1000).toFixed(0)} s)` : `${tw?.state ?? 'gone'}`;
+      const passed = t.passedStates('s');
+      if (passed !== null) {
+        // Each traced transition with the segment that caused it: the last one the socket took in
+        // at or before the transition (a self-connected socket receives what it sends).
+        const segs = t.captured ? t.from('s', t.trace.segments ?? []) : [];
+        const steps = t.transitionsOf('s').map((x) => {
+          const cause = segs.filter((g) => g.epochMs <= x.epochMs + 0.001).at(-1);
+          return `${x.from} → ${x.to}${cause && x.from !== 'CLOSE' && x.from !== 'ESTABLISHED' ? ` on ${flagString(cause.flags)}` : ''}`;
+        });
+        const has = (from: string, to: string): boolean => t.transitionsOf('s').some((x) => x.from === from && x.to === to);
+        const holds = has('SYN_SENT', 'SYN_RECV') && has('SYN_RECV', 'ESTABLISHED') && has('FIN_WAIT1', 'CLOSING') && has('CLOSING', 'CLOSE') && tw?.state === 'TIME_WAIT';
+        return judge(
+          holds,
+          `traced: ${steps.join(', ')}; then the socket is ${twText}` +
+            (has('CLOSING', 'CLOSE') ? ' (the kernel traces CLOSING → CLOSE as tcp_time_wait() hands the connection to a timewait socket)' : ''),
+        );
+      }
+      if (!t.captured) return { verdict: 'unverified', observed: `states seen ${states.join(' → ')}; ${t.trace.env.traceNote ?? 'transitions not traced'}; packets not captured, so the passing states cannot be ordered` };
       const { open, close } = phases(t);
       const o = flagsOf(open);
       const c = flagsOf(close);
-      // SYN (sent in SYN_SENT) arrives back → SYN_RECV, which answers SYN-ACK; that SYN-ACK arrives
-      // back and is acceptable → ESTABLISHED. FIN (sent in FIN_WAIT1) arrives back → CLOSING,
-      // which ACKs it; that ACK arrives back → TIME_WAIT.
+      // Without the tracepoints, the order is inferred from the packets: SYN (sent in SYN_SENT)
+      // arrives back → SYN_RECV, which answers SYN-ACK; that SYN-ACK arrives back → ESTABLISHED.
+      // FIN (sent in FIN_WAIT1) arrives back → CLOSING, which ACKs it; that ACK → TIME_WAIT.
       const openOk = o[0] === 'S' && o[1] === 'S.';
       const closeOk = c[0] === 'F.' && c[1] === '.';
-      const end = states.at(-1);
-      const seenClosing = states.includes('CLOSING');
-      const tw = t.sock('after close', 's');
-      const twText = tw?.state === 'TIME_WAIT' ? ` (TIME_WAIT timer ${(tw.timer.remainingMs / 1000).toFixed(0)} s)` : '';
       return judge(
-        openOk && closeOk && states.includes('ESTABLISHED') && end === 'TIME_WAIT',
-        `packets ${o.join(' ')} then ${c.join(' ')}; states seen ${states.join(' → ')}${twText}` +
-          (seenClosing ? '' : ' (SYN_SENT, SYN_RECV, FIN_WAIT1 and CLOSING passed inside connect() and close(): no snapshot caught them, the packets give the order)'),
+        openOk && closeOk && states.includes('ESTABLISHED') && states.at(-1) === 'TIME_WAIT',
+        `packets ${o.join(' ')} then ${c.join(' ')}; states seen ${states.join(' → ')}, then ${twText} (${t.trace.env.traceNote ?? 'transitions not traced'}: the passing states are inferred from the packets)`,
       );
     },
     '004-p': (t) => {

@@ -1,5 +1,5 @@
 import { flagString } from '../../tcp/segment.js';
-import type { CapturedSegment } from '../kernel/capture.js';
+import type { CapturedSegment } from '../../tcp/segment.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readBytes, type TraceView } from '../trace.js';
 

@@ -60,3 +60,47 @@ test('every RST the kernel sent in the recorded catalogue has its reason on the 
   }
   assert.ok(rsts > 10, `the catalogue sends RSTs (${rsts} seen)`);
 });
+
+// Altered traces: the verdict and the evidence follow the trace, never a fixed string.
+
+test('001-c follows the far end’s state: a recorded CLOSE_WAIT changed to ESTABLISHED is contradicted, and the evidence says ESTABLISHED', () => {
+  const trace = recorded('accept-never-called');
+  assert.equal(verdictOf(trace, '001-c').verdict, 'confirmed');
+  const far = trace.steps.find((s) => s.label === 'client closed')?.after.sockets.find((s) => s.label === '~c');
+  assert.ok(far);
+  far.state = 'ESTABLISHED';
+  const v = verdictOf(trace, '001-c');
+  assert.equal(v.verdict, 'contradicted');
+  assert.match(v.observed, /~c ESTABLISHED/);
+});
+
+test('004-e follows the packets and the kernel’s reason: another reason shows in the evidence; a FIN instead of the RST contradicts', () => {
+  const trace = recorded('close-unread-data');
+  const before = verdictOf(trace, '004-e');
+  assert.equal(before.verdict, 'confirmed');
+  assert.match(before.observed, /RST\+ACK \(TCP_ABORT_ON_CLOSE\)/);
+  const rst = (trace.segments ?? []).find((s) => s.flags.includes('RST') && s.rstReason === 'TCP_ABORT_ON_CLOSE');
+  assert.ok(rst);
+  rst.rstReason = 'TCP_ABORT_ON_MEMORY';
+  assert.match(verdictOf(trace, '004-e').observed, /RST\+ACK \(TCP_ABORT_ON_MEMORY\)/);
+  rst.flags = ['FIN', 'ACK'];
+  delete rst.rstReason;
+  assert.equal(verdictOf(trace, '004-e').verdict, 'contradicted');
+});
+
+test('004-n reads the traced transitions: without FIN_WAIT1 → CLOSING it is contradicted; untraced, it falls back to the packets and says so', () => {
+  const trace = recorded('self-connect');
+  const traced = verdictOf(trace, '004-n');
+  assert.equal(traced.verdict, 'confirmed');
+  assert.match(traced.observed, /SYN_SENT → SYN_RECV, SYN_RECV → ESTABLISHED, .*FIN_WAIT1 → CLOSING, CLOSING → CLOSE/);
+  assert.match(traced.observed, /packets S S\. \. then F\. \./);
+  const altered = structuredClone(trace);
+  altered.transitions = (altered.transitions ?? []).filter((x) => !(x.from === 'FIN_WAIT1' && x.to === 'CLOSING'));
+  assert.equal(verdictOf(altered, '004-n').verdict, 'contradicted');
+  const untraced = structuredClone(trace);
+  untraced.transitions = null;
+  untraced.env.traceNote = 'transitions not traced: not root';
+  const v = verdictOf(untraced, '004-n');
+  assert.equal(v.verdict, 'confirmed');
+  assert.match(v.observed, /transitions not traced: not root: the passing states are inferred from the packets/);
+});

@@ -17,7 +17,7 @@ function seqDiff(a: number, b: number): number {
 }
 
 /** The lab's spelling of a decoded segment's options (src/tcp's {@link TcpOptions}). */
-function optionsOf(tcp: DecodedTcp, ownIsn: number | undefined): TcpOptions {
+function optionsOf(tcp: DecodedTcp, peerIsn: number | undefined): TcpOptions {
   const o = tcp.options;
   const out: TcpOptions = {};
   if (o.mss !== null) out.mss = o.mss;
@@ -25,7 +25,7 @@ function optionsOf(tcp: DecodedTcp, ownIsn: number | undefined): TcpOptions {
   if (o.sackPermitted) out.sackOk = true;
   if (o.sackBlocks.length > 0) {
     // SACK blocks name the data receiver's peer's sequence space: relative to the other side's ISN.
-    out.sack = o.sackBlocks.map((b) => (ownIsn === undefined ? [b.left, b.right] : [seqDiff(b.left, ownIsn), seqDiff(b.right, ownIsn)]));
+    out.sack = o.sackBlocks.map((b) => (peerIsn === undefined ? [b.left, b.right] : [seqDiff(b.left, peerIsn), seqDiff(b.right, peerIsn)]));
   }
   if (o.timestamps) out.ts = { val: o.timestamps.tsval, ecr: o.timestamps.tsecr };
   if (o.otherKinds.length > 0) out.other = [...o.otherKinds];

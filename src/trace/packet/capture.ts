@@ -18,6 +18,11 @@ import { decodeTcp, type DecodedTcp } from './decode.js';
  * In-process packet capture on one interface of one network namespace: an AF_PACKET socket
  * (packet(7)) with our classic BPF filter in the kernel (./bpf.ts), frames read with their kernel
  * receive timestamps, and a flush barrier. What tcpdump did for the lab, without tcpdump.
+ *
+ * Several captures may watch the same interface: each sees the others' flush markers and skips
+ * them, as it skips its own stale ones (a flush that timed out). Reading happens on the calling
+ * thread (non-blocking recvmsg); nothing runs in the background between calls, so frames wait in
+ * the socket's receive buffer (`bufferBytes`) until drain() or flush() reads them.
  */
 
 /** Options of {@link openPacketCapture}. */
@@ -119,7 +124,9 @@ let markerCounter = 0;
  * Never throws for an environment that cannot capture (not Linux, not root / no CAP_NET_RAW, no
  * CAP_SYS_ADMIN to enter the namespace, no such namespace or interface): it answers
  * {@link CaptureUnavailable} with a one-line reason, and the caller reports "packets not captured".
- * @throws RangeError for invalid options (ports, snaplen, bufferBytes): a programming error.
+ * @throws RangeError for invalid options (ports, snaplen, bufferBytes, iface): a programming error.
+ * @throws Error when this thread could not return from `netnsPath` to its own namespace (never
+ *   seen; see src/sys/netns.ts `inNetns`): not an environment to carry on in.
  */
 export function openPacketCapture(opts: PacketCaptureOptions = {}): PacketCapture | CaptureUnavailable {
   const iface = opts.iface ?? 'lo';

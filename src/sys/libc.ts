@@ -6,6 +6,11 @@ import koffi from 'koffi';
  */
 const lib = koffi.load('libc.so.6');
 
+// SO_ATTACH_FILTER's argument (include/uapi/linux/filter.h): koffi copies the program into memory
+// it holds for the duration of the call, so no Buffer address can outlive its Buffer.
+const sockFilter = koffi.struct('sock_filter', { code: 'uint16_t', jt: 'uint8_t', jf: 'uint8_t', k: 'uint32_t' });
+const sockFprog = koffi.struct('sock_fprog', { len: 'uint16_t', filter: koffi.pointer(sockFilter) });
+
 export const libc = {
   socket: lib.func('int socket(int domain, int type, int protocol)'),
   bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
@@ -41,6 +46,7 @@ export const libc = {
   // pointers are the addresses of Buffers the caller keeps alive (koffi.address), so a receive
   // allocates nothing per frame.
   recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
+  setsockoptFprog: lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(sockFprog), 'uint32_t']),
   sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
   if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),

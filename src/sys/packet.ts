@@ -104,17 +104,9 @@ export function bindPacketRaw(fd: number, ifindex: number, protocol: number): Sy
  * invalid program (a jump out of range, no final return, more than 4096 instructions).
  */
 export function attachFilterRaw(fd: number, program: readonly BpfInsn[]): SysResult<void> {
-  const insns = Buffer.alloc(program.length * 8);
-  program.forEach((p, i) => {
-    insns.writeUInt16LE(p.code, i * 8);
-    insns.writeUInt8(p.jt, i * 8 + 2);
-    insns.writeUInt8(p.jf, i * 8 + 3);
-    insns.writeUInt32LE(p.k >>> 0, i * 8 + 4);
-  });
-  const fprog = Buffer.alloc(16); // u16 len, 6 bytes padding, pointer
-  fprog.writeUInt16LE(program.length, 0);
-  fprog.writeBigUInt64LE(koffi.address(insns), 8);
-  return libc.setsockopt(fd, C.SOL_SOCKET, C.SO_ATTACH_FILTER, fprog, 16) === 0 ? ok(undefined) : fail();
+  const filter = program.map((p) => ({ code: p.code, jt: p.jt, jf: p.jf, k: p.k >>> 0 }));
+  const r = libc.setsockoptFprog(fd, C.SOL_SOCKET, C.SO_ATTACH_FILTER, { len: program.length, filter }, 16) as number;
+  return r === 0 ? ok(undefined) : fail();
 }
 
 /** The kernel's counters of a packet socket (`struct tpacket_stats`). */

@@ -311,6 +311,13 @@ for (const port of [5001, 5002]) {
     assert.equal(cap.stats().drops, 0);
   });
 
+  test('a loopback that is down: unavailable, with the reason', (t) => {
+    const ns = netns(t);
+    execFileSync('ip', ['-n', ns.name, 'link', 'set', 'lo', 'down']);
+    const c = openPacketCapture({ netnsPath: ns.path });
+    assert.match(c.available ? (c.close(), 'available') : c.reason, /^interface lo in .* is down/);
+  });
+
   test('unavailable, with a reason, for a missing namespace or interface', (t) => {
     const missing = openPacketCapture({ netnsPath: `/run/netns/tt-test-${process.pid}-does-not-exist` });
     assert.equal(missing.available, false);

@@ -10,14 +10,20 @@ import {
   realtimeNs,
   sendFrameRaw,
 } from '../../sys/packet.js';
-import { closeRaw, setIntOptRaw } from '../../sys/socket.js';
+import { closeRaw, getIntOptRaw, setIntOptRaw } from '../../sys/socket.js';
 import { captureProgram, MARKER_ETHERTYPE, MAX_SNAPLEN, normalizePortRanges, type PortRange } from './bpf.js';
 import { decodeTcp, type DecodedTcp } from './decode.js';
+import { errnoNumber } from '../../tcp/errno.js';
 
 /**
  * In-process packet capture on one interface of one network namespace: an AF_PACKET socket
  * (packet(7)) with our classic BPF filter in the kernel (./bpf.ts), frames read with their kernel
  * receive timestamps, and a flush barrier. What tcpdump did for the lab, without tcpdump.
+ *
+ * Several captures may watch the same interface: each sees the others' flush markers and skips
+ * them, as it skips its own stale ones (a flush that timed out). Reading happens on the calling
+ * thread (non-blocking recvmsg); nothing runs in the background between calls, so frames wait in
+ * the socket's receive buffer (`bufferBytes`) until drain() or flush() reads them.
  */
 
 /** Options of {@link openPacketCapture}. */
@@ -96,6 +102,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A drain reads at most this many frames; the rest stay queued for the next call, so a flood cannot hold the thread. */
 const MAX_FRAMES_PER_DRAIN = 100_000;
 const MARKER_MAGIC = 'tcp-teardown flush ';
+const ENETDOWN = errnoNumber('ENETDOWN');
 
 /** Every open capture, so that an exiting process closes them (see {@link PacketCapture.close}). */
 const openCaptures = new Set<PacketCapture>();
@@ -117,9 +124,11 @@ let markerCounter = 0;
  * ever queued), receive timestamps on. Synchronous.
  *
  * Never throws for an environment that cannot capture (not Linux, not root / no CAP_NET_RAW, no
- * CAP_SYS_ADMIN to enter the namespace, no such namespace or interface): it answers
+ * CAP_SYS_ADMIN to enter the namespace, no such namespace or interface, interface down): it answers
  * {@link CaptureUnavailable} with a one-line reason, and the caller reports "packets not captured".
- * @throws RangeError for invalid options (ports, snaplen, bufferBytes): a programming error.
+ * @throws RangeError for invalid options (ports, snaplen, bufferBytes, iface): a programming error.
+ * @throws Error when this thread could not return from `netnsPath` to its own namespace (never
+ *   seen; see src/sys/netns.ts `inNetns`): not an environment to carry on in.
  */
 export function openPacketCapture(opts: PacketCaptureOptions = {}): PacketCapture | CaptureUnavailable {
   const iface = opts.iface ?? 'lo';
@@ -163,6 +172,13 @@ export function openPacketCapture(opts: PacketCaptureOptions = {}): PacketCaptur
   }
   const bound = bindPacketRaw(fd, ifindex, C.ETH_P_ALL);
   if (!bound.ok) return fail(`bind(${iface})`, bound.errno);
+  // Binding to an interface that is down succeeds but leaves ENETDOWN pending on the socket
+  // (`packet_do_bind()`, net/packet/af_packet.c); reading SO_ERROR takes it.
+  const pending = getIntOptRaw(fd, C.SOL_SOCKET, C.SO_ERROR);
+  if (pending.ok && pending.value === ENETDOWN) {
+    closeRaw(fd);
+    return unavailable(`interface ${iface}${netns === undefined ? '' : ` in ${netns}`} is down (ip link set ${iface} up)`);
+  }
   const capture = new PacketCapture({ fd, ifindex, iface, netnsPath: netns, snaplen, receiver });
   trackOpen(capture);
   return capture;
@@ -238,7 +254,8 @@ export class PacketCapture {
    * Every frame queued on the socket now (non-blocking; at most 100 000 per call, the rest stay
    * queued). Flush markers are consumed, never returned.
    * @throws PacketCaptureError `CAPTURE_CLOSED` after close, `FLUSH_IN_PROGRESS` while a flush runs
-   *   (it would take the flush's frames), `RECV_FAILED` for an errno other than EAGAIN/EINTR.
+   *   (it would take the flush's frames), `RECV_FAILED` for an errno other than EAGAIN/EINTR
+   *   (ENETDOWN, once, when the interface went down since the last read).
    */
   drain(): CapturedPacket[] {
     this.#transition(['open'], 'open');
@@ -260,7 +277,7 @@ export class PacketCapture {
    * deferred to ksoftirqd on another CPU can still arrive after the marker.
    *
    * @param timeoutMs how long to wait for the marker, ms (1 … 2^31−1).
-   * @throws PacketCaptureError `FLUSH_TIMEOUT` (frames read so far in `packets`), `SEND_FAILED`,
+   * @throws PacketCaptureError `FLUSH_TIMEOUT` and `RECV_FAILED` (frames read so far in `packets`), `SEND_FAILED`,
    *   `FLUSH_UNSUPPORTED` on an interface other than lo, `CAPTURE_CLOSED` (also when closed while
    *   waiting), `FLUSH_IN_PROGRESS` when another flush has not finished.
    * @throws RangeError for a bad `timeoutMs`.
@@ -284,7 +301,14 @@ export class PacketCapture {
     const deadline = Date.now() + timeoutMs;
     let waitMs = 1;
     for (;;) {
-      if (this.#read(out, token)) {
+      let seen: boolean;
+      try {
+        seen = this.#read(out, token);
+      } catch (err) {
+        this.#transition(['flushing'], 'open'); // RECV_FAILED: the capture stays usable (or closable)
+        throw err;
+      }
+      if (seen) {
         this.#transition(['flushing'], 'open');
         return out;
       }

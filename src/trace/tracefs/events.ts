@@ -455,3 +455,34 @@ export function eventPorts(e: TcpTraceEvent): [number, number] | null {
 function portOf(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
 }
+
+/**
+ * The event as plain JSON data (recorded traces, `--json` output), since JSON.stringify cannot
+ * write bigints: `clockNs` as a decimal string, `skaddr`/`skbaddr`/`cookie` as `0x…` hex.
+ * {@link eventFromJson} reverses it.
+ */
+export function eventToJson(e: TcpTraceEvent): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const [k, v] of Object.entries(e) as [string, unknown][]) {
+    if (typeof v === 'bigint') out[k] = k === 'clockNs' ? v.toString() : `0x${v.toString(16)}`;
+    else out[k] = v as string | number | null;
+  }
+  return out;
+}
+
+/**
+ * Reads back what {@link eventToJson} wrote.
+ * @throws TypeError when `kind` is not one of the four or a bigint field is not a number string.
+ */
+export function eventFromJson(data: Record<string, unknown>): TcpTraceEvent {
+  const kinds = ['state', 'reset-sent', 'reset-received', 'error-report'];
+  if (typeof data.kind !== 'string' || !kinds.includes(data.kind)) throw new TypeError(`not a TCP trace event kind: ${JSON.stringify(data.kind)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (k === 'clockNs' || k === 'skaddr' || k === 'skbaddr' || (k === 'cookie' && v !== null)) {
+      if (typeof v !== 'string' || !/^(?:\d+|0x[0-9a-f]+)$/.test(v)) throw new TypeError(`${k} must be a decimal or 0x-hex string, got ${JSON.stringify(v)}`);
+      out[k] = BigInt(v);
+    } else out[k] = v;
+  }
+  return out as unknown as TcpTraceEvent;
+}

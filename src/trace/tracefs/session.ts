@@ -26,8 +26,8 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
 
 import { clockNs, type ClockName } from '../../sys/clock.js';
-import { createTcpDecoder, eventPorts, ALL_TCP_TRACEPOINTS, TCP_TRACEPOINTS, type DecodeSkips, type TcpTracepoint, type TcpTraceEvent } from './events.js';
-import { parseEventFormat, parseEventHeader, parsePageHeader, type EventFormat } from './format.js';
+import { createTcpDecoder, eventPorts, ALL_TCP_TRACEPOINTS, TCP_TRACEPOINTS, type DecodeSkips, type TcpEventDecoder, type TcpTracepoint, type TcpTraceEvent } from './events.js';
+import { parseEventFormat, parseEventHeader, parsePageHeader, TraceFormatError, type EventFormat } from './format.js';
 import { ensureTracefs, unavailableFromErrno, type TracefsUnavailable } from './mount.js';
 import { pageLayout, RingBufferError, walkPage, type PageInfo, type PageLayout } from './ring-buffer.js';
 
@@ -263,7 +263,7 @@ export function openTcpTracer(options: TcpTracerOptions = {}): TcpTracer | Trace
     layout = pageLayout(ph, parseEventHeader(readFileSync(`${top}/events/header_event`, 'utf8')));
     headerPageSize = ph.dataOffset + ph.dataSize;
   } catch (err) {
-    if (err instanceof Error && !('code' in err)) return { available: false, reason: 'instance-failed', message: `ring buffer header: ${err.message}` };
+    if (err instanceof TraceFormatError || err instanceof RingBufferError) return { available: false, reason: 'unsupported-layout', message: `ring buffer header: ${err.message}` };
     return unavailableFromErrno(errnoOf(err), `reading ${top}/events/header_page`);
   }
 
@@ -422,7 +422,7 @@ class Session implements TcpTracer {
   readonly kernelFilter: Readonly<Partial<Record<TcpTracepoint, boolean>>>;
   readonly formats: Readonly<Partial<Record<TcpTracepoint, EventFormat>>>;
   private current: TracerState = 'open';
-  private readonly decoder;
+  private readonly decoder: TcpEventDecoder;
   private readonly page: Buffer;
   private readonly counters: Omit<TcpTracerStats, 'skips'> = {
     pages: 0,
@@ -570,16 +570,12 @@ class Session implements TcpTracer {
       }
     }
     // rmdir fails with EBUSY while any file of the instance is open; ours are closed now, a
-    // reader elsewhere (cat trace_pipe) keeps it: sweepStaleInstances() removes it later.
-    for (let i = 0; i < 3; i++) {
-      try {
-        rmdirSync(this.path);
-        return;
-      } catch (err) {
-        const e = errnoOf(err);
-        if (e === 'ENOENT') return;
-        if (e !== 'EBUSY') return;
-      }
+    // reader elsewhere (cat trace_pipe) keeps it: sweepStaleInstances() removes it once this
+    // process is gone.
+    try {
+      rmdirSync(this.path);
+    } catch {
+      // EBUSY as above, or ENOENT: already removed
     }
   }
 }

@@ -7,21 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../../src/lab/catalogue.js';
 import { judgeTrace } from '../../src/lab/judge.js';
 import { renderTrace } from '../../src/lab/report/text.js';
 import type { Trace } from '../../src/lab/trace.js';
+import { recorded } from './helpers.js';
 
-const DIR = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
-
-/** A fresh copy of the recorded trace of `id` (tests alter it). */
-export function recorded(id: string): Trace {
-  const path = `${DIR}${id}.json`;
-  assert.ok(existsSync(path), `no recorded trace for ${id}: run teardown lab --record test/fixtures/traces`);
-  return JSON.parse(readFileSync(path, 'utf8')) as Trace;
-}
 
 function verdictOf(trace: Trace, claim: string): { verdict: string; observed: string } {
   const sc = findScenario(trace.scenario);

@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Trace } from '../../src/lab/trace.js';
 import { execFileSync } from 'node:child_process';
 
 /** Why a test that needs a network namespace cannot run here, or false when it can. */
@@ -39,4 +41,17 @@ export function labTraceInstancesOf(ownerPid: number): string[] {
     }
   }
   return found;
+}
+
+const TRACES = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
+
+/**
+ * A fresh copy of the trace of scenario `id` recorded on Linux 6.18 (test/fixtures/traces, made
+ * with `teardown lab --record test/fixtures/traces`); tests may alter it.
+ * @throws Error when no trace was recorded for `id`.
+ */
+export function recorded(id: string): Trace {
+  const path = `${TRACES}${id}.json`;
+  if (!existsSync(path)) throw new Error(`no recorded trace for ${id}: run teardown lab --record test/fixtures/traces`);
+  return JSON.parse(readFileSync(path, 'utf8')) as Trace;
 }

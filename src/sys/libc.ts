@@ -51,6 +51,10 @@ export const libc = {
   if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   clock_gettime: lib.func('int clock_gettime(int clock, _Out_ void *ts)'),
+  // Named network namespaces without iproute2 (src/sys/netns.ts).
+  unshare: lib.func('int unshare(int flags)'),
+  umount2: lib.func('int umount2(const char *target, int flags)'),
+  ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
 };
 
 /** errno of the last failed call on this thread (koffi saves it right after the call). */
@@ -98,6 +102,12 @@ export const C = {
   EPOLL_CTL_ADD: 1,
   EPOLL_CTL_DEL: 2,
   O_RDONLY: 0,
+  MS_BIND: 0x1000,
+  MNT_DETACH: 2,
+  SOCK_DGRAM: 2,
+  SIOCGIFFLAGS: 0x8913,
+  SIOCSIFFLAGS: 0x8914,
+  IFF_UP: 0x1,
   O_CLOEXEC: 0o2000000,
   O_NONBLOCK: 0o4000,
   F_GETFL: 3,

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { deleteNamedNetns } from '../../sys/index.js';
 
 /** Exit status of a run ended by a signal: 128 + the signal's number, as a shell reports it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -62,9 +62,9 @@ class Resources {
   }
 
   deleteNamespace(name: string): void {
-    // `ip netns del` also tidies a half-made namespace (the name's file without its mount), which
-    // is what an `ip netns add` interrupted by a signal leaves.
-    spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    // Synchronous (umount2 + unlink), so it can run in a signal handler and at 'exit'; it also
+    // tidies a half-made namespace (the file without its mount).
+    deleteNamedNetns(name);
     this.namespaces.delete(name);
   }
 

@@ -1,9 +1,6 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { createNamedNetns, setLinkUp, writeNetnsSysctl } from '../../sys/index.js';
 import { resources } from './cleanup.js';
 import { SLOT_COUNT, takePortSlot, type PortRange, type PortSlot } from './port-slots.js';
-
-const run = promisify(execFile);
 
 /** True when this process may create network namespaces and set their sysctls. */
 export function isRoot(): boolean {
@@ -15,60 +12,58 @@ let counter = 0;
 /**
  * A fresh network namespace with its loopback up: its own socket tables, its own sysctls, no
  * other traffic, and a local-port range of its own (see port-slots.ts: the kernel's tracepoints
- * carry no namespace, so ports tell the scenarios apart). Deleted by {@link NetNamespace.dispose}
- * (and by the lab's exit hooks).
+ * carry no namespace, so ports tell the scenarios apart). Made and deleted with syscalls
+ * (src/sys/netns.ts), no iproute2; named `tt-PID-N` under /run/netns, so `ip netns list` shows it.
+ * Deleted by {@link NetNamespace.dispose} (and by the lab's exit hooks).
  */
 export class NetNamespace {
+  #slot: PortSlot | null = null;
+  #unregisterSlot: (() => void) | null = null;
+
   private constructor(
     readonly name: string,
+    /** `/run/netns/NAME`: what setns(2) opens to enter the namespace. */
+    readonly path: string,
     /** Every local port of the namespace's sockets lies in this range (`ip_local_port_range`). */
     readonly ports: PortRange,
   ) {}
 
-  /** `/run/netns/NAME`: what setns(2) opens to enter the namespace. */
-  get path(): string {
-    return `/run/netns/${this.name}`;
-  }
-
-  /** @throws Error when `ip netns add` fails (not root, no iproute2) or no port slot is free. */
-  static async create(sysctls: Record<string, number>): Promise<NetNamespace> {
+  /**
+   * Makes the namespace, brings `lo` up and sets `sysctls` (plus its port range).
+   * @throws SysError when a namespace cannot be made (EPERM: not root) or a sysctl cannot be set;
+   *   Error when no port slot is free. Nothing is left behind then.
+   */
+  static create(sysctls: Record<string, number>): NetNamespace {
     resources.hook();
     const name = `tt-${process.pid}-${++counter}`;
-    const slot: PortSlot = takePortSlot((process.pid + counter) % SLOT_COUNT);
+    const slot = takePortSlot((process.pid + counter) % SLOT_COUNT);
     const unregisterSlot = resources.onRelease(slot, () => slot.release());
-    // Registered before it exists, and made synchronously: a signal arriving now is handled after
-    // `ip netns add` returns, when the clean-up can see (and delete) what it made. An async add
-    // raced the clean-up: `ip netns del` ran first, then the add finished and the namespace stayed.
+    // Registered before it exists; everything below is synchronous, so a signal is handled either
+    // before the namespace exists or after it is registered and made, never in between.
     resources.namespaces.add(name);
-    const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
-    if (add.status !== 0) {
-      resources.deleteNamespace(name);
-      slot.release();
-      unregisterSlot();
-      throw new Error(`ip netns add ${name} failed: ${(add.stderr || add.error?.message || `exit ${add.status}`).trim()}`);
-    }
-    const ns = new NetNamespace(name, slot.range);
-    ns.#slot = slot;
-    ns.#unregisterSlot = unregisterSlot;
+    let ns: NetNamespace | null = null;
     try {
-      await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-      const all = { ...sysctls, 'net.ipv4.ip_local_port_range': `${slot.range[0]} ${slot.range[1]}` };
-      for (const [key, value] of Object.entries(all)) {
-        await run('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', `${key}=${value}`]);
-      }
+      ns = new NetNamespace(name, createNamedNetns(name), slot.range);
+      ns.#slot = slot;
+      ns.#unregisterSlot = unregisterSlot;
+      setLinkUp(ns.path, 'lo');
+      const all: Record<string, string | number> = { ...sysctls, 'net.ipv4.ip_local_port_range': `${slot.range[0]} ${slot.range[1]}` };
+      for (const [key, value] of Object.entries(all)) writeNetnsSysctl(ns.path, key, value);
+      return ns;
     } catch (e) {
-      ns.dispose();
+      if (ns) ns.dispose();
+      else {
+        resources.deleteNamespace(name);
+        slot.release();
+        unregisterSlot();
+      }
       throw e;
     }
-    return ns;
   }
 
-  #slot: PortSlot | null = null;
-  #unregisterSlot: (() => void) | null = null;
-
-  /** The argv prefix that runs a command inside the namespace. */
-  wrap(argv: string[]): string[] {
-    return ['ip', 'netns', 'exec', this.name, ...argv];
+  /** The environment that puts a lab process (peer, sentinel) inside the namespace at start. */
+  get env(): Record<string, string> {
+    return { TT_NETNS: this.path };
   }
 
   dispose(): void {
@@ -77,3 +72,4 @@ export class NetNamespace {
     this.#unregisterSlot?.();
   }
 }
+

@@ -41,8 +41,12 @@ export class SocketNames {
 export interface ObserveContext {
   /** A pid inside the scenario's namespace whose /proc/PID/net tables are read; null = host tables. */
   netnsPid: number | null;
-  /** In the host namespace: only sockets with one of these ports belong to the scenario. */
-  ports: Set<number> | null;
+  /**
+   * In the host namespace: only sockets with one of these endpoints (`ip:port`, local or remote)
+   * belong to the scenario. Whole endpoints, not ports: another program's socket may well use the
+   * same port number on another loopback address.
+   */
+  endpoints: Set<string> | null;
   actorsByPid: Map<number, string>;
   names: SocketNames;
   startedAt: number;
@@ -58,9 +62,9 @@ export async function observe(ctx: ObserveContext, held: Map<string, HeldSocket[
   const allHeld = [...held.values()].flat();
   ctx.names.learn(allHeld);
   let rows = await readTcpTables(ctx.netnsPid !== null ? { pid: ctx.netnsPid } : {});
-  if (ctx.ports) {
-    const ports = ctx.ports;
-    rows = rows.filter((r) => ports.has(r.localPort) || ports.has(r.remotePort));
+  if (ctx.endpoints) {
+    const endpoints = ctx.endpoints;
+    rows = rows.filter((r) => endpoints.has(r.local) || endpoints.has(r.remote));
   }
   const inodes = new Set(rows.map((r) => r.inode).filter((i) => i !== 0));
   for (const h of allHeld) inodes.add(h.inode);

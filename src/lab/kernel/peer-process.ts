@@ -69,12 +69,12 @@ export class PeerProcess {
     });
   }
 
-  /** Starts the peer (inside `wrap`'s namespace) and waits for its hello. */
-  static async start(actor: string, wrap: (argv: string[]) => string[]): Promise<PeerProcess> {
-    const [cmd, ...args] = wrap([process.execPath, PEER_SCRIPT]);
+  /** Starts the peer and waits for its hello. */
+  /** @param env extra environment: `TT_NETNS` puts the peer inside the scenario's namespace. */
+  static async start(actor: string, env: Record<string, string> = {}): Promise<PeerProcess> {
     // Its own process group: a terminal's Ctrl+C goes to the lab's group only, so the peers are
     // still there, alive and answering, while the lab cleans up; the clean-up kills them by pid.
-    const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: labChildEnv(), detached: true });
+    const child = spawn(process.execPath, [PEER_SCRIPT], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...labChildEnv(), ...env }, detached: true });
     if (child.pid === undefined) throw new PeerError(actor, 'could not be started');
     const peer = new PeerProcess(actor, child);
     await new Promise<void>((resolve, reject) => {

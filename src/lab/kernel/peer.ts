@@ -11,6 +11,7 @@ import { formatEndpoint } from '../../tcp/address.js';
 import {
   LINUX,
   EpollWatch,
+  enterNetns,
   acceptRaw,
   bindRaw,
   closeRaw,
@@ -422,6 +423,17 @@ function describe(): HeldSocket[] {
 
 function reply(msg: PeerResponse): void {
   process.send?.(msg);
+}
+
+// The scenario's namespace, entered before any socket is made (the lab passes its file's path).
+const netns = process.env['TT_NETNS'];
+if (netns) {
+  try {
+    enterNetns(netns);
+  } catch (e) {
+    process.stderr.write(`peer: cannot enter ${netns}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(70);
+  }
 }
 
 process.on('message', (raw: unknown) => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEndpoint } from '../../tcp/address.js';
@@ -84,9 +85,9 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   let captureNote: string | null = null;
   let traceNote: string | null = null;
   try {
-    if (useNetns) ns = await NetNamespace.create(sysctls);
-    const wrap = (argv: string[]): string[] => (ns ? ns.wrap(argv) : argv);
-    if (ns) sentinel = startSentinel(wrap);
+    if (useNetns) ns = NetNamespace.create(sysctls);
+    const nsEnv = ns?.env ?? {};
+    if (ns) sentinel = await startSentinel(nsEnv);
     if (opts.capture === false) captureNote = 'packets not captured: capture turned off';
     else if (!ns) captureNote = 'packets not captured: outside a private namespace the capture would mix in other traffic (run as root)';
     else {
@@ -101,12 +102,12 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       if (t instanceof LabTracer) tracer = t;
       else traceNote = `transitions not traced: ${t.reason}`;
     }
-    await Promise.all(sc.actors.map(async (a) => peers.set(a, await PeerProcess.start(a, wrap))));
+    await Promise.all(sc.actors.map(async (a) => peers.set(a, await PeerProcess.start(a, nsEnv))));
 
     const names = new SocketNames();
     const ctx: ObserveContext = {
       netnsPid: sentinel,
-      ports: ns ? null : new Set<number>(),
+      endpoints: ns ? null : new Set<string>(),
       actorsByPid: new Map([...peers].map(([a, p]) => [p.pid, a])),
       names,
       startedAt: started,
@@ -114,7 +115,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     const held = new Map<string, HeldSocket[]>();
     const describeAll = async (): Promise<void> => {
       for (const [a, p] of peers) held.set(a, await p.describe());
-      if (ctx.ports) for (const h of [...held.values()].flat()) for (const e of [h.local, h.remote]) if (e) ctx.ports.add(parseEndpoint(e).port);
+      if (ctx.endpoints) for (const h of [...held.values()].flat()) for (const e of [h.local, h.remote]) if (e) ctx.endpoints.add(e);
     };
     const snapshot = async (): Promise<Snapshot> => {
       await describeAll();
@@ -220,14 +221,26 @@ function epochMsNow(): number {
   return Number(realtimeNs() / 1000n) / 1000;
 }
 
-function startSentinel(wrap: (argv: string[]) => string[]): number {
-  // A process parked in the namespace, so its tables stay readable at /proc/PID/net even when
-  // every actor has exited.
-  const [cmd, ...args] = wrap(['sleep', '3600']);
-  const child = spawn(cmd as string, args, { stdio: 'ignore', env: labChildEnv(), detached: true });
+const SENTINEL_SCRIPT = fileURLToPath(new URL('./sentinel.js', import.meta.url));
+
+/**
+ * Starts the namespace sentinel (sentinel.ts): a process inside the namespace, so its tables stay
+ * readable at /proc/PID/net when every actor has exited. It exits by itself when this process
+ * goes (its IPC channel closes), and is killed by pid at the end of the scenario.
+ */
+async function startSentinel(env: Record<string, string>): Promise<number> {
+  const child = spawn(process.execPath, [SENTINEL_SCRIPT], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...labChildEnv(), ...env }, detached: true });
   if (child.pid === undefined) throw new Error('could not start the namespace sentinel');
   resources.pids.add(child.pid);
+  child.on('error', () => {});
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the namespace sentinel exited (${code}): ${stderr.trim()}`)));
+  });
   child.unref();
+  child.channel?.unref();
   return child.pid;
 }
 

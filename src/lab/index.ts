@@ -6,4 +6,4 @@ export { CLAIMS, claimsOf } from './claims.js';
 export { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
 export { runLab, uncoveredClaims, type LabResult, type ScenarioOutcome } from './run-lab.js';
 export { renderTrace, timeline, verdictLine, resultText } from './report/text.js';
-export { judgeTrace } from './judge.js';
+export { judgeTrace } from './judge/index.js';

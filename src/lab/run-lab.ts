@@ -1,6 +1,7 @@
 import { CLAIMS } from './claims.js';
 import { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
-import type { Scenario, Verdict } from './scenario.js';
+import { judgeClaims, type ClaimJudgement } from './judge/index.js';
+import type { Finding, Scenario, Verdict } from './scenario.js';
 import type { StepRecord, Trace } from './trace.js';
 
 export interface LabProgress {
@@ -21,17 +22,25 @@ export interface LabResult {
   verdicts: (Verdict & { scenario: string })[];
   /** Claims the selected scenarios should have judged but did not (they were skipped or failed). */
   unjudged: string[];
+  /**
+   * One judgement per claim in scope (every claim of SEEDS.md when the whole catalogue ran), in
+   * SEEDS order: the findings of all its scenarios combined (SEEDS rules), with notes beside it.
+   */
+  claims: ClaimJudgement[];
+  /** Kernel facts beyond the articles this run showed, each with its scenario. */
+  findings: (Finding & { scenario: string })[];
   durationMs: number;
 }
 
 /**
- * Runs scenarios on the kernel, `concurrency` at a time (default 2), outcomes in the given order.
+ * Runs scenarios on the kernel, `concurrency` at a time (default 2), outcomes in the given order,
+ * and judges each claim once (`allClaims`: every claim of SEEDS.md, else those the scenarios judge).
  * A scenario that throws is recorded as failed (its processes and namespace are already gone)
  * and the run goes on.
  */
 export async function runLab(
   scenarios: readonly Scenario[],
-  opts: KernelRunOptions & { progress?: LabProgress; concurrency?: number } = {},
+  opts: KernelRunOptions & { progress?: LabProgress; concurrency?: number; allClaims?: boolean } = {},
 ): Promise<LabResult> {
   const started = Date.now();
   const outcomes: ScenarioOutcome[] = new Array<ScenarioOutcome>(scenarios.length);
@@ -53,7 +62,25 @@ export async function runLab(
   const judged = new Set(verdicts.map((v) => v.claim));
   const inScope = new Set(scenarios.flatMap((s) => Object.keys(s.checks)));
   const unjudged = [...CLAIMS.keys()].filter((c) => inScope.has(c) && !judged.has(c));
-  return { outcomes, verdicts, unjudged, durationMs: Date.now() - started };
+  const ran = outcomes.flatMap((o) => (o.status === 'ran' ? [o] : []));
+  const findings = ran.flatMap((o) => (o.trace.findings ?? []).map((f) => ({ ...f, scenario: o.scenario })));
+  const notes = [
+    ...ran.flatMap((o) => (o.trace.notes ?? []).map((n) => ({ claim: n.claim, note: `${o.scenario}: ${n.note}` }))),
+    ...findings.flatMap((f) => f.claims.map((claim) => ({ claim, note: `finding ${f.id} (${f.scenario}): ${f.fact} ${f.evidence}` }))),
+  ];
+  for (const s of scenarios) for (const c of Object.keys(s.notes ?? {})) inScope.add(c);
+  const why = (claim: string): string => {
+    const by = scenarios.filter((s) => claim in s.checks).map((s) => s.id);
+    const gone = outcomes.filter((o) => by.includes(o.scenario) && o.status !== 'ran').map((o) => `${o.scenario} ${o.status}`);
+    return gone.length > 0 ? `not judged: ${gone.join(', ')}` : 'no scenario judges it yet';
+  };
+  const claims = judgeClaims(
+    [...CLAIMS.keys()].filter((c) => opts.allClaims === true || inScope.has(c)),
+    verdicts.map((v) => ({ claim: v.claim, scenario: v.scenario, verdict: v.verdict, observed: v.observed })),
+    notes,
+    why,
+  );
+  return { outcomes, verdicts, unjudged, claims, findings, durationMs: Date.now() - started };
 }
 
 async function runOne(sc: Scenario, opts: KernelRunOptions & { progress?: LabProgress }): Promise<ScenarioOutcome> {

@@ -1,8 +1,12 @@
 import type { ActorOp, Step } from './ops.js';
 import type { TraceView } from './trace.js';
 
-/** A claim's verdict: what the kernel (or model) did, against what the article says. */
-export type VerdictKind = 'confirmed' | 'contradicted' | 'unverified';
+/**
+ * A verdict: what the kernel (or model) did, against what the article says. `partly`: some of
+ * what the claim says happened and some did not (or happened only in some set-ups).
+ * The rules are at the end of ../shared/SEEDS.md.
+ */
+export type VerdictKind = 'confirmed' | 'contradicted' | 'partly' | 'unverified';
 
 export interface Verdict {
   /** Seed claim ID, e.g. `'001-c'` (../shared/SEEDS.md). */
@@ -14,6 +18,43 @@ export interface Verdict {
 
 /** A claim check: a pure function of the recorded trace. */
 export type ClaimCheck = (t: TraceView) => Omit<Verdict, 'claim'>;
+
+/**
+ * A note on a claim from a scenario that does not judge it: the same question put to another
+ * runtime (Node's libuv, say) than the one the article describes. Per the SEEDS rules such a
+ * finding is a note beside the claim's verdict, never a contradiction of it.
+ * @returns the note, built from the trace; null when the trace shows nothing to say.
+ */
+export type NoteCheck = (t: TraceView) => string | null;
+
+/**
+ * A kernel fact the articles never state, shown by a scenario: a finding beyond the articles.
+ * Its evidence is built from the trace, like a verdict's.
+ */
+export interface FindingCheck {
+  /** Short kebab-case id, unique in the catalogue (`rst-reasons`). */
+  id: string;
+  /** The fact in one sentence, as a person would state it. */
+  fact: string;
+  /** Claims it bears on: it is printed beside them as a note too. */
+  claims?: string[];
+  /** The evidence from this run; null when the trace does not show the fact (then it is not reported). */
+  check: (t: TraceView) => string | null;
+}
+
+/** A finding as reported: the fact with this run's evidence. */
+export interface Finding {
+  id: string;
+  fact: string;
+  evidence: string;
+  claims: string[];
+}
+
+/** A note on a claim, as reported. */
+export interface ClaimNote {
+  claim: string;
+  note: string;
+}
 
 /**
  * A scenario: data plus claim checks, backend-agnostic. Nothing kernel-specific lives here:
@@ -36,6 +77,10 @@ export interface Scenario {
   steps: Step[];
   /** One check per claim the scenario gives a verdict for. */
   checks: Record<string, ClaimCheck>;
+  /** Notes on claims the scenario does not judge (another runtime, another set-up). */
+  notes?: Record<string, NoteCheck>;
+  /** Kernel facts beyond the articles that this scenario shows. */
+  findings?: FindingCheck[];
 }
 
 /** Declares a scenario; validates that every step names a declared actor and every label is unique. */
@@ -111,6 +156,7 @@ export function watch(ms: number, everyMs: number, label?: string): Step {
 export const confirmed = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'confirmed', observed });
 export const contradicted = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'contradicted', observed });
 export const unverified = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'unverified', observed });
+export const partly = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'partly', observed });
 /** `unverified`: packets were not captured, so `unseen` cannot be seen; the run's capture note says why. */
 export const notCaptured = (t: TraceView, unseen: string): Omit<Verdict, 'claim'> =>
   unverified(`${unseen} (${t.trace.env.captureNote ?? 'packets not captured'})`);

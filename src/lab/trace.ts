@@ -1,6 +1,6 @@
 import { flagWords, type CapturedSegment, type ErrnoName, type RstReason, type SocketObservation, type SocketOwner, type TcpState } from '../tcp/index.js';
 import type { CallResult, CallValue, Step } from './ops.js';
-import type { Verdict } from './scenario.js';
+import type { ClaimNote, Finding, Verdict } from './scenario.js';
 
 /** A socket of the scenario at one moment, with the scenario's name for it. */
 export interface ObservedSocket extends SocketObservation {
@@ -106,6 +106,8 @@ export interface TraceSocketError {
 export interface Trace {
   scenario: string;
   title: string;
+  /** What the experiment does and why (the scenario's summary). */
+  summary?: string;
   article: string;
   env: TraceEnv;
   steps: StepRecord[];
@@ -122,6 +124,10 @@ export interface Trace {
   /** Scenario socket names → their peer's `ip:port`. */
   remotes: Record<string, string>;
   verdicts: Verdict[];
+  /** Notes on claims this scenario does not judge (another runtime, another set-up). */
+  notes: ClaimNote[];
+  /** Kernel facts beyond the articles that this run showed, with their evidence. */
+  findings: Finding[];
   durationMs: number;
 }
 

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, findScenario } from '../../src/lab/catalogue.js';
-import { judgeTrace } from '../../src/lab/judge.js';
+import { judgeTrace } from '../../src/lab/judge/index.js';
 import { renderTrace } from '../../src/lab/report/text.js';
 import type { Trace } from '../../src/lab/trace.js';
 import { recorded } from './helpers.js';

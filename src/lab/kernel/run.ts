@@ -15,7 +15,7 @@ import { PeerProcess } from './peer-process.js';
 import type { HeldSocket } from './protocol.js';
 import type { CallResult, Step } from '../ops.js';
 import type { Scenario } from '../scenario.js';
-import { judgeTrace } from '../judge.js';
+import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import type { Snapshot, StepRecord, Trace } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 
@@ -184,6 +184,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     const trace: Trace = {
       scenario: sc.id,
       title: sc.title,
+      summary: sc.summary,
       article: sc.article,
       env: {
         backend: 'kernel',
@@ -203,9 +204,12 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       addresses: { ...names.addresses },
       remotes: { ...names.remotes },
       verdicts: [],
+      notes: [],
+      findings: [],
       durationMs: Date.now() - started,
     };
     trace.verdicts = judgeTrace(sc, trace);
+    Object.assign(trace, notesAndFindings(sc, trace));
     return trace;
   } finally {
     for (const p of peers.values()) p.dispose();

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { labCommand } from './lab.js';
-import { rpcDemoCommand } from './rpc-demo.js';
 import { registerDoctorCommands } from './doctor.js';
+
+// Each command's module is imported when that command runs (start-up: `teardown ss` must not
+// load the lab, rpc or prom-client).
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program
   .option('--json', 'print the full traces as one JSON object')
   .option('--no-capture', 'do not capture packets')
   .action(async (ids: string[], opts: { list?: boolean; json?: boolean; capture: boolean }) => {
+    const { labCommand } = await import('./lab.js');
     process.exitCode = await labCommand(ids, opts);
   });
 
@@ -44,6 +46,7 @@ program
   .option('--lanes <n>', 'callers at once', intIn(1, 1000), 12)
   .option('--json', 'print the result as one JSON object')
   .action(async (opts: { idleMs: number; calls: number; lanes: number; json?: boolean }) => {
+    const { rpcDemoCommand } = await import('./rpc-demo.js');
     process.exitCode = await rpcDemoCommand(opts);
   });
 

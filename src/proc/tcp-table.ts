@@ -1,7 +1,7 @@
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 
-import { formatEndpoint } from '../tcp/address.js';
+import { formatEndpoint, formatIPv6 } from '../tcp/address.js';
 import type { SocketTimer } from '../tcp/observation.js';
 import { TCP_STATES, type TcpState } from '../tcp/state.js';
 import { ProcParseError } from './errors.js';
@@ -379,48 +379,8 @@ function readAddress(family: 4 | 6, what: string): string {
   return ipv6At(start);
 }
 
-/**
- * RFC 5952 text for eight 16-bit groups: lowercase, no leading zeros, the longest run of two or
- * more zero groups (the first of equal runs) replaced by `::`, and IPv4-mapped addresses
- * (::ffff:0:0/96) in mixed notation, `::ffff:127.0.0.1`.
- *
- * It differs from glibc's and libuv's `inet_ntop` in one corner RFC 5952 leaves alone: those also
- * print deprecated IPv4-compatible addresses (::/96) as `::a.b.c.d`; this prints `::7f00:1`.
- */
-export function formatIPv6(groups: readonly number[]): string {
-  if (groups.length !== 8) throw new RangeError(`an IPv6 address has 8 groups, got ${groups.length}`);
-  const g = groups as readonly [number, number, number, number, number, number, number, number];
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${g[6] >>> 8}.${g[6] & 0xff}.${g[7] >>> 8}.${g[7] & 0xff}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestStart = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      out += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (out !== '' && !out.endsWith(':')) out += ':';
-    out += (g[i] as number).toString(16);
-  }
-  return out;
-}
+// formatIPv6 lives in src/tcp (the trace part formats addresses the same way); re-exported here.
+export { formatIPv6 };
 
 function slowRow(family: 4 | 6): TcpRow {
   // "%4d: " slot number

@@ -4,3 +4,5 @@ export * from './options.js';
 export * from './process.js';
 export * from './epoll.js';
 export { C as LINUX } from './libc.js';
+export * from './mount.js';
+export * from './clock.js';

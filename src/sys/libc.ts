@@ -37,6 +37,8 @@ export const libc = {
   // The name is passed as a reused NUL-terminated byte buffer, so the owner scan converts no
   // string per descriptor.
   readlinkat: lib.func('readlinkat', 'intptr_t', ['int', 'void *', 'void *', 'size_t']),
+  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+  clock_gettime: lib.func('int clock_gettime(int clock, _Out_ void *ts)'),
 };
 
 /** errno of the last failed call on this thread (koffi saves it right after the call). */
@@ -98,6 +100,14 @@ export const C = {
   NETLINK_SOCK_DIAG: 4,
   CLONE_NEWNET: 0x40000000,
   O_DIRECTORY: 0o200000,
+  MS_NOSUID: 2,
+  MS_NODEV: 4,
+  MS_NOEXEC: 8,
+  CLOCK_REALTIME: 0,
+  CLOCK_MONOTONIC: 1,
+  CLOCK_MONOTONIC_RAW: 4,
+  CLOCK_BOOTTIME: 7,
+  CLOCK_TAI: 11,
 } as const;
 
 /**

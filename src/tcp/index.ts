@@ -3,3 +3,4 @@ export * from './errno.js';
 export * from './segment.js';
 export * from './observation.js';
 export * from './address.js';
+export * from './rst-reason.js';

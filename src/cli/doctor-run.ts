@@ -92,6 +92,7 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
 
   const intervalMs = (opts.watch === true ? 2 : opts.watch) * 1000;
   const watch = new DoctorWatch();
+  const ages = opts.trace === false ? undefined : await startAges('doctor');
   const screen = !opts.json && out.isTTY ? new Screen(out) : undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -112,17 +113,32 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
         });
         if (stopped) break;
       }
-      const report = await runDoctor({ ...base, watch });
+      const report = await runDoctor({ ...base, watch, ...(ages === undefined ? {} : { entries: ages.entries() }) });
       if (screen !== undefined) screen.draw(text(report));
       else out.write(opts.json ? text(report) : `${text(report)}\n`);
       code = report.exitCode;
     }
   } finally {
+    await ages?.close();
     screen?.leave();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
   return code;
+}
+
+/**
+ * True ages from traced transitions when permitted; otherwise one line on stderr saying why,
+ * and ages count from the first scan.
+ */
+async function startAges(cmd: string): Promise<import('../doctor/age-tracer.js').AgeTracer | undefined> {
+  const { startAgeTracer } = await import('../doctor/age-tracer.js');
+  const t = startAgeTracer();
+  if ('available' in t) {
+    process.stderr.write(`teardown ${cmd}: ages count from the first scan (lower bounds): tracing state transitions is not available: ${t.message}\n`);
+    return undefined;
+  }
+  return t;
 }
 
 /** Options of {@link exporterCommand}, as commander hands them over. */
@@ -144,9 +160,18 @@ export async function exporterCommand(opts: ExporterCliOptions): Promise<number>
   const { startExporter } = await import('../doctor/exporter.js');
   const port = opts.port;
   let running;
+  const ages = opts.trace === false ? undefined : await startAges('exporter');
   try {
-    running = await startExporter({ host: opts.host, port, topN: opts.top, owners: opts.owners, allNamespaces: opts.allNamespaces === true });
+    running = await startExporter({
+      host: opts.host,
+      port,
+      topN: opts.top,
+      owners: opts.owners,
+      allNamespaces: opts.allNamespaces === true,
+      ...(ages === undefined ? {} : { entries: () => ages.entries() }),
+    });
   } catch (err) {
+    await ages?.close();
     const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'error';
     process.stderr.write(`teardown exporter: cannot listen on ${opts.host}:${port}: ${code} (${err instanceof Error ? err.message : String(err)})\n`);
     return 1;
@@ -157,5 +182,6 @@ export async function exporterCommand(opts: ExporterCliOptions): Promise<number>
     process.once('SIGTERM', resolve);
   });
   await running.close();
+  await ages?.close();
   return 0;
 }

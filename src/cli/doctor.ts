@@ -48,6 +48,16 @@ function parsePositive(what: string, integer: boolean, max = Number.MAX_SAFE_INT
   };
 }
 
+function collectPid(v: string, prev: number[] = []): number[] {
+  const n = Number(v);
+  if (!/^\d{1,10}$/.test(v) || n < 1 || n > 4_194_304) throw new InvalidArgumentError(`not a pid: ${JSON.stringify(v)} (1..4194304)`);
+  return [...prev, n];
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
 /** Adds `ss`, `doctor`, `exporter` and `trace` to the CLI. */
 export function registerDoctorCommands(program: Command): void {
   program
@@ -94,5 +104,18 @@ export function registerDoctorCommands(program: Command): void {
     .action(async (opts: import('./doctor-run.js').ExporterCliOptions) => {
       const { exporterCommand } = await import('./doctor-run.js');
       process.exitCode = await exporterCommand(opts);
+    });
+
+  program
+    .command('trace')
+    .description("live TCP state transitions with the time spent in the previous state, and RSTs with the kernel's reason, from tracefs (no BPF; needs root)")
+    .option('--port <port>', 'only sockets with this local or remote port, 1..65535 (repeatable)', parsePortFilter)
+    .option('--state <state>', 'only transitions from or to this state, and RSTs sent in it (repeatable)', collect)
+    .option('--pid <pid>', 'only events of this process (repeatable)', collectPid)
+    .option('--json', 'one JSON object per line')
+    .option('--duration <seconds>', 'stop after this long (default: until Ctrl+C)', parsePositive('--duration', false, 2_147_483))
+    .action(async (opts: import('./trace.js').TraceCliOptions) => {
+      const { traceCommand } = await import('./trace.js');
+      process.exitCode = await traceCommand(opts);
     });
 }

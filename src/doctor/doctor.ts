@@ -3,7 +3,7 @@ import { diagnose, exitCodeFor, type DoctorThresholds, type Finding } from './fi
 import { readKernelState, type DoctorSysctls, type KernelState, type Unreadable } from './kernel.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
 import type { DoctorSocket } from './socket.js';
-import { DoctorWatch, type WatchView } from './watch.js';
+import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
 /** Options of {@link runDoctor}. */
 export interface DoctorOptions {
@@ -18,6 +18,8 @@ export interface DoctorOptions {
   watch?: DoctorWatch;
   /** Every network namespace of the machine (`--all-namespaces`): each finding names its namespace. */
   allNamespaces?: boolean;
+  /** With `watch`: when sockets entered their state, from a tracer (see `startAgeTracer()`): true ages. */
+  entries?: StateEntries;
 }
 
 /** The JSON-friendly part of a {@link WatchView}. */
@@ -97,7 +99,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     readKernelState(opts.root === undefined ? {} : { root: opts.root }),
   ]);
   const others = await readOtherKernels(snap, opts.root);
-  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters });
+  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(opts.entries === undefined ? {} : { entries: opts.entries }) });
   return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others);
 }
 

@@ -1,4 +1,4 @@
-import { readSocketSnapshot, type ReadSocketSnapshotOptions } from '../proc/index.js';
+import { readSocketSnapshot, type ReadSocketSnapshotOptions } from '../proc/snapshot.js';
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
 import { addressMatcher, parseAddressFilter } from './filters.js';
 import { listNetNamespaces, type NetNamespace } from './namespaces.js';

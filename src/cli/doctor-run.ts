@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
+import { threadsForOneShot } from '../doctor/snapshot.js';
 import { renderReport } from '../doctor/render.js';
 import { DoctorWatch } from '../doctor/watch.js';
 import { fitLine, paintFor, standardOutput, type Output } from './output.js';
@@ -85,7 +86,8 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
     opts.json ? `${JSON.stringify(r, null, opts.watch === undefined ? 1 : undefined)}\n` : renderReport(r, { paint, width: out.size?.columns ?? 120 });
   if (opts.watch === undefined) {
     if (opts.count !== undefined) return usage('doctor', '--count needs --watch');
-    const report = await withProgress('scanning sockets, owners and counters', runDoctor(base));
+    const threads = opts.owners ? threadsForOneShot(opts.root) : undefined;
+    const report = await withProgress('scanning sockets, owners and counters', runDoctor({ ...base, ...(threads === undefined ? {} : { threads }) }));
     out.write(text(report));
     return report.exitCode;
   }

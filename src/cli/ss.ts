@@ -1,5 +1,5 @@
 import { resolveStates } from '../doctor/states.js';
-import { takeSnapshot } from '../doctor/snapshot.js';
+import { takeSnapshot, threadsForOneShot } from '../doctor/snapshot.js';
 import { renderSockets } from '../doctor/render-sockets.js';
 import { paintFor, standardOutput } from './output.js';
 
@@ -15,6 +15,10 @@ export interface SsOptions {
   address?: string[];
   allNamespaces?: boolean;
   json?: boolean;
+}
+
+function withThreads(threads: number | undefined): { threads?: number } {
+  return threads === undefined ? {} : { threads };
 }
 
 function usage(message: string): number {
@@ -72,6 +76,7 @@ export async function ssCommand(filter: string[], opts: SsOptions): Promise<numb
       states: [...states],
       owners: opts.owners === true,
       allNamespaces: opts.allNamespaces === true,
+      ...(opts.owners === true ? withThreads(threadsForOneShot()) : {}),
       ...(opts.port === undefined ? {} : { ports: opts.port }),
       ...(opts.address === undefined ? {} : { addresses: opts.address }),
     }),

@@ -18,6 +18,8 @@ export interface DoctorOptions {
   watch?: DoctorWatch;
   /** Every network namespace of the machine (`--all-namespaces`): each finding names its namespace. */
   allNamespaces?: boolean;
+  /** Helper threads for the owner scan (proc/'s `threads`; default every lane). */
+  threads?: number;
   /** With `watch`: when sockets entered their state, from a tracer (see `startAgeTracer()`): true ages. */
   entries?: StateEntries;
 }
@@ -95,6 +97,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
       ...(opts.ports === undefined ? {} : { ports: opts.ports }),
       owners: opts.owners !== false,
       allNamespaces: opts.allNamespaces === true,
+      ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     }),
     readKernelState(opts.root === undefined ? {} : { root: opts.root }),
   ]);

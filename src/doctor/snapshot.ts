@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { readSocketSnapshot, type ReadSocketSnapshotOptions } from '../proc/snapshot.js';
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
 import { addressMatcher, parseAddressFilter } from './filters.js';
@@ -9,7 +11,7 @@ import { UNREADABLE, type DoctorSocket } from './socket.js';
  * (default every state, with owners, `source: 'auto'`, root `/proc`), an address filter, and
  * every network namespace.
  */
-export interface SnapshotOptions extends Pick<ReadSocketSnapshotOptions, 'states' | 'owners' | 'ports' | 'source' | 'root'> {
+export interface SnapshotOptions extends Pick<ReadSocketSnapshotOptions, 'states' | 'owners' | 'ports' | 'source' | 'root' | 'threads'> {
   /**
    * Keep only sockets with one of these at either end: an address (`10.0.0.1`, `::1`, `[::1]`)
    * or an endpoint (`10.0.0.1:80`, `[::1]:80`), checked by `parseAddressFilter()`. An
@@ -69,6 +71,7 @@ export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<DoctorSn
     ...(opts.states === undefined ? {} : { states: opts.states }),
     ...(opts.ports === undefined ? {} : { ports: opts.ports }),
     ...(opts.root === undefined ? {} : { root: opts.root }),
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
   };
   if (opts.allNamespaces !== true) {
     const r = await readSocketSnapshot(base);
@@ -145,3 +148,23 @@ function toDoctorSocket(o: SocketObservation, scanned: boolean, shared: Readonly
   if (netns !== undefined) s.netns = netns;
   return s;
 }
+
+/**
+ * Helper threads for the owner scan of a command that runs once (`teardown ss -p`, `teardown
+ * doctor`): none when the machine holds few open files, since starting a thread (which loads
+ * koffi again) costs more than reading a few thousand descriptor links on this one; every lane
+ * when it holds many. The count is `/proc/sys/fs/file-nr`'s allocated handles: the scan reads
+ * one link per open descriptor. bench/doctor.ts measures both sides of the threshold.
+ * @returns 0, or undefined for proc/'s default (every helper lane).
+ */
+export function threadsForOneShot(root = '/proc', threshold = ONE_SHOT_THREAD_THRESHOLD): number | undefined {
+  try {
+    const allocated = Number(readFileSync(`${root}/sys/fs/file-nr`, 'latin1').split(/\s+/)[0]);
+    return Number.isFinite(allocated) && allocated < threshold ? 0 : undefined;
+  } catch {
+    return 0;
+  }
+}
+
+/** Open files below which a one-shot scan stays on the calling thread (see {@link threadsForOneShot}). */
+export const ONE_SHOT_THREAD_THRESHOLD = 40_000;

@@ -34,6 +34,15 @@ function checkRoot(root: string | undefined): string | undefined {
   return undefined;
 }
 
+/** Lifecycle of a {@link Screen}: nothing drawn yet, drawing on the alternate screen, left. */
+type ScreenState = 'fresh' | 'drawing' | 'left';
+
+/** The one guarded move of a {@link Screen}'s state. @throws Error on an illegal move. */
+function screenTransition(from: ScreenState, to: ScreenState): ScreenState {
+  if ((from === 'fresh' && (to === 'drawing' || to === 'left')) || (from === 'drawing' && to === 'left')) return to;
+  throw new Error(`screen: illegal transition ${from} → ${to}`);
+}
+
 /**
  * A screen that redraws in place on a terminal, as watch(1) does: the alternate screen, the
  * cursor home, each line cut to the width and the report cut to the height (so nothing
@@ -41,16 +50,16 @@ function checkRoot(root: string | undefined): string | undefined {
  * report in full where the command was typed.
  */
 class Screen {
-  #entered = false;
+  #state: ScreenState = 'fresh';
   #last = '';
   constructor(private readonly out: Output) {}
 
   draw(text: string): void {
     this.#last = text;
     const size = this.out.size ?? { columns: 80, rows: 24 };
-    if (!this.#entered) {
+    if (this.#state === 'fresh') {
       this.out.write('\x1b[?1049h\x1b[?25l');
-      this.#entered = true;
+      this.#state = screenTransition(this.#state, 'drawing');
     }
     const lines = text.replace(/\n$/, '').split('\n');
     const room = Math.max(1, size.rows - 1);
@@ -59,9 +68,10 @@ class Screen {
   }
 
   leave(): void {
-    if (!this.#entered) return;
-    this.#entered = false;
-    this.out.write(`\x1b[?25h\x1b[?1049l${this.#last}`);
+    if (this.#state === 'left') return;
+    const wasDrawing = this.#state === 'drawing';
+    this.#state = screenTransition(this.#state, 'left');
+    if (wasDrawing) this.out.write(`\x1b[?25h\x1b[?1049l${this.#last}`);
   }
 }
 

@@ -205,8 +205,8 @@ function limitsOf(snap: DoctorSnapshot, kernel: KernelState): string[] {
     out.push(
       `could not read /proc/PID/fd of ${snap.unreadablePids} process${snap.unreadablePids === 1 ? '' : 'es'} ` +
         (process.geteuid?.() === 0
-          ? '(EACCES/EPERM even as root: shielded by ptrace checks, or changing credentials mid-scan): the sockets they hold show owner unknown'
-          : '(EACCES/EPERM: not root): the sockets they hold show owner unknown; run as root to name them'),
+          ? '(EACCES/EPERM even as root: shielded by ptrace checks, or changing credentials mid-scan): the sockets they hold have owner "unreadable" (? in tables)'
+          : '(EACCES/EPERM: not root): the sockets they hold have owner "unreadable" (? in tables); run as root to name them'),
     );
   }
   for (const u of kernel.unreadable) out.push(`could not read ${u.path} (${u.code}): the findings that need it are skipped`);

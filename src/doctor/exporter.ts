@@ -310,7 +310,7 @@ export interface RunningExporter {
 /**
  * Serves the doctor's metrics over HTTP at `/metrics` (Prometheus text format 0.0.4), scanning on
  * each scrape.
- * @throws (through the promise) the listen error (`EADDRINUSE`, `EACCES`).
+ * @throws (through the promise) RangeError for an empty `host`; the listen error (`EADDRINUSE`, `EACCES`).
  */
 export async function startExporter(opts: StartExporterOptions = {}): Promise<RunningExporter> {
   const { registry } = createExporter(opts);
@@ -334,6 +334,8 @@ export async function startExporter(opts: StartExporterOptions = {}): Promise<Ru
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
   });
   const host = opts.host ?? '127.0.0.1';
+  // Node binds every interface for an empty host: never do that by accident (say 0.0.0.0 or ::).
+  if (host.trim() === '') throw new RangeError('host is empty, which would bind every interface; pass 0.0.0.0 or :: to mean that');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? DEFAULT_EXPORTER_PORT, host, () => {

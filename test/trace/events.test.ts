@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:os';
 
-import { createTcpDecoder, decodePage, epochMsOf, parseEventFormat, portFilterExpression, portsMatch, type TcpTraceEvent } from '../../src/trace/index.js';
+import { createTcpDecoder, decodePage, epochMsOf, eventFromJson, eventToJson, parseEventFormat, portFilterExpression, portsMatch, type TcpTraceEvent } from '../../src/trace/index.js';
 import { capturedFormats, capturedLayout, capturedPages, captureMeta, fixtureText } from './fixtures.js';
 
 function decodeFixture(): TcpTraceEvent[] {
@@ -217,5 +217,21 @@ describe('port filters', () => {
     assert.equal(portsMatch(ev('[::1]:9', '[::1]:2000'), [[1000, 2000]]), true);
     assert.equal(portsMatch(ev('127.0.0.1:999', '127.0.0.1:2001'), [[1000, 2000]]), false);
     assert.equal(portsMatch(ev(null, null), [[0, 65535]]), false);
+  });
+});
+
+describe('JSON form', () => {
+  test('every captured event survives eventToJson → JSON → eventFromJson', () => {
+    const events = decodeFixture();
+    const text = JSON.stringify(events.map(eventToJson));
+    const back = (JSON.parse(text) as Record<string, unknown>[]).map(eventFromJson);
+    assert.deepEqual(back, events);
+    const sent = events.map(eventToJson).find((e) => e.kind === 'reset-sent');
+    assert.match(String(sent?.skaddr), /^0x[0-9a-f]+$/);
+    assert.equal(sent?.skbaddr, '0x0');
+  });
+  test('bad input is a TypeError', () => {
+    assert.throws(() => eventFromJson({ kind: 'nope' }), TypeError);
+    assert.throws(() => eventFromJson({ kind: 'state', clockNs: 12 }), TypeError);
   });
 });

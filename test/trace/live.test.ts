@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 
-import { ensureTracefs, openTcpTracer, sweepStaleInstances, type TcpTracer, type TcpTraceEvent, type TcpStateChangeEvent } from '../../src/trace/index.js';
+import { ensureTracefs, openTcpTracer, sweepStaleInstances, writeFilter, type TcpTracer, type TcpTraceEvent, type TcpStateChangeEvent } from '../../src/trace/index.js';
 
 const needsRoot: string | false = process.getuid?.() !== 0 ? 'needs root (tracefs, ip netns)' : false;
 const TRACE_INDEX = fileURLToPath(new URL('../../src/trace/index.js', import.meta.url));
@@ -242,6 +242,14 @@ describe('a live session', { skip: needsRoot }, () => {
     const r2 = await runChild(t, ns2, port, other);
     const ev2 = await all.flush();
     assert.ok(ev2.some((e) => e.kind === 'state' && e.local.endsWith(`:${r2.otherPort}`)));
+  });
+
+  test('a filter the kernel rejects reports false (the session then filters in userspace only)', (t) => {
+    const tr = tracer(t, { events: ['tcp_send_reset'] });
+    const file = `${tr.path}/events/tcp/tcp_send_reset/filter`;
+    assert.equal(writeFilter(file, 'sport == 80'), false); // tcp_send_reset has no sport field
+    assert.equal(writeFilter(file, 'state == 7'), true);
+    assert.equal(writeFilter(file, '0'), true); // clears it
   });
 
   test('after close() no instance of this process remains; stale ones of dead pids are swept', async (t) => {

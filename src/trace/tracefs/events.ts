@@ -61,7 +61,12 @@ export interface TcpTraceEventBase {
   pid: number;
 }
 
-/** A state transition (`sock/inet_sock_set_state`, TCP sockets only). */
+/**
+ * A state transition (`sock/inet_sock_set_state`, TCP sockets only). One socket's transitions
+ * share `skaddr`; its local port reads 0 at CLOSE → SYN_SENT (connect() binds it afterwards).
+ * Request sockets (NEW_SYN_RECV) make no transitions: a passive open shows LISTEN → SYN_RECV on
+ * the child socket when the handshake completes.
+ */
 export interface TcpStateChangeEvent extends TcpTraceEventBase {
   kind: 'state';
   from: TcpState;
@@ -74,7 +79,11 @@ export interface TcpStateChangeEvent extends TcpTraceEventBase {
   skaddr: bigint;
 }
 
-/** A RST this host sent (`tcp/tcp_send_reset`). */
+/**
+ * A RST this host sent (`tcp/tcp_send_reset`). The tracepoint fires after the segment left: on
+ * loopback the peer handles it inside the same call, so the peer's `reset-received` and
+ * `error-report` carry earlier times than this record.
+ */
 export interface TcpResetSentEvent extends TcpTraceEventBase {
   kind: 'reset-sent';
   family: IpFamily | null;
@@ -209,6 +218,22 @@ function stateNamer(fmt: EventFormat, field: string): (n: number) => TcpState | 
   };
 }
 
+// `ip:port` texts by (IPv4 address, port): a trace names the same few endpoints over and over.
+const V4_CACHE_LIMIT = 1 << 16;
+const v4Endpoints = new Map<number, string>();
+
+/** `a.b.c.d:port` of the network-order address at `b[at..at+4)`, cached. */
+function v4Endpoint(b: Buffer, at: number, port: number): string {
+  const key = b.readUInt32BE(at) * 65536 + port;
+  let s = v4Endpoints.get(key);
+  if (s === undefined) {
+    s = formatEndpoint({ address: formatIPv4Bytes(b, at), port });
+    if (v4Endpoints.size >= V4_CACHE_LIMIT) v4Endpoints.clear();
+    v4Endpoints.set(key, s);
+  }
+  return s;
+}
+
 /** Address pair fields of the `TP_STORE_ADDR_PORTS` events (sport, dport, family, saddr[4], …). */
 function endpointReader(fmt: EventFormat): (b: Buffer) => { family: IpFamily; local: string; remote: string } | null {
   const sport = optInt(fmt, 'sport', 0);
@@ -221,11 +246,7 @@ function endpointReader(fmt: EventFormat): (b: Buffer) => { family: IpFamily; lo
   return (b) => {
     const fam = family(b);
     if (fam === AF_INET && s4 && d4 && s4.size >= 4) {
-      return {
-        family: 'IPv4',
-        local: formatEndpoint({ address: formatIPv4Bytes(b, s4.offset), port: sport(b) }),
-        remote: formatEndpoint({ address: formatIPv4Bytes(b, d4.offset), port: dport(b) }),
-      };
+      return { family: 'IPv4', local: v4Endpoint(b, s4.offset, sport(b)), remote: v4Endpoint(b, d4.offset, dport(b)) };
     }
     if (fam === AF_INET6 && s6 && d6 && s6.size >= 16) {
       return {
@@ -243,7 +264,7 @@ function sockaddrText(b: Buffer, at: number, size: number): { family: IpFamily; 
   if (size < 8) return null;
   const fam = b.readUInt16LE(at);
   const port = b.readUInt16BE(at + 2);
-  if (fam === AF_INET) return { family: 'IPv4', text: formatEndpoint({ address: formatIPv4Bytes(b, at + 4), port }) };
+  if (fam === AF_INET) return { family: 'IPv4', text: v4Endpoint(b, at + 4, port) };
   if (fam === AF_INET6 && size >= 24) return { family: 'IPv6', text: formatEndpoint({ address: formatIPv6Bytes(b, at + 8), port }) };
   return null;
 }
@@ -263,7 +284,8 @@ export function epochMsOf(clockNs: bigint, epochOffsetNs: bigint): number {
 export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFormat>>): TcpEventDecoder {
   const skips: DecodeSkips = { otherEvent: 0, notTcp: 0, unknownState: 0, truncated: 0 };
   const ids = new Map<number, TcpTracepoint>();
-  type Body = (b: Buffer, base: TcpTraceEventBase) => TcpTraceEvent | null;
+  // Objects are built as literals with every field (no spread): one hidden class per kind.
+  type Body = (b: Buffer, clockNs: bigint, epochMs: number, cpu: number, pid: number) => TcpTraceEvent | null;
   const bodies = new Map<number, { body: Body; size: number; pid: Reader }>();
 
   const add = (name: TcpTracepoint, fmt: EventFormat, body: Body): void => {
@@ -280,7 +302,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
     const toName = stateNamer(setState, 'newstate');
     const ends = endpointReader(setState);
     const skaddr = optBig(setState, 'skaddr');
-    add('inet_sock_set_state', setState, (b, base) => {
+    add('inet_sock_set_state', setState, (b, clockNs, epochMs, cpu, pid) => {
       if (protocol(b) !== IPPROTO_TCP) {
         skips.notTcp++;
         return null;
@@ -292,7 +314,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
         skips.unknownState++;
         return null;
       }
-      return { ...base, kind: 'state', from, to, family: e.family, local: e.local, remote: e.remote, skaddr: skaddr ? skaddr(b) : 0n };
+      return { kind: 'state', clockNs, epochMs, cpu, pid, from, to, family: e.family, local: e.local, remote: e.remote, skaddr: skaddr ? skaddr(b) : 0n };
     });
   }
 
@@ -308,7 +330,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
     const sa = sendReset.field.get('saddr');
     const da = sendReset.field.get('daddr');
     const ends = sa && sa.size >= 16 ? null : endpointReader(sendReset); // pre-5.x layout had sport/dport fields
-    add('tcp_send_reset', sendReset, (b, base) => {
+    add('tcp_send_reset', sendReset, (b, clockNs, epochMs, cpu, pid) => {
       let family: IpFamily | null = null;
       let local: string | null = null;
       let remote: string | null = null;
@@ -329,8 +351,11 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
         why = reasons?.get(v) ?? `REASON_${v}`;
       }
       return {
-        ...base,
         kind: 'reset-sent',
+        clockNs,
+        epochMs,
+        cpu,
+        pid,
         family,
         local,
         remote,
@@ -347,13 +372,24 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
     const ends = endpointReader(recvReset);
     const skaddr = optBig(recvReset, 'skaddr');
     const cookie = optBig(recvReset, 'sock_cookie');
-    add('tcp_receive_reset', recvReset, (b, base) => {
+    add('tcp_receive_reset', recvReset, (b, clockNs, epochMs, cpu, pid) => {
       const e = ends(b);
       if (!e) {
         skips.unknownState++;
         return null;
       }
-      return { ...base, kind: 'reset-received', ...e, skaddr: skaddr ? skaddr(b) : 0n, cookie: cookie ? cookie(b) : null };
+      return {
+        kind: 'reset-received',
+        clockNs,
+        epochMs,
+        cpu,
+        pid,
+        family: e.family,
+        local: e.local,
+        remote: e.remote,
+        skaddr: skaddr ? skaddr(b) : 0n,
+        cookie: cookie ? cookie(b) : null,
+      };
     });
   }
 
@@ -362,7 +398,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
     const protocol = optInt(errReport, 'protocol', IPPROTO_TCP);
     const error = optInt(errReport, 'error', 0);
     const ends = endpointReader(errReport);
-    add('inet_sk_error_report', errReport, (b, base) => {
+    add('inet_sk_error_report', errReport, (b, clockNs, epochMs, cpu, pid) => {
       if (protocol(b) !== IPPROTO_TCP) {
         skips.notTcp++;
         return null;
@@ -373,7 +409,18 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
         return null;
       }
       const err = error(b);
-      return { ...base, kind: 'error-report', ...e, errno: ERRNO_BY_NUMBER.get(Math.abs(err)) ?? null, error: err };
+      return {
+        kind: 'error-report',
+        clockNs,
+        epochMs,
+        cpu,
+        pid,
+        family: e.family,
+        local: e.local,
+        remote: e.remote,
+        errno: ERRNO_BY_NUMBER.get(Math.abs(err)) ?? null,
+        error: err,
+      };
     });
   }
 
@@ -394,13 +441,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
         skips.truncated++;
         return null;
       }
-      const base: TcpTraceEventBase = {
-        clockNs: ctx.clockNs,
-        epochMs: epochMsOf(ctx.clockNs, ctx.epochOffsetNs),
-        cpu: ctx.cpu,
-        pid: entry.pid(record),
-      };
-      return entry.body(record, base);
+      return entry.body(record, ctx.clockNs, epochMsOf(ctx.clockNs, ctx.epochOffsetNs), ctx.cpu, entry.pid(record));
     },
   };
 }
@@ -413,4 +454,35 @@ export function eventPorts(e: TcpTraceEvent): [number, number] | null {
 
 function portOf(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+}
+
+/**
+ * The event as plain JSON data (recorded traces, `--json` output), since JSON.stringify cannot
+ * write bigints: `clockNs` as a decimal string, `skaddr`/`skbaddr`/`cookie` as `0x…` hex.
+ * {@link eventFromJson} reverses it.
+ */
+export function eventToJson(e: TcpTraceEvent): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const [k, v] of Object.entries(e) as [string, unknown][]) {
+    if (typeof v === 'bigint') out[k] = k === 'clockNs' ? v.toString() : `0x${v.toString(16)}`;
+    else out[k] = v as string | number | null;
+  }
+  return out;
+}
+
+/**
+ * Reads back what {@link eventToJson} wrote.
+ * @throws TypeError when `kind` is not one of the four or a bigint field is not a number string.
+ */
+export function eventFromJson(data: Record<string, unknown>): TcpTraceEvent {
+  const kinds = ['state', 'reset-sent', 'reset-received', 'error-report'];
+  if (typeof data.kind !== 'string' || !kinds.includes(data.kind)) throw new TypeError(`not a TCP trace event kind: ${JSON.stringify(data.kind)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (k === 'clockNs' || k === 'skaddr' || k === 'skbaddr' || (k === 'cookie' && v !== null)) {
+      if (typeof v !== 'string' || !/^(?:\d+|0x[0-9a-f]+)$/.test(v)) throw new TypeError(`${k} must be a decimal or 0x-hex string, got ${JSON.stringify(v)}`);
+      out[k] = BigInt(v);
+    } else out[k] = v;
+  }
+  return out as unknown as TcpTraceEvent;
 }

@@ -22,7 +22,9 @@ export type TracefsUnavailableReason =
   /** The trace clock asked for is not offered by this kernel. */
   | 'no-clock'
   /** Creating, configuring or opening the private instance failed (the errno says which). */
-  | 'instance-failed';
+  | 'instance-failed'
+  /** The ring-buffer page or event header is not one this decoder reads (message says which). */
+  | 'unsupported-layout';
 
 /** A typed "cannot trace here", with a sentence for a person. */
 export interface TracefsUnavailable {

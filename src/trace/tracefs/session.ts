@@ -26,10 +26,10 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
 
 import { clockNs, type ClockName } from '../../sys/clock.js';
-import { createTcpDecoder, eventPorts, ALL_TCP_TRACEPOINTS, TCP_TRACEPOINTS, type DecodeSkips, type TcpTracepoint, type TcpTraceEvent } from './events.js';
-import { parseEventFormat, parseEventHeader, parsePageHeader, type EventFormat } from './format.js';
+import { createTcpDecoder, eventPorts, ALL_TCP_TRACEPOINTS, TCP_TRACEPOINTS, type DecodeSkips, type TcpEventDecoder, type TcpTracepoint, type TcpTraceEvent } from './events.js';
+import { parseEventFormat, parseEventHeader, parsePageHeader, TraceFormatError, type EventFormat } from './format.js';
 import { ensureTracefs, unavailableFromErrno, type TracefsUnavailable } from './mount.js';
-import { pageLayout, walkPage, type PageLayout } from './ring-buffer.js';
+import { pageLayout, RingBufferError, walkPage, type PageInfo, type PageLayout } from './ring-buffer.js';
 
 /** Trace clocks a session can use: those with a clock_gettime(2) twin, so times convert. */
 export type TraceClock = 'mono' | 'mono_raw' | 'boot' | 'tai';
@@ -61,12 +61,18 @@ export interface TcpTracerStats {
   records: number;
   /** Events returned. */
   events: number;
-  /** Events the kernel reported lost (buffer full before a read); -1 added when it gave no count. */
+  /** Events the kernel counted as lost (the buffer filled before a read; raise bufferKb or read more often). */
   lost: number;
-  /** Pages that said events were lost. */
+  /** Pages that said events were lost before them (with or without a count). */
   lostPages: number;
   /** Events dropped by the userspace port filter. */
   filteredOut: number;
+  /** Pages the decoder could not walk (skipped; the other pages of the read still count). */
+  malformedPages: number;
+  /** read(2) failures other than EAGAIN (that CPU is skipped for that read). */
+  readErrors: number;
+  /** The last of those problems, for a message; null when none happened. */
+  lastProblem: string | null;
   skips: Readonly<DecodeSkips>;
 }
 
@@ -104,6 +110,7 @@ export interface TcpTracer {
    * Drains every CPU's buffer without blocking: the events committed so far, sorted by time
    * across CPUs (ties by CPU). Order is exact within one call; an event being written during a
    * read may come in the next call with a time a few µs before the last one returned.
+   * Never throws: a page it cannot walk or a failed read(2) is counted in `stats` and skipped.
    * @returns [] once closed.
    */
   read(): TcpTraceEvent[];
@@ -188,7 +195,8 @@ export function measureEpochOffset(clock: ClockName, read: (c: ClockName) => big
 
 /**
  * Removes `tcp-teardown-<pid>-*` instances whose process is gone (a run that crashed or was
- * killed before closing). Instances of live processes, this one included, stay.
+ * killed before closing). Instances of live processes, this one included, stay. Pids are checked
+ * in this process's pid namespace: run it from the namespace the tracers run in.
  * @param root tracefs top level; found (and mounted if needed) when omitted.
  * @returns the names removed; [] when tracefs is not available.
  */
@@ -255,7 +263,7 @@ export function openTcpTracer(options: TcpTracerOptions = {}): TcpTracer | Trace
     layout = pageLayout(ph, parseEventHeader(readFileSync(`${top}/events/header_event`, 'utf8')));
     headerPageSize = ph.dataOffset + ph.dataSize;
   } catch (err) {
-    if (err instanceof Error && !('code' in err)) return { available: false, reason: 'instance-failed', message: `ring buffer header: ${err.message}` };
+    if (err instanceof TraceFormatError || err instanceof RingBufferError) return { available: false, reason: 'unsupported-layout', message: `ring buffer header: ${err.message}` };
     return unavailableFromErrno(errnoOf(err), `reading ${top}/events/header_page`);
   }
 
@@ -414,9 +422,19 @@ class Session implements TcpTracer {
   readonly kernelFilter: Readonly<Partial<Record<TcpTracepoint, boolean>>>;
   readonly formats: Readonly<Partial<Record<TcpTracepoint, EventFormat>>>;
   private current: TracerState = 'open';
-  private readonly decoder;
+  private readonly decoder: TcpEventDecoder;
   private readonly page: Buffer;
-  private readonly counters: Omit<TcpTracerStats, 'skips'> = { pages: 0, records: 0, events: 0, lost: 0, lostPages: 0, filteredOut: 0 };
+  private readonly counters: Omit<TcpTracerStats, 'skips'> = {
+    pages: 0,
+    records: 0,
+    events: 0,
+    lost: 0,
+    lostPages: 0,
+    filteredOut: 0,
+    malformedPages: 0,
+    readErrors: 0,
+    lastProblem: null,
+  };
   private markerSeq = 0;
 
   constructor(private readonly init: SessionInit) {
@@ -478,35 +496,50 @@ class Session implements TcpTracer {
     const epochOffsetNs = measureEpochOffset(CLOCK_TWIN[this.clock]);
     const { layout, ports, marker } = this.init;
     const page = this.page;
-    for (const { cpu, fd } of this.init.fds) {
+    let cpu = 0;
+    const visit = (clockNs: bigint, start: number, end: number): void => {
+      const rec = page.subarray(start, end);
+      if (marker !== null && rec.readUInt16LE(0) === marker.id) {
+        if (token !== null && rec.toString('latin1', marker.bufOffset).startsWith(token)) sawToken = true;
+        return;
+      }
+      const e = this.decoder.decode(rec, { clockNs, cpu, epochOffsetNs });
+      if (e === null) return;
+      this.counters.records++;
+      if (ports !== null && !portsMatch(e, ports)) {
+        this.counters.filteredOut++;
+        return;
+      }
+      events.push(e);
+    };
+    for (const entry of this.init.fds) {
+      cpu = entry.cpu;
       for (;;) {
         let n: number;
         try {
-          n = readSync(fd, page, 0, page.length, null);
+          n = readSync(entry.fd, page, 0, page.length, null);
         } catch (err) {
-          if (errnoOf(err) === 'EAGAIN') break;
-          throw err;
+          const e = errnoOf(err);
+          if (e !== 'EAGAIN') {
+            this.counters.readErrors++;
+            this.counters.lastProblem = `read of cpu${cpu}/trace_pipe_raw: ${e}`;
+          }
+          break;
         }
         if (n <= 0) break;
         this.counters.pages++;
-        const info = walkPage(page.subarray(0, n), layout, (clockNs, start, end) => {
-          const rec = page.subarray(start, end);
-          if (marker !== null && token !== null && rec.readUInt16LE(0) === marker.id) {
-            if (rec.toString('latin1', marker.bufOffset, end - start).startsWith(token)) sawToken = true;
-            return;
-          }
-          const e = this.decoder.decode(rec, { clockNs, cpu, epochOffsetNs });
-          if (e === null) return;
-          this.counters.records++;
-          if (ports !== null && !portsMatch(e, ports)) {
-            this.counters.filteredOut++;
-            return;
-          }
-          events.push(e);
-        });
+        let info: PageInfo;
+        try {
+          info = walkPage(page.subarray(0, n), layout, visit);
+        } catch (err) {
+          if (!(err instanceof RingBufferError)) throw err;
+          this.counters.malformedPages++;
+          this.counters.lastProblem = `cpu${cpu}: ${err.message}`;
+          continue;
+        }
         if (info.missedEvents) {
           this.counters.lostPages++;
-          this.counters.lost += info.missedCount ?? -1;
+          if (info.missedCount !== null) this.counters.lost += info.missedCount;
         }
       }
     }
@@ -537,16 +570,12 @@ class Session implements TcpTracer {
       }
     }
     // rmdir fails with EBUSY while any file of the instance is open; ours are closed now, a
-    // reader elsewhere (cat trace_pipe) keeps it: sweepStaleInstances() removes it later.
-    for (let i = 0; i < 3; i++) {
-      try {
-        rmdirSync(this.path);
-        return;
-      } catch (err) {
-        const e = errnoOf(err);
-        if (e === 'ENOENT') return;
-        if (e !== 'EBUSY') return;
-      }
+    // reader elsewhere (cat trace_pipe) keeps it: sweepStaleInstances() removes it once this
+    // process is gone.
+    try {
+      rmdirSync(this.path);
+    } catch {
+      // EBUSY as above, or ENOENT: already removed
     }
   }
 }

@@ -16,12 +16,19 @@
  * this process with the helper threads already started (the warm-up starts them), which is how
  * a doctor that watches a machine runs.
  *
- * Environment knobs: DOCTOR_BENCH_CONNECTIONS (comma-separated, default "10000,50000"),
+ * Whole-process figures (issue 13), in the same run: before any connection is opened, `teardown
+ * ss` against `node -e 0` on the idle machine (goal ≤ 2 ×); at each scale, `teardown ss -a -p`
+ * and `teardown doctor --json` against `ss -tanp` (goals ≤ 1.5 × at 5 000 connections, ≤ 0.5 × at
+ * 50 000), each a fresh process started, run and drained through a pipe, as a user runs them.
+ *
+ * Environment knobs: DOCTOR_BENCH_CONNECTIONS (comma-separated, default "5000,50000"),
  * DOCTOR_BENCH_REPS (repetitions of the CLOSE_WAIT query without owners, default 30; whatever
  * scans every /proc/PID/fd gets 15 at ≤ 20 000 connections and 5 above, because `ss -tanp` alone
  * takes seconds there).
  */
+import { spawn } from 'node:child_process';
 import { availableParallelism, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 import { readSocketObservations, readSocketSnapshot, readTcpSockDiag } from '../src/proc/index.js';
 import { envInt, measureInterleaved, spawnDrain, type BenchOptions, type BenchResult, type BenchRow, type BenchTable, type Ratio } from './lib.js';
@@ -106,6 +113,27 @@ async function sanityCheck(connections: number, held: Held): Promise<void> {
   if (ss.lines - 1 < held.halfClosed) throw new Error(`ss -tan state close-wait listed ${ss.lines - 1} sockets, expected ≥ ${held.halfClosed}`);
 }
 
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/**
+ * Runs a command to its end, draining stdout through a pipe (stderr ignored); resolves with the
+ * lines printed. Exit codes in `ok` count as success (`teardown doctor` exits 1 on a warning).
+ */
+function runDrained(cmd: string, args: readonly string[], ok: readonly number[] = [0]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NO_COLOR: '1' } });
+    let lines = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    });
+    child.once('error', (err) => reject(new Error(`cannot run ${cmd}: ${err.message}`)));
+    child.once('close', (code, signal) => (code !== null && ok.includes(code) ? resolve(lines) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${signal ?? `code ${code}`}`))));
+  });
+}
+
+/** The CLI as a user starts it. */
+const teardown = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1]);
+
 function row(rows: readonly BenchRow[], label: string): BenchRow {
   const r = rows.find((x) => x.label === label);
   if (r === undefined) throw new Error(`no bench row ${label}`);
@@ -117,12 +145,12 @@ function ratio(rows: readonly BenchRow[], of: string, to: string): Ratio {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const scales = envList('DOCTOR_BENCH_CONNECTIONS', [10_000, 50_000]);
+  const scales = envList('DOCTOR_BENCH_CONNECTIONS', [5_000, 50_000]);
   const filteredReps = envInt('DOCTOR_BENCH_REPS', 30);
   const notes: string[] = [];
   const rows: BenchRow[] = [];
   const ratios: Ratio[] = [];
-  const goals: BenchTable = { title: 'goals of issue 4 (medians)', head: ['connections', 'query', 'ours ms', 'ss ms', 'ratio', 'goal', 'met'], rows: [] };
+  const goals: BenchTable = { title: 'goals of issues 4 and 13 (medians)', head: ['connections', 'query', 'ours ms', 'ss ms', 'ratio', 'goal', 'met'], rows: [] };
   const params: BenchResult['params'] = {
     connections: scales.join(','),
     filteredReps,
@@ -130,6 +158,26 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     cores: availableParallelism(),
     node: process.version,
   };
+
+  // Start-up on the idle machine, before any connection is opened.
+  const W = { node: 'idle: node -e 0', ss: 'idle: teardown ss', help: 'idle: teardown --help', ssp: 'idle: teardown ss -a -p', tanp: 'idle: ss -tanp' };
+  opts.progress('idle: whole-process start-up, 20 repetitions');
+  const idle = await measureInterleaved(
+    [
+      { label: W.node, anchor: true, fn: () => runDrained(process.execPath, ['-e', '0']) },
+      { label: W.ss, fn: () => teardown('ss') },
+      { label: W.help, fn: () => teardown('--help') },
+      { label: W.ssp, fn: () => teardown('ss', '-a', '-p') },
+      { label: W.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
+    ],
+    { reps: 20, warmup: 2, progress: opts.progress },
+  );
+  rows.push(...idle);
+  ratios.push(ratio(idle, W.ss, W.node), ratio(idle, W.help, W.node), ratio(idle, W.ssp, W.tanp));
+  {
+    const r = ratio(idle, W.ss, W.node);
+    goals.rows.push([0, 'teardown ss vs node -e 0 (idle)', round(row(idle, W.ss).stats.medianMs), round(row(idle, W.node).stats.medianMs), Math.round(r.value * 1000) / 1000, '≤ 2', r.value <= 2 ? 'yes' : 'NO']);
+  }
 
   const holders: Holder[] = [];
   const releaseSigint = stopHoldersOnSigint(holders);
@@ -169,6 +217,24 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           ],
           { reps: fullReps, warmup: 1, progress: opts.progress },
         );
+        opts.progress(`${k}: (c) whole processes: teardown ss -a -p, teardown doctor --json vs ss -tanp, ${fullReps} repetitions`);
+        const P = { ssp: `${k}: process teardown ss -a -p`, doc: `${k}: process teardown doctor --json`, tanp: `${k}: process ss -tanp` };
+        const procs = await measureInterleaved(
+          [
+            { label: P.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
+            { label: P.ssp, fn: () => teardown('ss', '-a', '-p') },
+            { label: P.doc, fn: () => teardown('doctor', '--json') },
+          ],
+          { reps: fullReps, warmup: 1, progress: opts.progress },
+        );
+        rows.push(...procs);
+        ratios.push(ratio(procs, P.ssp, P.tanp), ratio(procs, P.doc, P.tanp));
+        const procLimit = n >= 50_000 ? 0.5 : 1.5;
+        for (const label of [P.ssp, P.doc]) {
+          const r = ratio(procs, label, P.tanp);
+          goals.rows.push([n, `(c) ${label.split(': process ')[1] as string} vs ss -tanp (whole processes)`, round(row(procs, label).stats.medianMs), round(row(procs, P.tanp).stats.medianMs), Math.round(r.value * 1000) / 1000, `≤ ${procLimit}`, r.value <= procLimit ? 'yes' : 'NO']);
+        }
+
         opts.progress(`${k}: (b) CLOSE_WAIT only vs ss -tan state close-wait, ${filteredReps} repetitions`);
         const filtered = await measureInterleaved(
           [
@@ -205,6 +271,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   }
 
   notes.push(
+    'goals of issue 13: teardown ss ≤ 2 × node -e 0 on the idle machine; (c) teardown ss -a -p and teardown doctor --json ≤ 1.5 × ss -tanp at 5 000 connections, ≤ 0.5 × at 50 000 (fresh processes, drained through a pipe)',
     'goals: (a) readSnapshot all + owners ≤ 0.5 × ss -tanp; (b) readSnapshot CLOSE_WAIT ≤ 2 × ss -tan state close-wait (both without owners, like for like)',
     'ss times include its process start and printing, drained through a pipe; ours run in this process with the helper threads warm',
     'the owner scan reads every /proc/PID/fd link whatever the filter, so "CLOSE_WAIT + owners" costs about a full scan; ss -tanp state close-wait pays the same',

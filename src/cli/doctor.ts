@@ -1,24 +1,56 @@
+import { isIP } from 'node:net';
+
 import { InvalidArgumentError, type Command } from 'commander';
 
-import {
-  DEFAULT_EXPORTER_PORT,
-  DoctorWatch,
-  renderReport,
-  renderSockets,
-  resolveStates,
-  runDoctor,
-  startExporter,
-  stateNames,
-  takeSnapshot,
-  type DoctorReport,
-} from '../doctor/index.js';
-import { pc } from '../lab/report/colour.js';
+import { parseAddressFilter } from '../doctor/filters.js';
 
-// argv → one call into doctor/; no logic of its own beyond parsing and printing.
+// Registers `ss`, `doctor`, `exporter` and `trace`: options and their checks only. Each action
+// imports its module when it runs, so `teardown ss` never loads prom-client, the rules or the
+// tracer, and `teardown --help` loads none of them.
 
-function parsePort(v: string, prev: number[] = []): number[] {
+const DEFAULT_EXPORTER_PORT = 9473; // doctor/exporter.ts's DEFAULT_EXPORTER_PORT, without loading prom-client
+
+/** A port filter: 1..65535. Port 0 is refused: every listener's peer port is 0, so it would match them all. */
+export function parsePortFilter(v: string, prev: number[] = []): number[] {
   const n = Number(v);
   if (!/^\d{1,5}$/.test(v) || n > 65535) throw new InvalidArgumentError(`not a port number: ${JSON.stringify(v)}`);
+  if (n === 0) throw new InvalidArgumentError('port 0 is not a port a connection uses (every listener\'s peer shows 0): give 1..65535, or use -l for listeners');
+  return [...prev, n];
+}
+
+function parseListenPort(v: string): number {
+  const n = Number(v);
+  if (!/^\d{1,5}$/.test(v) || n > 65535) throw new InvalidArgumentError(`not a port number: ${JSON.stringify(v)} (0..65535; 0 picks a free port)`);
+  return n;
+}
+
+function parseAddress(v: string, prev: string[] = []): string[] {
+  try {
+    parseAddressFilter(v);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return [...prev, v];
+}
+
+function parseHost(v: string): string {
+  if (v.trim() === '') throw new InvalidArgumentError('empty host: it would bind every interface; say 0.0.0.0 or :: to mean that, or 127.0.0.1 (the default)');
+  if (isIP(v) === 0 && v !== 'localhost') throw new InvalidArgumentError(`not an IP address to bind: ${JSON.stringify(v)} (127.0.0.1, ::1, 0.0.0.0 for every interface, or ::)`);
+  return v;
+}
+
+function parsePositive(what: string, integer: boolean, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+    if (n > max) throw new InvalidArgumentError(`${what} must be at most ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+function collectPid(v: string, prev: number[] = []): number[] {
+  const n = Number(v);
+  if (!/^\d{1,10}$/.test(v) || n < 1 || n > 4_194_304) throw new InvalidArgumentError(`not a pid: ${JSON.stringify(v)} (1..4194304)`);
   return [...prev, n];
 }
 
@@ -26,205 +58,21 @@ function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-function parsePositive(what: string, integer: boolean) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-/** Shows `label … 1.2 s` on stderr while `work` runs longer than 300 ms, only when stderr is a terminal. */
-async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
-  if (process.stderr.isTTY !== true) return work;
-  const started = performance.now();
-  let shown = false;
-  const timer = setInterval(() => {
-    shown = true;
-    process.stderr.write(`\r${pc.dim(`${label} … ${((performance.now() - started) / 1000).toFixed(1)} s`)}`);
-  }, 300);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-    if (shown) process.stderr.write('\r\x1b[K');
-  }
-}
-
-function usage(cmd: string, message: string): number {
-  process.stderr.write(`teardown ${cmd}: ${message}\n(run teardown ${cmd} --help for usage)\n`);
-  return 2;
-}
-
-interface SsOptions {
-  all?: boolean;
-  listening?: boolean;
-  owners?: boolean;
-  port?: number[];
-  address?: string[];
-  json?: boolean;
-}
-
-/**
- * `teardown ss [state NAME]... [exclude NAME]... [-a] [-l] [-p] [--port P]... [--address A]... [--json]`.
- * @returns the exit code: 0, or 2 on bad usage.
- */
-export async function ssCommand(filter: string[], opts: SsOptions): Promise<number> {
-  const include: string[] = [];
-  const exclude: string[] = [];
-  for (let i = 0; i < filter.length; i++) {
-    const word = filter[i] as string;
-    const name = filter[i + 1];
-    if ((word === 'state' || word === 'exclude') && name !== undefined) {
-      (word === 'state' ? include : exclude).push(name);
-      i++;
-    } else {
-      return usage('ss', `expected "state NAME" or "exclude NAME", got ${JSON.stringify(word)}${word === 'state' || word === 'exclude' ? ' without a name' : ''}`);
-    }
-  }
-  if (opts.all) include.push('all');
-  if (opts.listening) include.push('listening');
-  let states;
-  try {
-    states = resolveStates(include, exclude);
-  } catch (err) {
-    return usage('ss', err instanceof Error ? err.message : String(err));
-  }
-  const snap = await withProgress(
-    opts.owners ? 'reading /proc/net/tcp and /proc/PID/fd' : 'reading /proc/net/tcp',
-    takeSnapshot({
-      states: [...states],
-      owners: opts.owners === true,
-      ...(opts.port === undefined ? {} : { ports: opts.port }),
-      ...(opts.address === undefined ? {} : { addresses: opts.address }),
-    }),
-  );
-  const { sockets, sharedHolders, ...meta } = snap;
-  if (opts.json) {
-    const kept = new Set(sockets.map((s) => s.inode));
-    const shared = Object.fromEntries([...sharedHolders].filter(([inode]) => kept.has(inode)));
-    process.stdout.write(`${JSON.stringify({ ...meta, states: [...states], count: sockets.length, sockets, sharedHolders: shared }, null, 1)}\n`);
-  } else {
-    process.stdout.write(`${renderSockets(sockets, { paint: pc, owners: opts.owners === true, holders: sharedHolders })}\n`);
-  }
-  if (opts.owners && snap.unreadablePids > 0) {
-    process.stderr.write(
-      pc.yellow(
-        `could not read /proc/PID/fd of ${snap.unreadablePids} process${snap.unreadablePids === 1 ? '' : 'es'} (EACCES/EPERM${process.geteuid?.() === 0 ? '' : ': not root'}): their sockets show "?" as owner\n`,
-      ),
-    );
-  }
-  return 0;
-}
-
-interface DoctorCliOptions {
-  json?: boolean;
-  watch?: number | true;
-  count?: number;
-  port?: number[];
-  owners: boolean;
-  root?: string;
-}
-
-/**
- * `teardown doctor [--json] [--watch [seconds]] [--count N] [--port P]... [--no-owners]`.
- * @returns 0 when no finding is warning or worse, 1 when one is (in watch mode: on the last
- *   scan), 2 on bad usage.
- */
-export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
-  const base = {
-    owners: opts.owners,
-    ...(opts.port === undefined ? {} : { ports: opts.port }),
-    ...(opts.root === undefined ? {} : { root: opts.root }),
-  };
-  const print = (r: DoctorReport): void => {
-    if (opts.json) process.stdout.write(`${JSON.stringify(r, null, opts.watch === undefined ? 1 : undefined)}\n`);
-    else process.stdout.write(renderReport(r, { paint: pc, width: process.stdout.isTTY === true ? process.stdout.columns : 120 }));
-  };
-  if (opts.watch === undefined) {
-    if (opts.count !== undefined) return usage('doctor', '--count needs --watch');
-    const report = await withProgress('scanning sockets, owners and counters', runDoctor(base));
-    print(report);
-    return report.exitCode;
-  }
-
-  const intervalMs = (opts.watch === true ? 2 : opts.watch) * 1000;
-  const watch = new DoctorWatch();
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const stop = (): void => {
-    stopped = true;
-    wake?.();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  let code = 0;
-  try {
-    for (let i = 0; !stopped && (opts.count === undefined || i < opts.count); i++) {
-      if (i > 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, intervalMs);
-        });
-        if (stopped) break;
-      }
-      const report = await withProgress('scanning', runDoctor({ ...base, watch }));
-      if (!opts.json && process.stdout.isTTY === true) process.stdout.write('\x1b[2J\x1b[H');
-      print(report);
-      if (!opts.json && process.stdout.isTTY !== true) process.stdout.write('\n');
-      code = report.exitCode;
-    }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
-  return code;
-}
-
-interface ExporterCliOptions {
-  port: number;
-  host: string;
-  top: number;
-  owners: boolean;
-}
-
-/**
- * `teardown exporter [--port P] [--host H] [--top N] [--no-owners]`: serves until SIGINT or
- * SIGTERM.
- * @returns 0 after a signal, 1 when it cannot listen.
- */
-export async function exporterCommand(opts: ExporterCliOptions): Promise<number> {
-  const port = opts.port;
-  let running;
-  try {
-    running = await startExporter({ host: opts.host, port, topN: opts.top, owners: opts.owners });
-  } catch (err) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'error';
-    process.stderr.write(`teardown exporter: cannot listen on ${opts.host}:${port}: ${code} (${err instanceof Error ? err.message : String(err)})\n`);
-    return 1;
-  }
-  process.stderr.write(`teardown exporter: serving ${running.url}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await running.close();
-  return 0;
-}
-
-/** Adds `ss`, `doctor` and `exporter` to the CLI. */
+/** Adds `ss`, `doctor`, `exporter` and `trace` to the CLI. */
 export function registerDoctorCommands(program: Command): void {
   program
     .command('ss')
     .description('list TCP sockets with ss-like columns (state, Recv-Q, Send-Q, local, peer, owner, timer)')
-    .argument('[filter...]', `"state NAME" and "exclude NAME", repeatable; NAME: ${stateNames().join(', ')}, or a kernel state name (CLOSE_WAIT)`)
+    .argument('[filter...]', '"state NAME" and "exclude NAME", repeatable; NAME: a state (close-wait, CLOSE_WAIT) or a group (all, connected, synchronized, bucket, big)')
     .option('-a, --all', 'all states (default: connected, without TIME_WAIT and SYN_RECV, as ss)')
     .option('-l, --listening', 'listening sockets')
     .option('-p, --owners', 'show the owning process (scans /proc/PID/fd; needs root for other users\' processes)')
-    .option('--port <port>', 'only sockets with this local or remote port (repeatable)', parsePort)
-    .option('--address <addr>', 'only sockets with this local or remote address, or ip:port endpoint (repeatable)', collect)
+    .option('--port <port>', 'only sockets with this local or remote port, 1..65535 (repeatable)', parsePortFilter)
+    .option('--address <addr>', 'only sockets with this local or remote address (10.0.0.1, ::1) or endpoint (10.0.0.1:80, [::1]:80) (repeatable)', parseAddress)
+    .option('--all-namespaces', 'every network namespace of the machine (/proc/*/ns/net, /run/netns), named in a Netns column')
     .option('--json', 'print one JSON object')
-    .action(async (filter: string[], opts: SsOptions) => {
+    .action(async (filter: string[], opts: import('./ss.js').SsOptions) => {
+      const { ssCommand } = await import('./ss.js');
       process.exitCode = await ssCommand(filter, opts);
     });
 
@@ -232,23 +80,42 @@ export function registerDoctorCommands(program: Command): void {
     .command('doctor')
     .description("find this machine's TCP teardown problems and explain each (exit 0: none; 1: a warning or worse; 2: usage)")
     .option('--json', 'print the report as JSON (with --watch: one JSON object per line per scan)')
-    .option('--watch [seconds]', 'rescan every N seconds (default 2) and show trends, ages and counter rates', parsePositive('--watch', false))
+    .option('--watch [seconds]', 'rescan every N seconds (default 2) and show trends, ages and counter rates; on a terminal the screen is redrawn in place', parsePositive('--watch', false, 86_400))
     .option('--count <n>', 'with --watch: stop after N scans', parsePositive('--count', true))
-    .option('--port <port>', 'only sockets with this local or remote port (repeatable)', parsePort)
+    .option('--port <port>', 'only sockets with this local or remote port, 1..65535 (repeatable)', parsePortFilter)
     .option('--no-owners', 'do not scan /proc/PID/fd for owners')
+    .option('--no-trace', 'with --watch: do not trace state transitions for true ages (tracefs)')
+    .option('--all-namespaces', 'every network namespace of the machine; each finding names its namespace')
     .option('--root <dir>', 'read procfs from this directory (a fixture tree)')
-    .action(async (opts: DoctorCliOptions) => {
+    .action(async (opts: import('./doctor-run.js').DoctorCliOptions) => {
+      const { doctorCommand } = await import('./doctor-run.js');
       process.exitCode = await doctorCommand(opts);
     });
 
   program
     .command('exporter')
-    .description(`serve Prometheus metrics (tcp_teardown_*) at http://HOST:PORT/metrics, scanning on each scrape`)
-    .option('--port <port>', 'port to listen on (0: any free port)', (v: string) => parsePort(v)[0] as number, DEFAULT_EXPORTER_PORT)
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--top <n>', 'label sets kept per labelled metric before "other"', parsePositive('--top', true), 10)
+    .description('serve Prometheus metrics (tcp_teardown_*) at http://HOST:PORT/metrics, scanning on each scrape')
+    .option('--port <port>', 'port to listen on (0: any free port)', parseListenPort, DEFAULT_EXPORTER_PORT)
+    .option('--host <host>', 'address to bind (0.0.0.0 or :: for every interface)', parseHost, '127.0.0.1')
+    .option('--top <n>', 'label sets kept per labelled metric before "other"', parsePositive('--top', true, 10_000), 10)
     .option('--no-owners', 'do not scan /proc/PID/fd for owners (CLOSE_WAIT by command then shows "?")')
-    .action(async (opts: ExporterCliOptions) => {
+    .option('--no-trace', 'do not trace state transitions (close_wait_oldest_seconds then counts from the first scrape)')
+    .option('--all-namespaces', 'every network namespace of the machine: socket metrics get a netns label')
+    .action(async (opts: import('./doctor-run.js').ExporterCliOptions) => {
+      const { exporterCommand } = await import('./doctor-run.js');
       process.exitCode = await exporterCommand(opts);
+    });
+
+  program
+    .command('trace')
+    .description("live TCP state transitions with the time spent in the previous state, and RSTs with the kernel's reason, from tracefs (no BPF; needs root)")
+    .option('--port <port>', 'only sockets with this local or remote port, 1..65535 (repeatable)', parsePortFilter)
+    .option('--state <state>', 'only transitions from or to this state, and RSTs sent in it (repeatable)', collect)
+    .option('--pid <pid>', 'only events of this process (repeatable)', collectPid)
+    .option('--json', 'one JSON object per line')
+    .option('--duration <seconds>', 'stop after this long (default: until Ctrl+C)', parsePositive('--duration', false, 2_147_483))
+    .action(async (opts: import('./trace.js').TraceCliOptions) => {
+      const { traceCommand } = await import('./trace.js');
+      process.exitCode = await traceCommand(opts);
     });
 }

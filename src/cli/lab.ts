@@ -4,7 +4,8 @@ import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
 import { isRoot } from '../lab/kernel/netns.js';
-import { renderTrace, timeline, verdictLine } from '../lab/report/text.js';
+import { DEFAULT_WIDTH, renderTrace, TIMELINE_LEGEND, timeline, verdictWord, wrap } from '../lab/report/text.js';
+import { standardOutput } from './output.js';
 import { runLab, uncoveredClaims, type LabResult } from '../lab/run-lab.js';
 
 export interface LabCommandOptions {
@@ -16,6 +17,8 @@ export interface LabCommandOptions {
   record?: string;
   /** Directory for one `<scenario>.pcap` each. */
   pcap?: string;
+  /** Lines as long as they come (default: at most 120 columns). */
+  wide?: boolean;
 }
 
 /** Makes `dir` (and its parents); the reason in one line when it cannot be made or written. */
@@ -29,15 +32,38 @@ function outputDir(flag: string, dir: string): string | null {
   }
 }
 
+/** The catalogue as data: each scenario with its article, title, summary, and the claims it judges. */
+function listing(): object {
+  return {
+    scenarios: CATALOGUE.map((sc) => ({
+      id: sc.id,
+      article: sc.article,
+      title: sc.title,
+      summary: sc.summary,
+      claims: Object.keys(sc.checks),
+      notes: Object.keys(sc.notes ?? {}),
+      findings: (sc.findings ?? []).map((f) => ({ id: f.id, fact: f.fact, claims: f.claims ?? [] })),
+      sysctls: sc.sysctls ?? {},
+    })),
+    uncovered: uncoveredClaims(CATALOGUE),
+  };
+}
+
 /**
- * `teardown lab [ids...] [--list] [--json] [--no-capture] [--no-trace] [--record DIR] [--pcap DIR]`.
+ * `teardown lab [ids...] [--list] [--json] [--no-capture] [--no-trace] [--record DIR] [--pcap DIR] [--wide]`.
  * @returns the exit code: 0 when every scenario ran (a contradicted claim is a finding, not a
  *   failure), 1 when a scenario failed, 2 on bad usage.
  */
 export async function labCommand(ids: string[], opts: LabCommandOptions): Promise<number> {
+  const out = standardOutput();
+  const width = opts.wide ? Number.MAX_SAFE_INTEGER : DEFAULT_WIDTH;
   if (opts.list) {
+    if (opts.json) {
+      out.write(`${JSON.stringify(listing(), null, 1)}\n`);
+      return 0;
+    }
     for (const sc of CATALOGUE) {
-      process.stdout.write(`${pc.bold(sc.id.padEnd(28))} ${sc.article}  ${sc.title}\n${' '.repeat(33)}${pc.dim(Object.keys(sc.checks).join(' '))}\n`);
+      out.write(`${pc.bold(sc.id.padEnd(28))} ${sc.article}  ${sc.title}\n${' '.repeat(33)}${pc.dim(Object.keys(sc.checks).join(' '))}\n`);
     }
     return 0;
   }
@@ -54,11 +80,13 @@ export async function labCommand(ids: string[], opts: LabCommandOptions): Promis
     }
   }
   const selected = ids.length > 0 ? ids.map((id) => findScenario(id)).filter((s) => s !== undefined) : [...CATALOGUE];
-  if (!isRoot()) process.stderr.write(pc.yellow('not root: scenarios run in the host namespace, without packet capture; those needing sysctls are skipped\n'));
+  const full = selected.length === CATALOGUE.length;
+  if (!isRoot()) process.stderr.write(pc.yellow('not root: scenarios run in the host namespace, without packet capture or tracing; those needing sysctls are skipped\n'));
   let done = 0;
   const result = await runLab(selected, {
     capture: opts.capture,
     trace: opts.trace,
+    allClaims: full,
     ...(opts.pcap !== undefined ? { pcapDir: opts.pcap } : {}),
     progress: {
       scenarioStarted: (sc) => process.stderr.write(pc.dim(`  running ${sc.id} …\n`)),
@@ -71,47 +99,77 @@ export async function labCommand(ids: string[], opts: LabCommandOptions): Promis
       },
     },
   });
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(jsonReport(result, selected.length === CATALOGUE.length), null, 1)}\n`);
-  } else {
-    process.stdout.write(humanReport(result, selected.length === CATALOGUE.length));
-  }
+  out.write(opts.json ? `${JSON.stringify(jsonReport(result), null, 1)}\n` : humanReport(result, full, width));
+  await out.drained();
   return result.outcomes.some((o) => o.status === 'failed') ? 1 : 0;
 }
 
-function jsonReport(r: LabResult, full: boolean): object {
+function jsonReport(r: LabResult): object {
   return {
     durationMs: r.durationMs,
     root: isRoot(),
+    claims: r.claims,
+    findings: r.findings.map(({ id, fact, evidence, scenario, claims }) => ({ id, fact, evidence, scenario, claims })),
     outcomes: r.outcomes,
     verdicts: r.verdicts,
     unjudged: r.unjudged,
-    ...(full ? { uncovered: uncoveredClaims(CATALOGUE) } : {}),
+    uncovered: uncoveredClaims(CATALOGUE),
   };
 }
 
-function humanReport(r: LabResult, full: boolean): string {
+/** Lines of `text` wrapped to `width`, the first starting at column `first`, the rest at `indent`. */
+function block(prefix: string, text: string, width: number, indent: number, prefixWidth = prefix.length): string[] {
+  const lines = wrap(text, width, indent, prefixWidth);
+  return [`${prefix}${lines[0] ?? ''}`, ...lines.slice(1)];
+}
+
+function humanReport(r: LabResult, full: boolean, width: number): string {
   const out: string[] = [];
-  for (const o of r.outcomes) {
-    if (o.status === 'ran') out.push(renderTrace(o.trace), '');
-    if (o.status === 'failed') out.push(pc.red(pc.bold(`━━ ${o.scenario} FAILED`)), ...(o.steps?.length ? [timeline(o.steps)] : []), pc.red(`   ${o.error}`), '');
+  // Summary first: one line per claim, its verdict coloured, the findings of its scenarios beneath.
+  out.push(pc.bold('━━ claims'));
+  for (const c of r.claims) {
+    const head = `  ${c.claim} ${c.verdict}: `;
+    out.push(...block(`  ${pc.bold(c.claim)} ${verdictWord(c.verdict)}: `, c.observed, width, 8, head.length));
+    if (c.findings.length > 1 || (c.findings.length === 1 && c.findings[0]?.observed !== c.observed)) {
+      for (const f of c.findings) {
+        const fh = `      ${f.scenario} ${f.verdict}: `;
+        out.push(...block(`      ${pc.dim(f.scenario)} ${verdictWord(f.verdict)}: `, f.observed, width, 10, fh.length));
+      }
+    }
+    for (const n of c.notes) out.push(...block(`      ${pc.cyan('note')}: `, n, width, 10, 12));
   }
-  out.push(pc.bold('━━ summary'));
-  for (const v of [...r.verdicts].sort((a, b) => a.claim.localeCompare(b.claim))) out.push(`  ${verdictLine(v)} ${pc.dim(`[${v.scenario}]`)}`);
-  const count = (k: string): number => r.verdicts.filter((v) => v.verdict === k).length;
+  const count = (k: string): number => r.claims.filter((c) => c.verdict === k).length;
   const skipped = r.outcomes.filter((o) => o.status === 'skipped');
   const failed = r.outcomes.filter((o) => o.status === 'failed');
-  for (const s of skipped) if (s.status === 'skipped') out.push(pc.yellow(`  skipped ${s.scenario}: ${s.reason}`));
-  for (const f of failed) if (f.status === 'failed') out.push(pc.red(`  FAILED ${f.scenario}: ${f.error}`));
-  if (r.unjudged.length) out.push(pc.yellow(`  no verdict (scenario skipped or failed): ${r.unjudged.join(' ')}`));
+  const totals =
+    `  ${r.outcomes.length - skipped.length - failed.length} scenarios ran, ${skipped.length} skipped, ${failed.length} failed in ${(r.durationMs / 1000).toFixed(1)} s; ` +
+    `${r.claims.length}${full ? '' : ` of ${CLAIMS.size}`} claims: ${pc.green(`${count('confirmed')} confirmed`)}, ${pc.magenta(`${count('partly')} partly`)}, ` +
+    `${pc.red(`${count('contradicted')} contradicted`)}, ${pc.yellow(`${count('unverified')} unverified`)}; ${r.findings.length} findings beyond the articles`;
+  out.push(...wrap(totals, width, 4, 0), '');
+  const kernels = new Set(r.outcomes.flatMap((o) => (o.status === 'ran' ? [o.trace.env.kernel] : [])));
+  const kernel = kernels.size === 1 ? [...kernels][0] : undefined;
+  if (kernel !== undefined) out.push(`  every scenario ran on kernel ${kernel}`);
+  out.push(...block('  ', TIMELINE_LEGEND, width, 2).map((l) => pc.dim(l)), '');
+  for (const o of r.outcomes) {
+    // No blank line between scenarios: each starts with its ━━ title.
+    if (o.status === 'ran') out.push(renderTrace(o.trace, { width, kernelShown: kernel !== undefined }));
+    if (o.status === 'failed') out.push(pc.red(pc.bold(`━━ ${o.scenario} FAILED`)), ...(o.steps?.length ? [timeline(o.steps)] : []), ...block('   ', o.error, width, 3));
+  }
+  if (r.findings.length > 0) {
+    out.push('', pc.bold('━━ findings beyond the articles'));
+    for (const f of r.findings) {
+      out.push(...block(`  ${pc.bold(f.id)}: `, f.fact, width, 4, f.id.length + 4));
+      out.push(...block(`    ${pc.dim(f.scenario)}: `, f.evidence, width, 6, f.scenario.length + 6));
+    }
+    out.push('');
+  }
+  out.push(pc.bold('━━ summary'));
+  for (const s of skipped) if (s.status === 'skipped') out.push(...block(pc.yellow(`  skipped ${s.scenario}: `), s.reason, width, 4, s.scenario.length + 11));
+  for (const f of failed) if (f.status === 'failed') out.push(...block(pc.red(`  FAILED ${f.scenario}: `), f.error, width, 4, f.scenario.length + 10));
   if (full) {
     const uncovered = uncoveredClaims(CATALOGUE);
     if (uncovered.length) out.push(pc.yellow(`  claims no scenario judges yet: ${uncovered.join(' ')}`));
   }
-  const claims = new Set(r.verdicts.map((v) => v.claim)).size;
-  out.push(
-    `  ${r.outcomes.length - skipped.length - failed.length} scenarios ran, ${skipped.length} skipped, ${failed.length} failed in ${(r.durationMs / 1000).toFixed(1)} s; ` +
-      `${claims}/${CLAIMS.size} claims judged: ${pc.green(`${count('confirmed')} confirmed`)}, ${pc.red(`${count('contradicted')} contradicted`)}, ${pc.yellow(`${count('unverified')} unverified`)}`,
-  );
+  out.push(...wrap(totals, width, 4, 0));
   return `${out.join('\n')}\n`;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { labCommand, type LabCommandOptions } from './lab.js';
-import { rpcDemoCommand } from './rpc-demo.js';
+import type { LabCommandOptions } from './lab.js';
 import { registerDoctorCommands } from './doctor.js';
+
+// Each command's module is imported when that command runs (start-up: `teardown ss` must not
+// load the lab, rpc or prom-client).
 
 const program = new Command();
 program
@@ -22,7 +24,9 @@ program
   .option('--no-trace', 'do not trace state transitions and RST reasons (tracefs)')
   .option('--record <dir>', "write each scenario's full trace to DIR/<scenario>.json")
   .option('--pcap <dir>', "write each scenario's packets to DIR/<scenario>.pcap (Wireshark, tcpdump -r)")
+  .option('--wide', 'do not fit the report to 120 columns')
   .action(async (ids: string[], opts: LabCommandOptions) => {
+    const { labCommand } = await import('./lab.js');
     process.exitCode = await labCommand(ids, opts);
   });
 
@@ -47,6 +51,7 @@ program
   .option('--lanes <n>', 'callers at once', intIn(1, 1000), 12)
   .option('--json', 'print the result as one JSON object')
   .action(async (opts: { idleMs: number; calls: number; lanes: number; json?: boolean }) => {
+    const { rpcDemoCommand } = await import('./rpc-demo.js');
     process.exitCode = await rpcDemoCommand(opts);
   });
 

@@ -1,9 +1,9 @@
-import type { SocketObservation } from '../tcp/observation.js';
 import { TCP_STATES, type TcpState } from '../tcp/state.js';
 import { diagnose, exitCodeFor, type DoctorThresholds, type Finding } from './findings.js';
 import { readKernelState, type DoctorSysctls, type KernelState, type Unreadable } from './kernel.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
-import { DoctorWatch, type WatchView } from './watch.js';
+import type { DoctorSocket } from './socket.js';
+import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
 /** Options of {@link runDoctor}. */
 export interface DoctorOptions {
@@ -16,6 +16,12 @@ export interface DoctorOptions {
   thresholds?: Partial<DoctorThresholds>;
   /** Feed this scan to a watch, for trends, ages and rates (`--watch`). */
   watch?: DoctorWatch;
+  /** Every network namespace of the machine (`--all-namespaces`): each finding names its namespace. */
+  allNamespaces?: boolean;
+  /** Helper threads for the owner scan (proc/'s `threads`; default every lane). */
+  threads?: number;
+  /** With `watch`: when sockets entered their state, from a tracer (see `startAgeTracer()`): true ages. */
+  entries?: StateEntries;
 }
 
 /** The JSON-friendly part of a {@link WatchView}. */
@@ -25,8 +31,16 @@ export interface WatchSummary {
   intervalMs: number | null;
   closeWaitTotal: number[];
   closeWait: WatchView['closeWait'];
-  /** ms each CLOSE_WAIT / FIN_WAIT2 has been seen, by `STATE local>remote`. */
+  /**
+   * ms each CLOSE_WAIT / FIN_WAIT2 / FIN_WAIT1 socket has been in that state, by `ageKey`
+   * (`STATE local>remote[ netns]`): from the transition itself when a tracer saw it, else the
+   * time since a scan first showed it (a lower bound, listed in `agesAtLeast`).
+   */
   ages: Record<string, number>;
+  /** Keys of `ages` that are lower bounds: the socket was already in that state when watching (or tracing) began. */
+  agesAtLeast: string[];
+  /** Where ages come from: `'trace'` (tracefs transitions) or `'scans'`. */
+  agesFrom: 'trace' | 'scans';
   /** Kernel counters: value since boot, per second over the last interval, increase during the watch. */
   rates: { key: string; value: number; perSecond: number | null; totalDelta: number }[];
 }
@@ -50,6 +64,8 @@ export interface DoctorReport {
   };
   /** Sockets per state (ports filter applied). */
   states: Partial<Record<TcpState, number>>;
+  /** With `allNamespaces`: the namespaces read (label, a pid in it, sockets), and those that failed. */
+  namespaces?: { label: string; pid: number | null; command: string | null; sockets: number }[];
   sysctls: DoctorSysctls;
   /** Files that could not be read. */
   unreadable: Unreadable[];
@@ -76,11 +92,28 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   // wall-clock step between scans cannot reorder them.
   const atMs = performance.timeOrigin + started;
   const [snap, kernel] = await Promise.all([
-    takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), ...(opts.ports === undefined ? {} : { ports: opts.ports }), owners: opts.owners !== false }),
+    takeSnapshot({
+      ...(opts.root === undefined ? {} : { root: opts.root }),
+      ...(opts.ports === undefined ? {} : { ports: opts.ports }),
+      owners: opts.owners !== false,
+      allNamespaces: opts.allNamespaces === true,
+      ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    }),
     readKernelState(opts.root === undefined ? {} : { root: opts.root }),
   ]);
-  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters });
-  return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started);
+  const others = await readOtherKernels(snap, opts.root);
+  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(opts.entries === undefined ? {} : { entries: opts.entries }) });
+  return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others);
+}
+
+/** The counters of every namespace but this one (sysctls: this namespace's, see limits). */
+export async function readOtherKernels(snap: DoctorSnapshot, root: string | undefined): Promise<Map<string, KernelState>> {
+  const out = new Map<string, KernelState>();
+  for (const ns of snap.namespaces?.read ?? []) {
+    if (ns.self || ns.pid === null) continue;
+    out.set(ns.label, await readKernelState({ ...(root === undefined ? {} : { root }), pid: ns.pid }));
+  }
+  return out;
 }
 
 /**
@@ -93,20 +126,40 @@ export function buildReport(
   watch: WatchView | undefined,
   thresholds: Partial<DoctorThresholds> = {},
   durationMs = snap.durationMs,
+  otherKernels: ReadonlyMap<string, KernelState> = new Map(),
 ): DoctorReport {
-  const findings = diagnose(
-    {
-      sockets: snap.sockets,
-      ownersScanned: snap.ownersScanned,
-      unreadablePids: snap.unreadablePids,
-      counters: kernel.counters,
-      sockstat: kernel.sockstat,
-      sysctls: kernel.sysctls,
-      sharedHolders: snap.sharedHolders,
-      ...(watch === undefined ? {} : { watch }),
-    },
-    thresholds,
-  );
+  const diagnoseOne = (sockets: readonly DoctorSocket[], k: KernelState, w: WatchView | undefined): Finding[] =>
+    diagnose(
+      {
+        sockets,
+        ownersScanned: snap.ownersScanned,
+        unreadablePids: snap.unreadablePids,
+        counters: k.counters,
+        sockstat: k.sockstat,
+        sysctls: k.sysctls,
+        sharedHolders: snap.sharedHolders,
+        ...(w === undefined ? {} : { watch: w }),
+      },
+      thresholds,
+    );
+  let findings: Finding[];
+  if (snap.namespaces === undefined) findings = diagnose1();
+  else {
+    // Each namespace on its own: 127.0.0.1:80 in one is not 127.0.0.1:80 in another, and its
+    // counters are its own. Counter rates are watched for this namespace only.
+    findings = [];
+    for (const ns of snap.namespaces.read) {
+      const sockets = snap.sockets.filter((s) => s.netns === ns.label);
+      const k = ns.self ? kernel : otherKernels.get(ns.label);
+      if (k === undefined) continue;
+      const w = watch === undefined || ns.self ? watch : { ...watch, rates: [] };
+      for (const f of diagnoseOne(sockets, k, w)) findings.push({ ...f, netns: ns.label, title: `[${ns.label}] ${f.title}` });
+    }
+    findings = sortFindings(findings);
+  }
+  function diagnose1(): Finding[] {
+    return diagnoseOne(snap.sockets, kernel, watch);
+  }
   const report: DoctorReport = {
     takenAt: new Date(snap.takenAtMs).toISOString(),
     durationMs: Math.round(durationMs * 10) / 10,
@@ -120,6 +173,9 @@ export function buildReport(
       vanishedPids: snap.vanishedPids,
     },
     states: stateCounts(snap.sockets),
+    ...(snap.namespaces === undefined
+      ? {}
+      : { namespaces: snap.namespaces.read.map((n) => ({ label: n.label, pid: n.pid, command: n.command, sockets: snap.sockets.filter((s) => s.netns === n.label).length })) }),
     sysctls: kernel.sysctls,
     unreadable: kernel.unreadable,
     limits: limitsOf(snap, kernel),
@@ -131,7 +187,7 @@ export function buildReport(
 }
 
 /** Sockets per state, in the kernel's state order, zero counts left out. */
-export function stateCounts(sockets: readonly SocketObservation[]): Partial<Record<TcpState, number>> {
+export function stateCounts(sockets: readonly Pick<DoctorSocket, 'state'>[]): Partial<Record<TcpState, number>> {
   const counts = new Map<TcpState, number>();
   for (const s of sockets) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
   const out: Partial<Record<TcpState, number>> = {};
@@ -149,11 +205,18 @@ function limitsOf(snap: DoctorSnapshot, kernel: KernelState): string[] {
     out.push(
       `could not read /proc/PID/fd of ${snap.unreadablePids} process${snap.unreadablePids === 1 ? '' : 'es'} ` +
         (process.geteuid?.() === 0
-          ? '(EACCES/EPERM even as root: shielded by ptrace checks, or changing credentials mid-scan): the sockets they hold show owner unknown'
-          : '(EACCES/EPERM: not root): the sockets they hold show owner unknown; run as root to name them'),
+          ? '(EACCES/EPERM even as root: shielded by ptrace checks, or changing credentials mid-scan): the sockets they hold have owner "unreadable" (? in tables)'
+          : '(EACCES/EPERM: not root): the sockets they hold have owner "unreadable" (? in tables); run as root to name them'),
     );
   }
   for (const u of kernel.unreadable) out.push(`could not read ${u.path} (${u.code}): the findings that need it are skipped`);
+  const ns = snap.namespaces;
+  if (ns !== undefined) {
+    if (ns.read.length > 1) out.push("other namespaces are judged against this namespace's sysctls (net.* sysctls are per namespace and cannot be read from outside); their counters are their own");
+    for (const f of ns.failed) out.push(`could not read namespace ${f.label}: ${f.reason}`);
+    if (ns.withoutProcess.length > 0) out.push(`named namespaces with no process in them were not read: ${ns.withoutProcess.join(', ')}`);
+    if (ns.unreadablePids > 0) out.push(`could not read the namespace of ${ns.unreadablePids} processes (not root): namespaces only they are in are missing`);
+  }
   if (snap.source === 'proc' && snap.sockets.some((s) => s.state === 'LISTEN')) {
     out.push("listen backlogs unknown: /proc/net/tcp does not show them, so an accept queue's fullness cannot be judged");
   }
@@ -168,6 +231,14 @@ function summarizeWatch(w: WatchView): WatchSummary {
     closeWaitTotal: w.closeWaitTotal,
     closeWait: w.closeWait,
     ages: Object.fromEntries(w.ages),
+    agesAtLeast: [...w.agesAtLeast],
+    agesFrom: w.agesFrom,
     rates: w.rates.map((r) => ({ key: r.key, value: r.value, perSecond: r.perSecond, totalDelta: r.totalDelta })),
   };
+}
+
+/** Worst first, stable otherwise (as `diagnose()` orders one namespace). */
+function sortFindings(found: Finding[]): Finding[] {
+  const rank = { critical: 0, warning: 1, info: 2 } as const;
+  return found.map((f, i) => ({ f, i })).sort((a, b) => rank[a.f.severity] - rank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }

@@ -3,15 +3,15 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Registry } from 'prom-client';
 
-import type { SocketObservation } from '../tcp/observation.js';
 import { TCP_STATES } from '../tcp/state.js';
 import { KERNEL_COUNTERS } from './counters.js';
-import { buildReport, type DoctorReport } from './doctor.js';
+import { buildReport, readOtherKernels, type DoctorReport } from './doctor.js';
 import { type DoctorThresholds } from './findings.js';
 import { readKernelState, type KernelState } from './kernel.js';
-import { Listeners, split } from './rules/context.js';
+import { canonical, Listeners, sideOf, split } from './rules/context.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
-import { DoctorWatch, type WatchView } from './watch.js';
+import { UNREADABLE, type DoctorSocket } from './socket.js';
+import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
 /** The prefix of every metric the exporter serves. */
 export const METRIC_PREFIX = 'tcp_teardown_';
@@ -33,6 +33,13 @@ export interface ExporterOptions {
   /** Scan owners (default true): CLOSE_WAIT by command needs them. */
   owners?: boolean;
   thresholds?: Partial<DoctorThresholds>;
+  /** Every network namespace (`--all-namespaces`): socket metrics get a `netns` label. */
+  allNamespaces?: boolean;
+  /**
+   * State entry times from a tracer (true ages for `close_wait_oldest_seconds`), read at each
+   * scan; see `doctor/ages.ts`. Without it ages count from the exporter's first scan.
+   */
+  entries?: () => StateEntries | undefined;
 }
 
 /** One scan, as the metrics read it. */
@@ -66,7 +73,7 @@ export function topN<L extends string>(values: readonly LabelledValue<L>[], n: n
   return kept;
 }
 
-function countBy<L extends string>(sockets: readonly SocketObservation[], labels: (s: SocketObservation) => Record<L, string> | undefined): LabelledValue<L>[] {
+function countBy<L extends string>(sockets: readonly DoctorSocket[], labels: (s: DoctorSocket) => Record<L, string> | undefined): LabelledValue<L>[] {
   const m = new Map<string, LabelledValue<L>>();
   for (const s of sockets) {
     const l = labels(s);
@@ -85,9 +92,14 @@ function countBy<L extends string>(sockets: readonly SocketObservation[], labels
  *
  * Metrics (prefix `tcp_teardown_`):
  * - `sockets{state}`: TCP sockets by state (kernel names);
- * - `close_wait_sockets{command,local_port}`: CLOSE_WAIT by owning command (`-` when no file
- *   holds it, `?` when the owner could not be read) and local port; top N, then `other` (002-f, 001-c);
- * - `close_wait_oldest_seconds`: how long the oldest CLOSE_WAIT has been seen by this exporter;
+ * - `close_wait_sockets{command,local_port,remote}`: CLOSE_WAIT by owning command (`-` when no
+ *   file holds it, `?` when the owner could not be read) and local port (accepted connections) or
+ *   remote endpoint (connections this host opened: never the ephemeral port); top N, then
+ *   `other` (002-f, 001-c);
+ * - `close_wait_oldest_seconds`: age of the oldest CLOSE_WAIT, from the traced transition when
+ *   `entries` is given and tracing is permitted, else since this exporter first saw it;
+ *   `ages_from_trace` says which;
+ * - with `allNamespaces`, the socket metrics get a `netns` label;
  * - `never_accepted_sockets{listener,state}`: connections in a listener's accept queue that no
  *   process has accepted, ESTABLISHED or already CLOSE_WAIT (001-c); top N, then `other`;
  * - `fin_wait2_sockets{held}`: FIN_WAIT2 held by a process (`true`, a half-close that can last
@@ -116,12 +128,15 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     if (last !== undefined && (last.doneAt === undefined || now - last.doneAt < cacheMs)) return last.scan;
     const pending = (async (): Promise<ExporterScan> => {
       const [snapshot, kernel] = await Promise.all([
-        takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), owners: opts.owners !== false }),
+        takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), owners: opts.owners !== false, allNamespaces: opts.allNamespaces === true }),
         readKernelState(opts.root === undefined ? {} : { root: opts.root }),
       ]);
+      const others = await readOtherKernels(snapshot, opts.root);
       // A monotonic clock for the watch: wall-clock steps (NTP) must not reorder scans.
-      const view = watch.update({ atMs: now, sockets: snapshot.sockets, counters: kernel.counters });
-      const report = buildReport(snapshot, kernel, view, opts.thresholds, performance.now() - now);
+      const entries = opts.entries?.();
+      const atMs = performance.timeOrigin + now;
+      const view = watch.update({ atMs, sockets: snapshot.sockets, counters: kernel.counters, ...(entries === undefined ? {} : { entries }) });
+      const report = buildReport(snapshot, kernel, view, opts.thresholds, performance.now() - now, others);
       return { snapshot, kernel, watch: view, report };
     })();
     const entry: { doneAt: number | undefined; scan: Promise<ExporterScan> } = { doneAt: undefined, scan: pending };
@@ -137,6 +152,10 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     return pending;
   };
 
+  const ns = opts.allNamespaces === true;
+  /** The `netns` label, with `allNamespaces` only (label sets stay what they were otherwise). */
+  const nsLabel = (x: DoctorSocket): Record<string, string> => (ns ? { netns: x.netns ?? '' } : {});
+  const withNs = <L extends string>(names: readonly L[]): L[] => (ns ? [...names, 'netns' as L] : [...names]);
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>, s: ExporterScan) => void): void => {
     const g: Gauge<L> = new Gauge<L>({
       name: p + name,
@@ -152,42 +171,60 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     });
   };
 
-  gauge('sockets', 'TCP sockets in this network namespace, by state (kernel state names).', ['state'], (g, s) => {
-    const counts = new Map<string, number>();
-    for (const x of s.snapshot.sockets) counts.set(x.state, (counts.get(x.state) ?? 0) + 1);
-    for (const st of TCP_STATES) g.set({ state: st }, counts.get(st) ?? 0);
+  gauge('sockets', 'TCP sockets by state (kernel state names), in this network namespace (every one, by netns, with --all-namespaces).', withNs(['state']), (g, s) => {
+    const labelsets = ns ? [...new Set(s.snapshot.sockets.map((x) => x.netns ?? ''))] : [''];
+    for (const nsName of labelsets) {
+      const counts = new Map<string, number>();
+      for (const x of s.snapshot.sockets) if (!ns || x.netns === nsName) counts.set(x.state, (counts.get(x.state) ?? 0) + 1);
+      for (const st of TCP_STATES) g.set(ns ? { state: st, netns: nsName } : { state: st }, counts.get(st) ?? 0);
+    }
   });
 
   gauge(
     'close_wait_sockets',
-    'CLOSE_WAIT sockets by owning command ("-": no file holds it, never accepted; "?": owner unreadable) and local port; the top N, the rest under "other".',
-    ['command', 'local_port'],
+    'CLOSE_WAIT sockets by owning command ("-": no file holds it, never accepted; "?": owner unreadable), by local port for accepted connections (remote ""), by remote endpoint for connections this host opened (local_port ""); the top N, the rest under "other".',
+    withNs(['command', 'local_port', 'remote']),
     (g, s) => {
-      const values = countBy(s.snapshot.sockets, (x) =>
-        x.state === 'CLOSE_WAIT' ? { command: x.owner?.command ?? (x.inode === 0 ? '-' : '?'), local_port: String(split(x.local).port) } : undefined,
-      );
-      for (const v of topN(values, n, ['command', 'local_port'])) g.set(v.labels, v.value);
+      const listeners = new Listeners(s.snapshot.sockets);
+      const range = s.kernel.sysctls.ipLocalPortRange;
+      const values = countBy(s.snapshot.sockets, (x) => {
+        if (x.state !== 'CLOSE_WAIT') return undefined;
+        const command = x.owner === null ? (x.inode === 0 ? '-' : '?') : x.owner === UNREADABLE ? '?' : x.owner.command;
+        // An ephemeral port would make a new series per connection: a client end is labelled by the service it points at.
+        const client = sideOf(x, listeners, range) === 'client';
+        return { command, local_port: client ? '' : String(split(x.local).port), remote: client ? canonical(x.remote) : '', ...nsLabel(x) };
+      });
+      for (const v of topN(values, n, withNs(['command', 'local_port', 'remote']))) g.set(v.labels, v.value);
     },
   );
 
-  gauge('close_wait_oldest_seconds', 'How long the oldest CLOSE_WAIT socket has been seen by this exporter, seconds (0 when there is none).', [], (g, s) => {
-    let max = 0;
-    for (const [k, ms] of s.watch.ages) if (k.startsWith('CLOSE_WAIT ') && ms > max) max = ms;
-    g.set(max / 1000);
-  });
+  gauge(
+    'close_wait_oldest_seconds',
+    'Age of the oldest CLOSE_WAIT socket, seconds (0 when there is none): since it entered CLOSE_WAIT when tracing is permitted (ages_from_trace 1), else since this exporter first saw it, a lower bound.',
+    [],
+    (g, s) => {
+      let max = 0;
+      for (const [k, ms] of s.watch.ages) if (k.startsWith('CLOSE_WAIT ') && ms > max) max = ms;
+      g.set(max / 1000);
+    },
+  );
+
+  gauge('ages_from_trace', '1 when socket ages come from traced state transitions (tracefs), 0 when from scans (lower bounds since the exporter started).', [], (g, s) =>
+    g.set(s.watch.agesFrom === 'trace' ? 1 : 0),
+  );
 
   gauge(
     'never_accepted_sockets',
     "Connections in a listener's accept queue that no process has accepted yet, by listener and state (CLOSE_WAIT: the peer already closed); the top N, the rest under \"other\".",
-    ['listener', 'state'],
+    withNs(['listener', 'state']),
     (g, s) => {
       const listeners = new Listeners(s.snapshot.sockets);
       const values = countBy(s.snapshot.sockets, (x) => {
         if (x.inode !== 0 || (x.state !== 'ESTABLISHED' && x.state !== 'CLOSE_WAIT')) return undefined;
         const l = listeners.find(x.local)?.local;
-        return l === undefined ? undefined : { listener: l, state: x.state };
+        return l === undefined ? undefined : { listener: l, state: x.state, ...nsLabel(x) };
       });
-      for (const v of topN(values, n, ['listener', 'state'])) g.set(v.labels, v.value);
+      for (const v of topN(values, n, withNs(['listener', 'state']))) g.set(v.labels, v.value);
     },
   );
 
@@ -199,8 +236,8 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     g.set({ held: 'false' }, orphan);
   });
 
-  gauge('time_wait_sockets', 'TIME_WAIT sockets by remote endpoint; the top N, the rest under "other".', ['remote'], (g, s) => {
-    for (const v of topN(countBy(s.snapshot.sockets, (x) => (x.state === 'TIME_WAIT' ? { remote: x.remote } : undefined)), n, ['remote'])) g.set(v.labels, v.value);
+  gauge('time_wait_sockets', 'TIME_WAIT sockets by remote endpoint; the top N, the rest under "other".', withNs(['remote']), (g, s) => {
+    for (const v of topN(countBy(s.snapshot.sockets, (x) => (x.state === 'TIME_WAIT' ? ({ remote: x.remote, ...nsLabel(x) } as Record<'remote', string>) : undefined)), n, withNs<'remote'>(['remote']))) g.set(v.labels, v.value);
   });
 
   gauge('ephemeral_ports', 'Ports in net.ipv4.ip_local_port_range: how many connections to one remote endpoint can exist (or sit in TIME_WAIT) at once.', [], (g, s) => {
@@ -273,7 +310,7 @@ export interface RunningExporter {
 /**
  * Serves the doctor's metrics over HTTP at `/metrics` (Prometheus text format 0.0.4), scanning on
  * each scrape.
- * @throws (through the promise) the listen error (`EADDRINUSE`, `EACCES`).
+ * @throws (through the promise) RangeError for an empty `host`; the listen error (`EADDRINUSE`, `EACCES`).
  */
 export async function startExporter(opts: StartExporterOptions = {}): Promise<RunningExporter> {
   const { registry } = createExporter(opts);
@@ -297,6 +334,8 @@ export async function startExporter(opts: StartExporterOptions = {}): Promise<Ru
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
   });
   const host = opts.host ?? '127.0.0.1';
+  // Node binds every interface for an empty host: never do that by accident (say 0.0.0.0 or ::).
+  if (host.trim() === '') throw new RangeError('host is empty, which would bind every interface; pass 0.0.0.0 or :: to mean that');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? DEFAULT_EXPORTER_PORT, host, () => {

@@ -1,8 +1,11 @@
 import type { ProcCounters } from '../proc/index.js';
-import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
+import type { SocketOwner } from '../tcp/observation.js';
 import type { TcpState } from '../tcp/state.js';
 import type { DoctorSysctls } from './kernel.js';
-import type { ProcessRef, WatchView } from './watch.js';
+import type { DoctorSocket, ProcessOrUnknown, ProcessRef } from './socket.js';
+import type { WatchView } from './watch.js';
+
+export { processText } from './socket.js';
 
 /** How bad a finding is. `warning` and `critical` make `teardown doctor` exit 1. */
 export type Severity = 'info' | 'warning' | 'critical';
@@ -12,7 +15,7 @@ export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 
 /** What the doctor knows, all of it read before the findings are computed (they do no I/O). */
 export interface DiagnoseInput {
-  sockets: readonly SocketObservation[];
+  sockets: readonly DoctorSocket[];
   /** Whether owners were looked for; without them, held sockets have `owner: null`. */
   ownersScanned: boolean;
   /** Processes whose descriptors could not be read (not root): a held socket may show no owner. */
@@ -44,6 +47,8 @@ export interface DoctorThresholds {
   orphansCritical: number;
   /** At most this many sockets are listed in a finding's `sockets` (its evidence keeps the full count). */
   maxSocketsPerFinding: number;
+  /** Bytes in Send-Q of FIN_WAIT1 sockets toward one remote: warning at or above. */
+  finWait1SendQWarning: number;
 }
 
 /** The defaults of {@link DoctorThresholds}. */
@@ -55,21 +60,33 @@ export const DEFAULT_THRESHOLDS: Readonly<DoctorThresholds> = Object.freeze({
   orphansWarning: 0.5,
   orphansCritical: 0.9,
   maxSocketsPerFinding: 50,
+  finWait1SendQWarning: 1 << 20,
 });
 
 /** Evidence of `close-wait-leak` (seed 002-f): CLOSE_WAIT sockets one process holds and never closed. */
 export interface CloseWaitLeakEvidence {
   process: ProcessRef;
+  /**
+   * `server`: the accepted end of connections to a listener here (grouped by local port);
+   * `client`: connections this process opened (an ephemeral local port, no listener), grouped by
+   * the service they point at (`remotes`).
+   */
+  side: 'server' | 'client';
   count: number;
   /** Sockets with Recv-Q >= 1: the FIN (and maybe data) is still unread; the process is not reading them at all. */
   eofUnread: number;
   /** Sockets with Recv-Q 0: the process read EOF (read() returned 0) and did not close(). */
   eofReadNotClosed: number;
+  /** Local ports (server side) or empty (client side: ephemeral ports say nothing). */
   localPorts: number[];
+  /** Remote endpoints on the client side (the services it connected to), at most 10; empty on the server side. */
+  remotes: string[];
   /** Sum of their Recv-Q, bytes (a FIN counts 1). */
   recvQBytes: number;
   /** Processes on this machine holding the other (FIN_WAIT2) ends, when seen. */
   peers: ProcessRef[];
+  /** How many of the sockets are held by several processes at once (see `alsoHeldBy`). */
+  shared: number;
   /**
    * Other processes holding the same sockets (a descriptor inherited over fork() or passed over a
    * Unix socket): the socket stays open, and sends no FIN, until every holder closes it (003-f).
@@ -96,7 +113,7 @@ export interface NeverAcceptedEvidence {
   /** The listening socket's local endpoint, or null when no listener on that port was seen. */
   listener: string | null;
   /** Who holds the listener: the process that should call accept(). */
-  listenerOwner: ProcessRef | null;
+  listenerOwner: ProcessOrUnknown;
   /** CLOSE_WAIT sockets no file holds on that listener. */
   count: number;
   /** ESTABLISHED sockets waiting in the same queue (their peers have not closed yet). */
@@ -118,7 +135,7 @@ export interface NeverAcceptedEvidence {
 /** Evidence of `accept-queue`: a listener with connections waiting for accept(). */
 export interface AcceptQueueEvidence {
   listener: string;
-  listenerOwner: ProcessRef | null;
+  listenerOwner: ProcessOrUnknown;
   acceptQueue: number;
   backlog: number | null;
   somaxconn: number | null;
@@ -128,16 +145,18 @@ export interface AcceptQueueEvidence {
 
 /** Evidence of `fin-wait2-held` (seed 004-j): FIN_WAIT2 sockets a process still holds (a half-close, shutdown(SHUT_WR) or end()). */
 export interface FinWait2HeldEvidence {
-  /** null when a file holds them but the scan could not name the process. */
-  process: ProcessRef | null;
+  /** `'unreadable'` when a file holds them but the scan could not name the process. */
+  process: ProcessOrUnknown;
   count: number;
   localPorts: number[];
   /** Remote endpoints (at most 10). */
   remotes: string[];
   /** Processes on this machine holding the CLOSE_WAIT ends, when seen. */
   peers: ProcessRef[];
-  /** How many of them have a peer end in CLOSE_WAIT on this machine with no owner. */
+  /** How many of them have a peer end in CLOSE_WAIT on this machine that no descriptor holds (never accepted). */
   peersWithoutOwner: number;
+  /** How many have a peer end in CLOSE_WAIT here whose owner could not be read. */
+  peersUnreadable: number;
   oldestSeenMs: number | null;
 }
 
@@ -154,10 +173,10 @@ export interface FinWait2OrphansEvidence {
 
 /** Evidence of `teardown-pair` (seed 004-d): both ends of half-closed connections on this machine. */
 export interface TeardownPairEvidence {
-  /** Who holds the FIN_WAIT2 ends (null: orphaned or not named). */
-  finWait2: ProcessRef | null;
-  /** Who holds the CLOSE_WAIT ends (null: never accepted or not named). */
-  closeWait: ProcessRef | null;
+  /** Who holds the FIN_WAIT2 ends (null: orphaned). */
+  finWait2: ProcessOrUnknown;
+  /** Who holds the CLOSE_WAIT ends (null: never accepted). */
+  closeWait: ProcessOrUnknown;
   count: number;
   /** The connections, as FIN_WAIT2 end and CLOSE_WAIT end (at most 10). */
   connections: { finWait2: string; closeWait: string }[];
@@ -174,8 +193,29 @@ export interface TimeWaitPortsEvidence {
   ephemeralPorts: number;
   /** count / ephemeralPorts. */
   ratio: number;
-  /** net.ipv4.tcp_tw_reuse. */
+  /** net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only (the default since Linux 4.14). */
   tcpTwReuse: number | null;
+  /** Whether tcp_tw_reuse already lets connect() take these ports again (1, or 2 toward loopback). */
+  reuseApplies: boolean;
+}
+
+/**
+ * Evidence of `fin-wait1-send-q`: FIN_WAIT1 sockets toward one remote endpoint with data still
+ * unsent or unacknowledged (a peer that stopped reading: its window is zero, so neither the data
+ * nor the FIN behind it can leave). Orphans among them hold kernel memory until
+ * tcp_orphan_retries gives up.
+ */
+export interface FinWait1SendQEvidence {
+  remote: string;
+  count: number;
+  /** Of them, closed by their process (no file holds them). */
+  orphaned: number;
+  /** Sum of their Send-Q, bytes. */
+  sendQBytes: number;
+  /** How many have the zero-window probe timer running. */
+  probing: number;
+  /** net.ipv4.tcp_orphan_retries (0 means the kernel's default of 8). */
+  tcpOrphanRetries: number | null;
 }
 
 /** Evidence of `syn-recv-flood`: half-open connections on one listener. */
@@ -212,7 +252,7 @@ export interface KernelCountersEvidence {
 
 /** Evidence of `close-wait-growing` (seed 002-f): a CLOSE_WAIT count that only grows. */
 export interface CloseWaitGrowingEvidence {
-  owner: ProcessRef | null;
+  owner: ProcessOrUnknown;
   ownerless: boolean;
   /** Counts per scan, oldest first. */
   series: number[];
@@ -231,7 +271,9 @@ interface FindingBase<I extends string, E> {
   /** One sentence: what to do. */
   advice: string;
   /** The sockets in question (at most {@link DoctorThresholds.maxSocketsPerFinding}). */
-  sockets: SocketObservation[];
+  sockets: DoctorSocket[];
+  /** The network namespace it is in (`--all-namespaces` only). */
+  netns?: string;
 }
 
 /** One problem the doctor found, with its evidence and what to do. Discriminated by `id`. */
@@ -244,6 +286,7 @@ export type Finding =
   | FindingBase<'fin-wait2-orphans', FinWait2OrphansEvidence>
   | FindingBase<'teardown-pair', TeardownPairEvidence>
   | FindingBase<'time-wait-ports', TimeWaitPortsEvidence>
+  | FindingBase<'fin-wait1-send-q', FinWait1SendQEvidence>
   | FindingBase<'syn-recv-flood', SynRecvFloodEvidence>
   | FindingBase<'orphans', OrphansEvidence>
   | FindingBase<'listen-overflows', KernelCountersEvidence>
@@ -255,7 +298,3 @@ export type Finding =
 /** Every finding id. */
 export type FindingId = Finding['id'];
 
-/** `node(1234)`, or `no owner`. */
-export function processText(p: ProcessRef | null): string {
-  return p === null ? 'no owner' : `${p.command}(${p.pid})`;
-}

@@ -1,5 +1,5 @@
 import { SEVERITIES, DEFAULT_THRESHOLDS, type DiagnoseInput, type DoctorThresholds, type Finding } from './finding.js';
-import { orphans, synRecv, timeWait } from './rules/capacity.js';
+import { finWait1SendQ, orphans, synRecv, timeWait } from './rules/capacity.js';
 import { acceptQueues, closeWait, trends } from './rules/close-wait.js';
 import { makeContext } from './rules/context.js';
 import { finWait2 } from './rules/fin-wait2.js';
@@ -17,7 +17,7 @@ export * from './finding.js';
  */
 export function diagnose(input: DiagnoseInput, thresholds: Partial<DoctorThresholds> = {}): Finding[] {
   const ctx = makeContext(input, { ...DEFAULT_THRESHOLDS, ...thresholds });
-  const found = [...closeWait(ctx), ...trends(ctx), ...finWait2(ctx), ...acceptQueues(ctx), ...timeWait(ctx), ...synRecv(ctx), ...orphans(ctx), ...kernelCounters(ctx)];
+  const found = [...closeWait(ctx), ...trends(ctx), ...finWait2(ctx), ...finWait1SendQ(ctx), ...acceptQueues(ctx), ...timeWait(ctx), ...synRecv(ctx), ...orphans(ctx), ...kernelCounters(ctx)];
   // Stable: worst first, then in the order above.
   return found.map((f, i) => ({ f, i })).sort((a, b) => SEVERITIES.indexOf(b.f.severity) - SEVERITIES.indexOf(a.f.severity) || a.i - b.i).map((x) => x.f);
 }

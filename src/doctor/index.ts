@@ -9,6 +9,9 @@
  * kernel; {@link diagnose} is a pure function of what they read, so it runs on fixtures.
  */
 export { takeSnapshot, type DoctorSnapshot, type SnapshotOptions } from './snapshot.js';
+export { ownerProcess, ownerRef, UNREADABLE, type DoctorOwner, type DoctorSocket, type ProcessOrUnknown } from './socket.js';
+export { addressMatcher, parseAddressFilter, type AddressFilter } from './filters.js';
+export { listNetNamespaces, type NetNamespace, type NetNamespaceList } from './namespaces.js';
 export { readKernelState, type DoctorSysctls, type KernelState, type ReadKernelStateOptions, type Unreadable } from './kernel.js';
 export { counterKey, counterValues, KERNEL_COUNTERS, type CounterGroup, type KernelCounter } from './counters.js';
 export { parseStateName, resolveStates, SS_DEFAULT_STATES, STATE_GROUPS, stateNames, type StateGroup } from './states.js';
@@ -26,6 +29,7 @@ export {
   type DoctorThresholds,
   type Finding,
   type FindingId,
+  type FinWait1SendQEvidence,
   type FinWait2HeldEvidence,
   type FinWait2OrphansEvidence,
   type KernelCountersEvidence,
@@ -38,16 +42,18 @@ export {
 } from './findings.js';
 export {
   ageKey,
+  AGED_STATES,
   DoctorWatch,
   isGrowing,
   type CloseWaitTrend,
   type CounterRate,
   type DoctorWatchOptions,
   type ProcessRef,
+  type StateEntries,
   type WatchSample,
   type WatchView,
 } from './watch.js';
-export { buildReport, runDoctor, stateCounts, type DoctorOptions, type DoctorReport, type WatchSummary } from './doctor.js';
+export { buildReport, readOtherKernels, runDoctor, stateCounts, type DoctorOptions, type DoctorReport, type WatchSummary } from './doctor.js';
 export {
   evidenceText,
   NO_PAINT,

@@ -23,6 +23,8 @@ export interface DoctorSysctls {
   tcpSyncookies: number | null;
   /** `net.ipv4.tcp_tw_reuse`: 0 off, 1 on, 2 loopback only: whether connect() may reuse a TIME_WAIT port. */
   tcpTwReuse: number | null;
+  /** `net.ipv4.tcp_orphan_retries`: probes/retransmits before an orphan is killed (0 means 8). */
+  tcpOrphanRetries: number | null;
 }
 
 /** A file the doctor wanted and could not read, with the errno name. */
@@ -47,6 +49,8 @@ export interface KernelState {
 export interface ReadKernelStateOptions {
   /** Where procfs is mounted (a fixture tree in tests). Default `/proc`. */
   root?: string;
+  /** Read the counters of the network namespace this process is in (`/proc/PID/net/…`); sysctls stay this namespace's. */
+  pid?: number;
 }
 
 const SYSCTLS: Record<Exclude<keyof DoctorSysctls, 'ipLocalPortRange'>, string> = {
@@ -56,6 +60,7 @@ const SYSCTLS: Record<Exclude<keyof DoctorSysctls, 'ipLocalPortRange'>, string> 
   tcpMaxSynBacklog: 'sys/net/ipv4/tcp_max_syn_backlog',
   tcpSyncookies: 'sys/net/ipv4/tcp_syncookies',
   tcpTwReuse: 'sys/net/ipv4/tcp_tw_reuse',
+  tcpOrphanRetries: 'sys/net/ipv4/tcp_orphan_retries',
 };
 
 /**
@@ -81,7 +86,7 @@ export async function readKernelState(opts: ReadKernelStateOptions = {}): Promis
       return note(path)(err);
     }
   };
-  const procOpts = opts.root === undefined ? {} : { root: opts.root };
+  const procOpts = { ...(opts.root === undefined ? {} : { root: opts.root }), ...(opts.pid === undefined ? {} : { pid: opts.pid }) };
   const [counters, sockstat, range, ...rest] = await Promise.all([
     readNetCounters(procOpts).catch(note(join(root, 'net/{snmp,netstat}'))),
     readSockstat(procOpts).catch(note(join(root, 'net/sockstat'))),
@@ -96,6 +101,7 @@ export async function readKernelState(opts: ReadKernelStateOptions = {}): Promis
     tcpMaxSynBacklog: null,
     tcpSyncookies: null,
     tcpTwReuse: null,
+    tcpOrphanRetries: null,
   };
   Object.keys(SYSCTLS).forEach((key, i) => {
     const v = rest[i];

@@ -71,8 +71,9 @@ export function parseStateName(name: string): readonly TcpState[] | undefined {
 }
 
 /**
- * The set of states of an ss-style filter: the union of `include` names (default
- * {@link SS_DEFAULT_STATES} when empty), minus the `exclude` names.
+ * The set of states of an ss-style filter: the union of `include` names, minus the `exclude`
+ * names. With no `include`, the start is {@link SS_DEFAULT_STATES} — or every state when an
+ * `exclude` is given, as in ss (`misc/ss.c`: `exclude` before any `state` starts from SS_ALL).
  * @throws RangeError naming the first name that is not a state or group.
  */
 export function resolveStates(include: readonly string[], exclude: readonly string[] = []): Set<TcpState> {
@@ -81,7 +82,7 @@ export function resolveStates(include: readonly string[], exclude: readonly stri
     if (s === undefined) throw new RangeError(`unknown state ${JSON.stringify(name)}; known: ${stateNames().join(', ')}`);
     return s;
   };
-  const out = new Set<TcpState>(include.length === 0 ? SS_DEFAULT_STATES : include.flatMap(pick));
+  const out = new Set<TcpState>(include.length > 0 ? include.flatMap(pick) : exclude.length > 0 ? STATE_GROUPS.all : SS_DEFAULT_STATES);
   for (const name of exclude) for (const s of pick(name)) out.delete(s);
   return out;
 }

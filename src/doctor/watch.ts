@@ -1,30 +1,42 @@
 import type { ProcCounters } from '../proc/index.js';
 import { tupleKey } from '../tcp/address.js';
-import type { SocketObservation } from '../tcp/observation.js';
 import { counterKey, KERNEL_COUNTERS, type KernelCounter } from './counters.js';
+import { ownerRef, UNREADABLE, type DoctorSocket, type ProcessOrUnknown } from './socket.js';
 
-/** A process named in a finding: pid and `/proc/PID/comm`. */
-export interface ProcessRef {
-  pid: number;
-  command: string;
-}
+export type { ProcessRef } from './socket.js';
 
 /** One scan, as {@link DoctorWatch.update} takes it. */
 export interface WatchSample {
   /** When the scan was taken, ms (any monotonic or wall clock, the same for every sample). */
   atMs: number;
-  sockets: readonly SocketObservation[];
+  sockets: readonly DoctorSocket[];
   /** `/proc/net/snmp` + `netstat`, or null when unreadable. */
   counters: ProcCounters | null;
+  /** When sockets entered their state, from a tracer (true ages); without it ages count from the first scan that showed them. */
+  entries?: StateEntries;
 }
 
 /**
+ * When sockets entered their current state, as a tracer of state transitions knows it
+ * (`doctor/ages.ts` feeds one from tracefs): the same clock as {@link WatchSample.atMs}.
+ */
+export interface StateEntries {
+  /** When the socket with this {@link ageKey} entered that state, ms; undefined when the tracer did not see it. */
+  enteredAt(key: string): number | undefined;
+  /** When the tracer started, ms: a socket it never saw enter its state is at least `atMs - sinceMs` old. */
+  readonly sinceMs: number;
+}
+
+/** The states whose age the watch keeps: the ones that last until a process or a peer acts. */
+export const AGED_STATES = ['CLOSE_WAIT', 'FIN_WAIT2', 'FIN_WAIT1'] as const;
+
+/**
  * How many CLOSE_WAIT sockets one holder had in each sample of the window, oldest first.
- * `owner` null with `ownerless` true: sockets no file holds (never accepted); `owner` null with
- * `ownerless` false: held by a process the scan could not read.
+ * `owner` null (`ownerless` true): sockets no file holds (never accepted); `owner`
+ * `'unreadable'`: held by a process the scan could not read.
  */
 export interface CloseWaitTrend {
-  owner: ProcessRef | null;
+  owner: ProcessOrUnknown;
   ownerless: boolean;
   series: number[];
   /** The count never fell over at least 3 samples and ended higher than it started: a leak (seed 002-f). */
@@ -59,16 +71,21 @@ export interface WatchView {
   /** The same, per holder. */
   closeWait: CloseWaitTrend[];
   /**
-   * How long each CLOSE_WAIT and FIN_WAIT2 socket has been seen, ms, by {@link ageKey}: the time
-   * since the first sample that showed it in that state (so a lower bound of its real age).
+   * How long each CLOSE_WAIT, FIN_WAIT2 and FIN_WAIT1 socket has been in that state, ms, by
+   * {@link ageKey}: from the transition when a tracer saw it (`entries`), else from the first
+   * sample that showed it in that state.
    */
   ages: ReadonlyMap<string, number>;
+  /** Keys of `ages` that are lower bounds: the socket was in that state before the tracer (or the watch) started. */
+  agesAtLeast: ReadonlySet<string>;
+  /** `'trace'` when this sample came with tracer entries, else `'scans'`. */
+  agesFrom: 'trace' | 'scans';
   rates: CounterRate[];
 }
 
 /** The key of a socket in {@link WatchView.ages}: its state and 4-tuple. */
-export function ageKey(s: Pick<SocketObservation, 'state' | 'local' | 'remote'>): string {
-  return `${s.state} ${tupleKey(s.local, s.remote)}`;
+export function ageKey(s: Pick<DoctorSocket, 'state' | 'local' | 'remote' | 'netns'>): string {
+  return `${s.state} ${tupleKey(s.local, s.remote)}${s.netns === undefined ? '' : ` ${s.netns}`}`;
 }
 
 /** Options of {@link DoctorWatch}. */
@@ -79,9 +96,10 @@ export interface DoctorWatchOptions {
 
 const MIN_TREND_SAMPLES = 3;
 
-function holderKey(s: SocketObservation): string {
-  if (s.owner !== null) return `${s.owner.pid} ${s.owner.command}`;
-  return s.inode === 0 ? 'none' : 'unknown';
+function holderKey(s: DoctorSocket): string {
+  if (s.owner === null) return s.inode === 0 ? 'none' : UNREADABLE;
+  if (s.owner === UNREADABLE) return UNREADABLE;
+  return `${s.owner.pid} ${s.owner.command}`;
 }
 
 /**
@@ -95,7 +113,7 @@ export class DoctorWatch {
   #lastAtMs: number | undefined;
   #totals: number[] = [];
   /** holder key → counts aligned with #totals. */
-  #holders = new Map<string, { owner: ProcessRef | null; ownerless: boolean; series: number[] }>();
+  #holders = new Map<string, { owner: ProcessOrUnknown; ownerless: boolean; series: number[] }>();
   #firstSeen = new Map<string, number>();
   #previous: Record<string, number> | undefined;
   #totalDelta = new Map<string, number>();
@@ -119,7 +137,7 @@ export class DoctorWatch {
     this.#lastAtMs = sample.atMs;
 
     // CLOSE_WAIT counts per holder.
-    const counts = new Map<string, { owner: ProcessRef | null; ownerless: boolean; n: number }>();
+    const counts = new Map<string, { owner: ProcessOrUnknown; ownerless: boolean; n: number }>();
     let total = 0;
     const seenNow = new Set<string>();
     for (const s of sample.sockets) {
@@ -128,9 +146,9 @@ export class DoctorWatch {
         const k = holderKey(s);
         const c = counts.get(k);
         if (c) c.n++;
-        else counts.set(k, { owner: s.owner === null ? null : { pid: s.owner.pid, command: s.owner.command }, ownerless: s.owner === null && s.inode === 0, n: 1 });
+        else counts.set(k, { owner: s.owner === null && s.inode !== 0 ? UNREADABLE : ownerRef(s), ownerless: s.owner === null && s.inode === 0, n: 1 });
       }
-      if (s.state === 'CLOSE_WAIT' || s.state === 'FIN_WAIT2') {
+      if (s.state === 'CLOSE_WAIT' || s.state === 'FIN_WAIT2' || s.state === 'FIN_WAIT1') {
         const k = ageKey(s);
         seenNow.add(k);
         if (!this.#firstSeen.has(k)) this.#firstSeen.set(k, sample.atMs);
@@ -174,7 +192,20 @@ export class DoctorWatch {
     this.#previous = values;
 
     const ages = new Map<string, number>();
-    for (const [k, t] of this.#firstSeen) ages.set(k, sample.atMs - t);
+    const agesAtLeast = new Set<string>();
+    const entries = sample.entries;
+    for (const [k, t] of this.#firstSeen) {
+      const entered = entries?.enteredAt(k);
+      if (entered !== undefined) ages.set(k, Math.max(0, sample.atMs - entered));
+      else if (entries !== undefined) {
+        // The tracer never saw it enter: it was there before the tracer started.
+        ages.set(k, Math.max(sample.atMs - entries.sinceMs, sample.atMs - t));
+        agesAtLeast.add(k);
+      } else {
+        ages.set(k, sample.atMs - t);
+        if (t === this.#firstAtMs) agesAtLeast.add(k);
+      }
+    }
     return {
       samples: this.#totals.length,
       spanMs: sample.atMs - this.#firstAtMs,
@@ -182,6 +213,8 @@ export class DoctorWatch {
       closeWaitTotal: [...this.#totals],
       closeWait: [...this.#holders.values()].map((h) => ({ owner: h.owner, ownerless: h.ownerless, series: [...h.series], growing: isGrowing(h.series) })),
       ages,
+      agesAtLeast,
+      agesFrom: entries === undefined ? 'scans' : 'trace',
       rates,
     };
   }

@@ -11,6 +11,11 @@ import type { DoctorReport } from '../../src/index.js';
 import { closingClient, kill, killAll, leakyServer, repeatingClient, until } from '../doctor/children.js';
 import { parsePromText, valueOf } from '../doctor/prom-text.js';
 
+/** The pid of a process reference, or null for none / unreadable. */
+function pidOf(p: unknown): number | null {
+  return typeof p === 'object' && p !== null && 'pid' in p ? (p as { pid: number }).pid : null;
+}
+
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
 const NO_STACK = /at .*\.js:\d+/;
@@ -140,7 +145,7 @@ describe('teardown doctor', () => {
       assert.ok(series.every((n, i) => i === 0 || n >= (series[i - 1] as number)) && (series[3] as number) > (series[0] as number), `growing: ${series.join(' ')}`);
       const growing = last.findings.find((f) => f.id === 'close-wait-growing');
       assert.ok(growing && growing.id === 'close-wait-growing', last.findings.map((f) => f.id).join(', '));
-      assert.equal(growing.evidence.owner?.pid, server.pid);
+      assert.equal(pidOf(growing.evidence.owner), server.pid);
       const ages = Object.entries(last.watch?.ages ?? {}).filter(([k]) => k.startsWith('CLOSE_WAIT '));
       assert.ok(ages.some(([, ms]) => ms >= 1000), `the first CLOSE_WAITs have been seen for >= 1 s: ${JSON.stringify(ages.slice(0, 3))}`);
       const leakFinding = last.findings.find((f) => f.id === 'close-wait-leak');
@@ -172,7 +177,7 @@ describe('teardown exporter', () => {
       });
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'binds loopback unless told otherwise');
       const fams = parsePromText(await (await fetch(url)).text());
-      assert.ok((valueOf(fams, 'tcp_teardown_close_wait_sockets', { command: 'node', local_port: String(port) }) ?? 0) >= 1 || valueOf(fams, 'tcp_teardown_close_wait_sockets', { command: 'other', local_port: 'other' }) !== undefined);
+      assert.ok((valueOf(fams, 'tcp_teardown_close_wait_sockets', { command: 'node', local_port: String(port), remote: '' }) ?? 0) >= 1 || valueOf(fams, 'tcp_teardown_close_wait_sockets', { command: 'other', local_port: 'other', remote: 'other' }) !== undefined);
       assert.equal(fams.get('tcp_teardown_listen_overflows_total')?.type, 'counter');
       const exited = new Promise<number | null>((r) => exporter.once('exit', (code) => r(code)));
       exporter.kill('SIGTERM');

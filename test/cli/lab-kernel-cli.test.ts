@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { CLAIMS } from '../../src/lab/claims.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,4 +114,32 @@ test('not root: runs what it can, says what it could not capture or trace and wh
   assert.match(trace?.env.traceNote ?? '', /^transitions not traced: /);
   assert.equal(trace?.transitions, null);
   assert.match(r.stderr, /not root/);
+});
+
+test('the whole catalogue: the report fits 120 columns and 1,200 lines; --json has one claim entry per claim of SEEDS.md', { skip: needsRoot }, () => {
+  const human = lab([]);
+  assert.equal(human.status, 0, human.stderr);
+  const lines = human.stdout.trimEnd().split('\n');
+  const widest = Math.max(...lines.map((l) => [...l].length));
+  assert.ok(widest <= 120, `widest line ${widest} columns`);
+  assert.ok(lines.length <= 1200, `${lines.length} lines`);
+  assert.match(human.stdout, /^━━ claims$/m, 'the summary comes first');
+  const json = lab(['--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as { claims: { claim: string; verdict: string; findings: unknown[]; notes: string[] }[]; findings: unknown[] };
+  const ids = [...CLAIMS.keys()];
+  // The lab's list of claims is SEEDS.md's, when the articles' folder is beside this checkout.
+  const seedsPath = fileURLToPath(new URL('../../../../shared/SEEDS.md', import.meta.url));
+  if (existsSync(seedsPath)) assert.deepEqual([...readFileSync(seedsPath, 'utf8').matchAll(/^- (\d{3}-[a-z]) /gm)].map((m) => m[1]), ids);
+  assert.deepEqual(report.claims.map((c) => c.claim), ids, 'one entry per claim, in SEEDS order');
+  for (const c of report.claims) assert.match(c.verdict, /^(confirmed|contradicted|partly|unverified)$/);
+});
+
+test('--list --json lists every scenario with its claims, as data', () => {
+  const r = spawnSync(process.execPath, [CLI, 'lab', '--list', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const list = JSON.parse(r.stdout) as { scenarios: { id: string; claims: string[]; summary: string }[]; uncovered: string[] };
+  assert.ok(list.scenarios.length >= 26);
+  assert.ok(list.scenarios.find((s) => s.id === 'self-connect')?.claims.includes('004-n'));
+  assert.ok(Array.isArray(list.uncovered));
 });

@@ -48,10 +48,11 @@ export async function kill(c: ChildProcess | Child): Promise<void> {
 const RESET_ON_TERM = `process.on('SIGTERM', () => { for (const s of held) s.resetAndDestroy(); setTimeout(() => process.exit(0), 20); });`;
 
 /** Starts `node -e script` (an ES module) and waits for its first stdout line, parsed as JSON. */
-export async function startNode(script: string, env: Record<string, string> = {}): Promise<Child> {
+export async function startNode(script: string, env: Record<string, string> = {}, prefix: string[] = []): Promise<Child> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...prefix, process.execPath, '--input-type=module', '-e', script];
+  const proc = spawn(argv[0] as string, argv.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   let out = '';
   let err = '';
@@ -169,4 +170,94 @@ export async function until(ports: number[], ok: (s: DoctorSnapshot) => boolean)
     if (ok(snap) || Date.now() > deadline) return snap;
     await sleep(50);
   }
+}
+
+/**
+ * A server that closes every connection at once (end(): FIN), and a client process that opens
+ * `count` connections to it and never closes them after reading the EOF (allowHalfOpen): the
+ * client's ends sit in CLOSE_WAIT on ephemeral ports, pointing at the server's port (issue 13, 5).
+ */
+export async function clientSideLeak(count: number): Promise<{ server: Child; client: Child; port: number }> {
+  const server = await startNode(
+    `import net from 'node:net';
+     const held = [];
+     const srv = net.createServer((s) => { s.on('error', () => {}); s.end(); });
+     ${RESET_ON_TERM}
+     srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port })));`,
+  );
+  const port = server.ready.port as number;
+  const client = await startNode(
+    `import net from 'node:net';
+     const held = [];
+     let left = Number(process.env.COUNT);
+     for (let i = 0; i < Number(process.env.COUNT); i++) {
+       const s = net.connect({ port: Number(process.env.PORT), host: '127.0.0.1', allowHalfOpen: true });
+       held.push(s);
+       s.on('data', () => {});
+       s.on('end', () => { if (--left === 0) console.log('{}'); });
+     }
+     ${RESET_ON_TERM}
+     setInterval(() => {}, 1 << 30);`,
+    { PORT: String(port), COUNT: String(count) },
+  );
+  return { server, client, port };
+}
+
+/**
+ * A server that hands each accepted connection to a child process as its fd 3 (a descriptor
+ * inherited at spawn, as after fork()) and keeps its own copy without ever reading it; the child
+ * reads to EOF and never closes. Both hold the socket (issue 13, 6). Prints the child's pid.
+ */
+export function forkSharingServer(): Promise<Child> {
+  return startNode(
+    `import net from 'node:net';
+     import { spawn } from 'node:child_process';
+     const held = [];
+     const kids = [];
+     const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+       held.push(s);
+       const kid = spawn(process.execPath, ['-e', "const net = require('node:net'); const s = new net.Socket({ fd: 3, allowHalfOpen: true, readable: true, writable: true }); s.on('data', () => {}); s.on('end', () => {}); setInterval(() => {}, 1 << 30);"], { stdio: ['ignore', 'ignore', 'ignore', s] });
+       kids.push(kid);
+       console.log(JSON.stringify({ port: srv.address().port, child: kid.pid }));
+     });
+     process.on('SIGTERM', () => { for (const k of kids) k.kill('SIGKILL'); for (const s of held) s.resetAndDestroy(); setTimeout(() => process.exit(0), 50); });
+     srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port })));`,
+  );
+}
+
+/**
+ * A receiver that never reads, and a sender process that fills its kernel send buffer toward it,
+ * calls end() and exits: its socket becomes an orphaned FIN_WAIT1 holding megabytes in Send-Q,
+ * probing a zero window (issue 13, 9).
+ */
+export async function stuckSender(): Promise<{ receiver: Child; port: number }> {
+  const receiver = await startNode(
+    `import net from 'node:net';
+     const held = [];
+     const srv = net.createServer({ pauseOnConnect: true }, (s) => held.push(s));
+     ${RESET_ON_TERM}
+     srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port })));`,
+  );
+  const port = receiver.ready.port as number;
+  const sender = await startNode(
+    `import net from 'node:net';
+     const s = net.connect(Number(process.env.PORT), '127.0.0.1');
+     const chunk = Buffer.alloc(1 << 16, 120);
+     let last = Date.now();
+     s.on('connect', () => {
+       const pump = () => { while (s.write(chunk)) {} last = Date.now(); };
+       pump();
+       s.on('drain', pump);
+       const t = setInterval(() => { if (Date.now() - last > 400) { clearInterval(t); s.end(); console.log('{}'); setTimeout(() => process.exit(0), 50); } }, 100);
+     });`,
+    { PORT: String(port) },
+  );
+  await new Promise<void>((resolve) => (sender.proc.exitCode !== null ? resolve() : sender.proc.once('exit', () => resolve())));
+  children.delete(sender.proc);
+  return { receiver, port };
+}
+
+/** Runs `node --input-type=module -e script` inside network namespace `ns` (ip netns exec), tracked like the others. */
+export function startNodeIn(ns: string, script: string, env: Record<string, string> = {}): Promise<Child> {
+  return startNode(script, env, ['ip', 'netns', 'exec', ns]);
 }

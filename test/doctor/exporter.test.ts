@@ -67,7 +67,7 @@ describe('the registry on the captured /proc fixture', () => {
     assert.equal(valueOf(fams, `${p}sockets`, { state: 'CLOSE_WAIT' }), 3);
     assert.equal(valueOf(fams, `${p}sockets`, { state: 'LISTEN' }), 12);
     assert.equal(valueOf(fams, `${p}sockets`, { state: 'CLOSING' }), 0, 'every state has a series');
-    assert.equal(valueOf(fams, `${p}close_wait_sockets`, { command: '?', local_port: '3002' }), 1, 'held, owner not scanned');
+    assert.equal(valueOf(fams, `${p}close_wait_sockets`, { command: '?', local_port: '3002', remote: '' }), 1, 'held, owner not scanned');
     assert.equal(valueOf(fams, `${p}fin_wait2_sockets`, { held: 'true' }), 1);
     assert.equal(valueOf(fams, `${p}fin_wait2_sockets`, { held: 'false' }), 2);
     assert.equal(valueOf(fams, `${p}never_accepted_sockets`, { listener: '127.0.0.1:3001', state: 'ESTABLISHED' }), 3);

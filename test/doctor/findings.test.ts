@@ -14,10 +14,16 @@ import {
   type DoctorSysctls,
   type Finding,
   type ProcCounters,
-  type SocketObservation,
+  type DoctorSocket,
   type TcpState,
+  UNREADABLE,
 } from '../../src/index.js';
 import { FIXTURES } from '../proc/fixtures.js';
+
+/** The pid of a process reference, or null for none / unreadable. */
+function pidOf(p: unknown): number | null {
+  return typeof p === 'object' && p !== null && 'pid' in p ? (p as { pid: number }).pid : null;
+}
 
 const SYSCTLS: DoctorSysctls = {
   ipLocalPortRange: [32768, 60999],
@@ -27,10 +33,11 @@ const SYSCTLS: DoctorSysctls = {
   tcpMaxSynBacklog: 2048,
   tcpSyncookies: 1,
   tcpTwReuse: 2,
+  tcpOrphanRetries: 0,
 };
 
 let nextInode = 1000;
-function sock(state: TcpState, local: string, remote: string, o: { recvQ?: number; sendQ?: number; pid?: number; command?: string; inode?: number; retransmits?: number } = {}): SocketObservation {
+function sock(state: TcpState, local: string, remote: string, o: { recvQ?: number; sendQ?: number; pid?: number; command?: string; inode?: number; retransmits?: number } = {}): DoctorSocket {
   const inode = o.inode ?? (o.pid === undefined ? 0 : nextInode++);
   return {
     local,
@@ -44,7 +51,7 @@ function sock(state: TcpState, local: string, remote: string, o: { recvQ?: numbe
   };
 }
 
-function input(sockets: SocketObservation[], more: Partial<DiagnoseInput> = {}): DiagnoseInput {
+function input(sockets: DoctorSocket[], more: Partial<DiagnoseInput> = {}): DiagnoseInput {
   return { sockets, ownersScanned: true, unreadablePids: 0, counters: null, sockstat: null, sysctls: SYSCTLS, ...more };
 }
 
@@ -59,8 +66,21 @@ describe('CLOSE_WAIT', () => {
     assert.ok(leak);
     assert.equal(leak.claim, '002-f');
     assert.equal(leak.severity, 'warning');
-    assert.deepEqual(leak.evidence, { process: { pid: 10, command: 'api' }, count: 1, eofUnread: 1, eofReadNotClosed: 0, localPorts: [8080], recvQBytes: 5, peers: [], alsoHeldBy: [], oldestSeenMs: null });
-    assert.match(leak.title, /^api\(10\) holds 1 CLOSE_WAIT socket .*never read the EOF/);
+    assert.deepEqual(leak.evidence, {
+      process: { pid: 10, command: 'api' },
+      side: 'server',
+      count: 1,
+      eofUnread: 1,
+      eofReadNotClosed: 0,
+      localPorts: [8080],
+      remotes: [],
+      recvQBytes: 5,
+      peers: [],
+      shared: 0,
+      alsoHeldBy: [],
+      oldestSeenMs: null,
+    });
+    assert.match(leak.title, /^api\(10\) holds 1 CLOSE_WAIT socket it never closed \(port 8080\): .*the EOF was never read/);
     assert.match(leak.advice, /stopped reading/);
     assert.equal(only(f, 'never-accepted').length, 0);
   });
@@ -74,11 +94,19 @@ describe('CLOSE_WAIT', () => {
   });
 
   it('a socket shared after fork(): every holder is named, each must close it (003-f)', () => {
-    const s = sock('CLOSE_WAIT', '10.0.0.1:8080', '10.0.0.9:50000', { pid: 10, inode: 777 });
-    const holders = new Map([[777, [{ pid: 10, command: 'app', fd: 3 }, { pid: 11, command: 'worker', fd: 7 }]]]);
-    const [leak] = only(diagnose(input([s], { sharedHolders: holders })), 'close-wait-leak');
-    assert.deepEqual(leak?.evidence.alsoHeldBy, [{ pid: 11, command: 'worker' }]);
-    assert.match(leak?.title ?? '', /also held by worker\(11\): every holder must close it \(003-f\)/);
+    // The worker read the EOF (Recv-Q 0) and closed its copy; the parent never read: the advice
+    // must not say the parent "sees EOF", and must name both.
+    const s = { ...sock('CLOSE_WAIT', '10.0.0.1:8080', '10.0.0.9:50000', { pid: 10, inode: 777 }), holders: [{ pid: 10, command: 'app', fd: 3 }, { pid: 11, command: 'worker', fd: 7 }] };
+    const alone = sock('CLOSE_WAIT', '10.0.0.1:8080', '10.0.0.9:50001', { pid: 10, inode: 778 });
+    const f = diagnose(input([s, alone]));
+    const leaks = only(f, 'close-wait-leak');
+    assert.equal(leaks.length, 2, 'the shared socket is its own group, apart from the one app holds alone');
+    const shared = leaks.find((l) => l.evidence.shared > 0);
+    assert.deepEqual(shared?.evidence.alsoHeldBy, [{ pid: 11, command: 'worker' }]);
+    assert.match(shared?.title ?? '', /^app\(10\) and worker\(11\) hold 1 CLOSE_WAIT socket they never closed .*shared by 2 processes: every holder must close it \(003-f\)/);
+    assert.doesNotMatch(shared?.advice ?? '', /sees EOF/);
+    assert.match(shared?.advice ?? '', /app\(10\), worker\(11\) all hold these sockets .* every holder has closed/);
+    assert.deepEqual(shared?.sockets[0]?.holders?.map((h) => h.pid), [10, 11], 'the rows keep every holder');
   });
 
   it('one finding per process', () => {
@@ -122,7 +150,7 @@ describe('CLOSE_WAIT', () => {
         sock('CLOSE_WAIT', '192.168.1.5:4002', '192.168.1.9:50000', { recvQ: 1 }),
       ]),
     );
-    assert.deepEqual(only(f, 'never-accepted').map((x) => [x.evidence.listener, x.evidence.listenerOwner?.pid]), [['[::]:4001', 7], ['0.0.0.0:4002', 8]]);
+    assert.deepEqual(only(f, 'never-accepted').map((x) => [x.evidence.listener, pidOf(x.evidence.listenerOwner)]), [['[::]:4001', 7], ['0.0.0.0:4002', 8]]);
   });
 
   it('a file holds it but no process could be read: owner unknown, says why', () => {
@@ -193,9 +221,26 @@ describe('TIME_WAIT against the ephemeral port range', () => {
       assert.equal(f?.severity, severity, `${n} TIME_WAIT of 100 ports`);
     }
     const [f] = only(diagnose(input(tw(60), { sysctls: range })), 'time-wait-ports');
-    assert.deepEqual({ ...f?.evidence }, { localAddress: '10.0.0.1', remote: '10.0.0.5:5432', count: 60, portRange: [1000, 1099], ephemeralPorts: 100, ratio: 0.6, tcpTwReuse: 2 });
+    assert.deepEqual({ ...f?.evidence }, { localAddress: '10.0.0.1', remote: '10.0.0.5:5432', count: 60, portRange: [1000, 1099], ephemeralPorts: 100, ratio: 0.6, tcpTwReuse: 2, reuseApplies: false });
     assert.match(f?.advice ?? '', /tcp_tw_reuse=1/);
     assert.equal(f?.sockets.length, DEFAULT_THRESHOLDS.maxSocketsPerFinding);
+  });
+
+  it('the advice reads tcp_tw_reuse: 2 already reuses toward loopback, 1 toward anyone, 0 never', () => {
+    const twTo = (remote: string): DoctorSocket[] => Array.from({ length: 60 }, (_, i) => sock('TIME_WAIT', `127.0.0.1:${1000 + i}`, remote));
+    const table: [remote: string, reuse: number, applies: boolean, advice: RegExp][] = [
+      ['127.0.0.1:16379', 2, true, /tcp_tw_reuse=2 already lets connect\(\) reuse these ports \(loopback\)/],
+      ['[::1]:16379', 2, true, /already lets connect\(\) reuse/],
+      ['10.0.0.5:5432', 2, false, /set net\.ipv4\.tcp_tw_reuse=1 \(it is 2: reuse toward loopback only/],
+      ['10.0.0.5:5432', 1, true, /tcp_tw_reuse=1 already lets connect\(\) reuse these ports once/],
+      ['127.0.0.1:16379', 0, false, /set net\.ipv4\.tcp_tw_reuse=1 \(it is 0\)/],
+    ];
+    for (const [remote, reuse, applies, advice] of table) {
+      const [f] = only(diagnose(input(twTo(remote), { sysctls: { ...SYSCTLS, ipLocalPortRange: [1000, 1099], tcpTwReuse: reuse } })), 'time-wait-ports');
+      assert.equal(f?.evidence.reuseApplies, applies, `${remote} reuse ${reuse}`);
+      assert.match(f?.advice ?? '', advice, `${remote} reuse ${reuse}`);
+      if (applies) assert.doesNotMatch(f?.advice ?? '', /set net\.ipv4\.tcp_tw_reuse/);
+    }
   });
 
   it('counts only ports of the range (our connect()s), and each remote endpoint apart', () => {
@@ -305,6 +350,81 @@ describe('the captured /proc fixture (test/fixtures/proc/basic)', () => {
     assert.deepEqual(await at('127.0.0.1:50110'), ['127.0.0.1:50110 127.0.0.1:4001', '[::ffff:127.0.0.1]:4001 [::ffff:127.0.0.1]:50110']);
     assert.deepEqual(await at('::ffff:127.0.0.1'), await at('127.0.0.1'));
     assert.deepEqual(await at('[::1]'), await at('::1'));
-    assert.deepEqual(await at('192.0.2.1', '10.1.2.3:99999', 'nonsense'), []);
+    assert.deepEqual(await at('192.0.2.1'), []);
+    for (const [bad, why] of [['10.1.2.3:99999', /port out of range/], ['nonsense', /not an IP address/], ['999.1.1.1', /not an IP address/], ['', /empty address/], ['::1:18004', /needs brackets/]] as const) {
+      await assert.rejects(at(bad), (e: Error) => e instanceof RangeError && why.test(e.message), bad);
+    }
   });
+});
+
+describe('owner unreadable is its own value, never "no owner" (issue 13, item 1)', () => {
+  const unreadable = (s: DoctorSocket): DoctorSocket => ({ ...s, owner: UNREADABLE });
+  it('a listener whose owner is unreadable: accept-queue and never-accepted say so', () => {
+    const l = { ...unreadable(sock('LISTEN', '127.0.0.1:18005', '0.0.0.0:0', { pid: 1 })), recvQ: 2 };
+    const f = diagnose(input([l, sock('CLOSE_WAIT', '127.0.0.1:18005', '127.0.0.1:50000', { recvQ: 1 })], { unreadablePids: 1 }));
+    const [q] = only(f, 'accept-queue');
+    assert.match(q?.title ?? '', /listener 127\.0\.0\.1:18005 \(owner unreadable\)/);
+    assert.doesNotMatch(`${q?.title} ${q?.advice}`, /no owner/);
+    assert.equal(q?.evidence.listenerOwner, UNREADABLE);
+    const [n] = only(f, 'never-accepted');
+    assert.equal(n?.evidence.listenerOwner, UNREADABLE);
+    assert.match(n?.advice ?? '', /owner unreadable/);
+  });
+  it('a FIN_WAIT2 whose CLOSE_WAIT peer is held by an unreadable process: not "no owner (never accepted)"', () => {
+    const f = diagnose(
+      input([sock('FIN_WAIT2', '127.0.0.1:50000', '127.0.0.1:6379', { pid: 300, command: 'client' }), unreadable(sock('CLOSE_WAIT', '127.0.0.1:6379', '127.0.0.1:50000', { pid: 400 }))], {
+        unreadablePids: 1,
+      }),
+    );
+    const [held] = only(f, 'fin-wait2-held');
+    assert.equal(held?.evidence.peersUnreadable, 1);
+    assert.equal(held?.evidence.peersWithoutOwner, 0);
+    assert.doesNotMatch(held?.title ?? '', /no owner/);
+    assert.match(held?.title ?? '', /owner is unreadable/);
+    assert.equal(only(f, 'teardown-pair')[0]?.evidence.closeWait, UNREADABLE);
+    assert.equal(only(f, 'close-wait-owner-unknown')[0]?.evidence.count, 1);
+  });
+});
+
+describe('client-side CLOSE_WAIT is grouped by the service it points at (item 5)', () => {
+  it('ephemeral local ports, no listener: one finding naming 127.0.0.1:16379, no port list', () => {
+    const socks = [50001, 50002, 50003].map((p) => sock('CLOSE_WAIT', `127.0.0.1:${p}`, '127.0.0.1:16379', { pid: 70, command: 'worker' }));
+    const f = diagnose(input([...socks, sock('CLOSE_WAIT', '127.0.0.1:50004', '10.0.0.8:5432', { pid: 70, command: 'worker' })]));
+    const [leak, ...more] = only(f, 'close-wait-leak');
+    assert.equal(more.length, 0);
+    assert.equal(leak?.evidence.side, 'client');
+    assert.deepEqual(leak?.evidence.localPorts, []);
+    assert.deepEqual(leak?.evidence.remotes, ['127.0.0.1:16379', '10.0.0.8:5432']);
+    assert.match(leak?.title ?? '', /connections it opened to 127\.0\.0\.1:16379, 10\.0\.0\.8:5432/);
+    assert.doesNotMatch(leak?.title ?? '', /5000\d/);
+  });
+  it('a port with a listener here is the server side even inside the ephemeral range', () => {
+    const f = diagnose(input([sock('LISTEN', '0.0.0.0:40000', '0.0.0.0:0', { pid: 9 }), sock('CLOSE_WAIT', '127.0.0.1:40000', '127.0.0.1:50000', { pid: 9 })]));
+    assert.equal(only(f, 'close-wait-leak')[0]?.evidence.side, 'server');
+  });
+});
+
+describe('FIN_WAIT1 holding Send-Q toward a peer that does not read (item 9)', () => {
+  const fw1 = (sendQ: number, o: { pid?: number; probe?: boolean } = {}): DoctorSocket => ({
+    ...sock('FIN_WAIT1', `127.0.0.1:${40000 + sendQ % 1000}`, '127.0.0.1:18009', o.pid === undefined ? {} : { pid: o.pid }),
+    sendQ,
+    timer: o.probe === true ? { kind: 'zero_window_probe', remainingMs: 3000, retransmits: 2 } : { kind: 'none', remainingMs: 0, retransmits: 0 },
+  });
+  const table: [name: string, socks: DoctorSocket[], severity: string | null][] = [
+    ['3 orphans × 3.9 MB, probing', [fw1(4_089_000, { probe: true }), fw1(4_089_001, { probe: true }), fw1(4_089_002, { probe: true })], 'warning'],
+    ['one small, probing a zero window', [fw1(1200, { probe: true })], 'info'],
+    ['a little Send-Q, no probe: a normal close in flight', [fw1(1200)], null],
+    ['no Send-Q', [fw1(0)], null],
+  ];
+  for (const [name, socks, severity] of table) {
+    it(name, () => {
+      const [f] = only(diagnose(input(socks)), 'fin-wait1-send-q');
+      assert.equal(f?.severity ?? null, severity);
+      if (f === undefined) return;
+      assert.equal(f.evidence.count, socks.length);
+      assert.equal(f.evidence.orphaned, socks.length);
+      assert.equal(f.evidence.sendQBytes, socks.reduce((a, s) => a + s.sendQ, 0));
+      assert.match(f.title, /toward 127\.0\.0\.1:18009/);
+    });
+  }
 });

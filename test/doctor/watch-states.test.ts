@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { ageKey, DoctorWatch, isGrowing, parseStateName, resolveStates, SS_DEFAULT_STATES, STATE_GROUPS, type SocketObservation } from '../../src/index.js';
+import { ageKey, DoctorWatch, isGrowing, parseStateName, resolveStates, SS_DEFAULT_STATES, STATE_GROUPS, type DoctorSocket } from '../../src/index.js';
 
-function cw(remotePort: number, pid: number | null, state: 'CLOSE_WAIT' | 'FIN_WAIT2' = 'CLOSE_WAIT'): SocketObservation {
+/** The pid of a process reference, or null for none / unreadable. */
+function pidOf(p: unknown): number | null {
+  return typeof p === 'object' && p !== null && 'pid' in p ? (p as { pid: number }).pid : null;
+}
+
+function cw(remotePort: number, pid: number | null, state: 'CLOSE_WAIT' | 'FIN_WAIT2' = 'CLOSE_WAIT'): DoctorSocket {
   return {
     local: '10.0.0.1:8080',
     remote: `10.0.0.2:${remotePort}`,
@@ -23,7 +28,7 @@ describe('DoctorWatch', () => {
     w.update({ atMs: 1000, sockets: [cw(1, 10), cw(4, 10), cw(2, 20), cw(9, null)], counters: null });
     const v = w.update({ atMs: 2000, sockets: [cw(1, 10), cw(4, 10), cw(5, 10), cw(2, 20), cw(9, null), cw(8, null)], counters: null });
     assert.deepEqual(v.closeWaitTotal, [4, 4, 6]);
-    const byPid = Object.fromEntries(v.closeWait.map((t) => [t.owner?.pid ?? (t.ownerless ? 'none' : 'unknown'), [t.series, t.growing]]));
+    const byPid = Object.fromEntries(v.closeWait.map((t) => [pidOf(t.owner) ?? (t.ownerless ? 'none' : 'unknown'), [t.series, t.growing]]));
     assert.deepEqual(byPid, { 10: [[1, 2, 3], true], 20: [[2, 1, 1], false], none: [[1, 1, 2], true] });
     assert.equal(v.spanMs, 2000);
     assert.equal(v.intervalMs, 1000);

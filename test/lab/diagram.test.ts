@@ -69,7 +69,6 @@ describe('renderSequenceDiagram', () => {
     const text = renderSequenceDiagram(handshake, ends, { width: 60 });
     const expected = [
       '   client 127.0.0.1:40312                        server 127.0.0.1:5000',
-      '              |                                            |',
       '  0.000 ms    |----- S  seq 0 ---------------------------->|',
       '  0.100 ms    |<---- S. seq 0 ack 1 -----------------------|',
       '  0.100 ms    |----- .  ack 1 ---------------------------->|',
@@ -88,7 +87,7 @@ describe('renderSequenceDiagram', () => {
     const long = [...handshake, seg(13, S, C, ['PSH', 'ACK', 'URG', 'ECE', 'CWR'], 4294967000, 4294967001, 65000)];
     for (const width of [20, 60, 120]) {
       const lines = renderSequenceDiagram(long, ends, { width }).trimEnd().split('\n');
-      assert.equal(lines.length, 2 + long.length);
+      assert.equal(lines.length, 1 + long.length);
       const barLines = lines.slice(1);
       const ends0 = new Set(barLines.map((l) => l.lastIndexOf('|')));
       assert.equal(ends0.size, 1, `right bars aligned at width ${width}:\n${lines.join('\n')}`);
@@ -104,18 +103,18 @@ describe('renderSequenceDiagram', () => {
     const e = defaultEnds(segs);
     assert.deepEqual(e, { left: { label: 'client', address: trace.addresses['c'] }, right: { label: 'server', address: trace.addresses['L'] } });
     const lines = renderSequenceDiagram(segs, e).trimEnd().split('\n');
-    assert.equal(lines.length, 2 + segs.length);
+    assert.equal(lines.length, 1 + segs.length);
     assert.match(lines[0] as string, new RegExp(`client ${e.left.address} +server ${e.right.address}`));
     segs.forEach((s, i) => {
-      const line = lines[2 + i] as string;
+      const line = lines[1 + i] as string;
       if (s.src === e.left.address) assert.match(line, /\|----- .*->\|$/);
       else assert.match(line, /\|<---- .*-\|$/);
     });
-    assert.match(lines[2 + 3] as string, /P\. seq 1:5 ack 1 \(4 B\)/);
-    assert.match(lines[2 + 5] as string, /\|----- F\. seq 5 ack 1 /);
+    assert.match(lines[1 + 3] as string, /P\. seq 1:5 ack 1 \(4 B\)/);
+    assert.match(lines[1 + 5] as string, /\|----- F\. seq 5 ack 1 /);
     const rst = segs.findIndex((s) => s.flags.includes('RST'));
     assert.ok(rst > 0 && segs[rst]?.rstReason, 'the recorded RST has its reason');
-    assert.match(lines[2 + rst] as string, new RegExp(`R\\. seq 1 ack 6 \\[${segs[rst]?.rstReason}\\]`));
+    assert.match(lines[1 + rst] as string, new RegExp(`R\\. seq 1 ack 6 \\[${segs[rst]?.rstReason}\\]`));
   });
 
   test('a self-connected socket loops back onto its single lifeline', () => {
@@ -126,10 +125,10 @@ describe('renderSequenceDiagram', () => {
     assert.equal(e.right.address, self);
     const lines = renderSequenceDiagram(segs, e).trimEnd().split('\n');
     assert.ok((lines[0] as string).includes(`${self} (self-connected)`));
-    assert.equal(lines.length, 2 + 2 * segs.length);
-    assert.match(lines[2] as string, /0\.000 ms +\|---\. S {2}seq 0$/);
-    assert.match(lines[3] as string, /^ +\|<--'$/);
-    assert.match(lines[4] as string, /\|---\. S\. seq 0 ack 1$/);
+    assert.equal(lines.length, 1 + 2 * segs.length);
+    assert.match(lines[1] as string, /0\.000 ms +\|---\. S {2}seq 0$/);
+    assert.match(lines[2] as string, /^ +\|<--'$/);
+    assert.match(lines[3] as string, /\|---\. S\. seq 0 ack 1$/);
   });
 
   test('a self segment in a two-party diagram is marked, a foreign one gets ?', () => {
@@ -140,6 +139,30 @@ describe('renderSequenceDiagram', () => {
 
   test('no segments', () => {
     assert.match(renderSequenceDiagram([], ends), /\(no segments\)/);
+  });
+});
+
+describe('compact diagrams', () => {
+  test('a plain handshake goes on the caption line; data or a FIN ACKed at once shares its line; a delayed ACK keeps its own', () => {
+    const segs = captured('accept-never-called');
+    const e = defaultEnds(segs);
+    const full = renderSequenceDiagram(segs, e).trimEnd().split('\n');
+    const compact = renderSequenceDiagram(segs, e, { compact: true }).trimEnd().split('\n');
+    assert.match(compact[0] as string, /client \S+ +<== handshake 0\.000 ms ==> +server \S+/);
+    assert.equal(compact.length, full.length - 3 - 1, 'three handshake lines and the data ACK folded');
+    assert.match(compact[1] as string, /P\. seq 1:5 ack 1 \(4 B\), ACKed at once/);
+    // The FIN's ACK came ~40 ms later (delayed ACK, 001-e): it keeps its line.
+    assert.match(compact[2] as string, /\|----- F\. seq 5 ack 1 -+>\|$/);
+    assert.match(compact[3] as string, /\|<---- \. {2}ack 6 -+\|$/);
+  });
+
+  test('nothing folds that is not exactly a handshake or an immediate pure ACK', () => {
+    const late = [...handshake.slice(0, 2), seg(10.1, C, S, ['ACK'], 1, 2)]; // ack 2: not the plain handshake
+    assert.equal(renderSequenceDiagram(late, ends, { compact: true }).trimEnd().split('\n').length, 4);
+    const delayed = [seg(0, C, S, ['PSH', 'ACK'], 1, 1, 4), seg(40, S, C, ['ACK'], 1, 5)];
+    assert.equal(renderSequenceDiagram(delayed, ends, { compact: true }).trimEnd().split('\n').length, 3);
+    const wrongAck = [seg(0, C, S, ['PSH', 'ACK'], 1, 1, 4), seg(0.1, S, C, ['ACK'], 1, 3)];
+    assert.equal(renderSequenceDiagram(wrongAck, ends, { compact: true }).trimEnd().split('\n').length, 3);
   });
 });
 

@@ -95,3 +95,21 @@ test('004-n reads the traced transitions: without FIN_WAIT1 → CLOSING it is co
   assert.equal(v.verdict, 'confirmed');
   assert.match(v.observed, /transitions not traced: not root: the passing states are inferred from the packets/);
 });
+
+test('the report of every recorded scenario fits 120 columns; --wide lets lines run', () => {
+  for (const sc of CATALOGUE) {
+    const text = renderTrace(recorded(sc.id)).replace(/\x1b\[[0-9;]*m/g, '');
+    for (const line of text.split('\n')) assert.ok([...line].length <= 120, `${sc.id}: ${[...line].length} columns: ${line}`);
+  }
+  const wide = renderTrace(recorded('pool-low-rate'), { width: 400 }).split('\n');
+  assert.ok(wide.some((l) => [...l].length > 120), 'a wide report has lines over 120 columns');
+});
+
+test('the timeline lists a socket only when it changed, and names a RST’s reason among what the tracepoints saw', () => {
+  const text = renderTrace(recorded('close-unread-data')).replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(text, /s1 sent RST \(TCP_ABORT_ON_CLOSE\)/);
+  // L is LISTEN from step 0 and its row returns only when its accept queue changes.
+  const rowsOfL = text.split('\n').filter((l) => / L {6}LISTEN /.test(l)).length;
+  const steps = recorded('close-unread-data').steps.length;
+  assert.ok(rowsOfL > 0 && rowsOfL < steps, `L listed ${rowsOfL} times over ${steps} steps`);
+});

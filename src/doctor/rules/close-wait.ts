@@ -1,57 +1,103 @@
-import type { SocketObservation } from '../../tcp/observation.js';
+import type { DoctorSocket } from '../socket.js';
 import { processText, type Finding } from '../finding.js';
+import { UNREADABLE } from '../socket.js';
 import type { ProcessRef } from '../watch.js';
-import { cap, groupBy, oldest, ownerRef, peerOf, plural, seconds, seenText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { canonical, cap, groupBy, sideOf, holdersOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, seconds, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * CLOSE_WAIT: the peer sent FIN and our kernel ACKed it (seed 001-e); only the application's
  * close() ends it. Who holds the socket says whose bug it is:
  * - a process: it never closed after EOF (002-f); Recv-Q >= 1 means the FIN is still unread, so
- *   it is not reading that socket at all; Recv-Q 0 means it read EOF and did not close;
+ *   it is not reading that socket at all; Recv-Q 0 means it (or another holder) read EOF and did
+ *   not close;
+ * - several processes (a descriptor inherited over fork()): no FIN goes until every one of them
+ *   closes it (003-f), so one holder reading EOF and closing is not enough;
  * - no file at all (inode 0): the connection completed in the kernel and was never accept()ed
  *   (001-c); the listener's owner is the process to look at;
- * - a file, but no process the scan could read: same bug as the first case, owner unknown.
+ * - a file, but no process the scan could read: same bug as the first case, owner unreadable.
+ *
+ * The accepted end of a connection to a listener here is grouped by local port; a connection the
+ * process opened itself (no listener on its local port, which lies in ip_local_port_range) is
+ * grouped by the service it points at, since its ephemeral port says nothing.
  */
 export function closeWait(ctx: Context): Finding[] {
   const out: Finding[] = [];
   const cw = ctx.input.sockets.filter((s) => s.state === 'CLOSE_WAIT');
-  const held = cw.filter((s) => s.owner !== null);
-  const unknown = cw.filter((s) => s.owner === null && s.inode !== 0);
-  const ownerless = cw.filter((s) => s.owner === null && s.inode === 0);
+  const held = cw.filter((s) => holdersOf(s).length > 0);
+  const unknown = cw.filter(isUnreadable);
+  const ownerless = cw.filter(isUnheld);
+  const sideOfSocket = (s: DoctorSocket): 'server' | 'client' => sideOf(s, ctx.listeners, ctx.input.sysctls.ipLocalPortRange);
 
-  for (const socks of groupBy(held, (s) => (s.owner as { pid: number }).pid).values()) {
-    const process = ownerRef(socks[0] as SocketObservation) as ProcessRef;
+  const groups = groupBy(held, (s) => `${holdersOf(s).map((p) => p.pid).join(',')} ${sideOfSocket(s)}`);
+  for (const socks of groups.values()) {
+    const first = socks[0] as DoctorSocket;
+    const holders = holdersOf(first);
+    const process = holders[0] as ProcessRef;
+    const side = sideOfSocket(first);
+    const sharedCount = socks.filter((s) => s.holders !== undefined && holdersOf(s).length > 1).length;
     const eofUnread = socks.filter((s) => s.recvQ >= 1).length;
     const eofReadNotClosed = socks.length - eofUnread;
-    const ports = uniqueSorted(socks.map((s) => split(s.local).port));
-    const peers = uniqueProcesses(socks.map((s) => {
-      const p = peerOf(ctx, s);
-      return p === undefined ? null : ownerRef(p);
-    }));
-    const oldestSeenMs = oldest(ctx, socks);
-    const alsoHeldBy = uniqueProcesses(socks.flatMap((s) => (ctx.input.sharedHolders?.get(s.inode) ?? []).map((o) => ({ pid: o.pid, command: o.command })))).filter(
-      (p) => p.pid !== process.pid,
+    const ports = side === 'server' ? uniqueSorted(socks.map((s) => split(s.local).port)) : [];
+    const remoteCounts = [...groupBy(socks, (s) => canonical(s.remote))].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+    const remotes = side === 'client' ? remoteCounts.slice(0, 10).map(([r]) => r) : [];
+    const peers = uniqueProcesses(
+      socks.map((s) => {
+        const p = peerOf(ctx, s);
+        return p === undefined ? null : ownerRef(p);
+      }),
     );
-    const shared = alsoHeldBy.length === 0 ? '' : `; also held by ${alsoHeldBy.map(processText).join(', ')}: every holder must close it (003-f)`;
-    const who = processText(process);
+    const oldestSeenMs = oldest(ctx, socks);
+    const alsoHeldBy = holders.slice(1);
+    const who = holders.length > 1 ? holders.map(processText).join(' and ') : processText(process);
+    const where =
+      side === 'server'
+        ? `port ${ports.join(', ')}`
+        : `connections it opened to ${remotes.slice(0, 3).join(', ')}${remoteCounts.length > 3 ? ` and ${remoteCounts.length - 3} more` : ''}`;
     const how =
       eofReadNotClosed === 0
-        ? `Recv-Q >= 1 on all: it never read the EOF (it is not reading these sockets at all)`
+        ? `Recv-Q >= 1 on all: the EOF was never read (nobody reads these sockets)`
         : eofUnread === 0
-          ? `Recv-Q 0 on all: it read the EOF and never called close()`
-          : `${eofUnread} with Recv-Q >= 1 (EOF never read: not reading at all), ${eofReadNotClosed} with Recv-Q 0 (EOF read, close() never called)`;
-    const advice =
-      eofReadNotClosed === 0
-        ? `${who} stopped reading these connections (a stuck handler, a paused stream, a pool that never reads idle sockets): read them and close() when read() returns 0 / on 'end' (002-i), or reap idle connections with a timeout (002-g).`
-        : eofUnread === 0
-          ? `${who} sees EOF (read() returns 0, 'end' in Node) and never closes: call close() / destroy() on EOF in every code path, including errors (002-i, 002-j).`
-          : `${who} both stops reading some connections and fails to close others after EOF: close() when read() returns 0 / on 'end' (002-i) and reap idle connections with a timeout (002-g).`;
+          ? `Recv-Q 0 on all: the EOF was read and close() never called`
+          : `${eofUnread} with Recv-Q >= 1 (EOF never read), ${eofReadNotClosed} with Recv-Q 0 (EOF read, close() never called)`;
+    let advice: string;
+    if (holders.length > 1) {
+      advice =
+        `${holders.map(processText).join(', ')} all hold these sockets (a descriptor inherited over fork() or passed over a Unix socket): ` +
+        `the FIN goes only when every holder has closed its descriptor, so one of them closing after EOF is not enough. ` +
+        `Close the inherited copy in the process that does not serve the connection (the parent right after fork(), or open it with O_CLOEXEC/SOCK_CLOEXEC before exec) (003-f), and close() on EOF in the one that does (002-i).`;
+    } else if (side === 'client') {
+      advice =
+        eofReadNotClosed === 0
+          ? `${who} keeps connections to ${remotes[0] ?? 'a service'} it no longer reads (an idle pool that never reads its idle sockets): the server closed them and the FIN sits unread; read idle connections and close() on EOF, or reap them with an idle timeout shorter than the server's (002-g, 003).`
+          : `${who} sees the server ${remotes[0] ?? ''} close (read() returns 0, 'end' in Node) and never closes its end: close() / destroy() on EOF in every code path, including errors, and drop the connection from its pool (002-i, 002-j).`;
+    } else {
+      advice =
+        eofReadNotClosed === 0
+          ? `${who} stopped reading these connections (a stuck handler, a paused stream, a pool that never reads idle sockets): read them and close() when read() returns 0 / on 'end' (002-i), or reap idle connections with a timeout (002-g).`
+          : eofUnread === 0
+            ? `${who} sees EOF (read() returns 0, 'end' in Node) and never closes: call close() / destroy() on EOF in every code path, including errors (002-i, 002-j).`
+            : `${who} both stops reading some connections and fails to close others after EOF: close() when read() returns 0 / on 'end' (002-i) and reap idle connections with a timeout (002-g).`;
+    }
+    const sharedText = holders.length > 1 ? `; shared by ${holders.length} processes: every holder must close it (003-f)` : '';
     out.push({
       id: 'close-wait-leak',
       severity: 'warning',
-      title: `${who} holds ${plural(socks.length, 'CLOSE_WAIT socket')} it never closed (port ${ports.join(', ')}): ${how}${shared}${seenText(oldestSeenMs)}`,
+      title: `${who} ${holders.length > 1 ? 'hold' : 'holds'} ${plural(socks.length, 'CLOSE_WAIT socket')} ${holders.length > 1 ? 'they' : 'it'} never closed (${where}): ${how}${sharedText}${ageText(ctx, socks)}`,
       claim: '002-f',
-      evidence: { process, count: socks.length, eofUnread, eofReadNotClosed, localPorts: ports, recvQBytes: socks.reduce((a, s) => a + s.recvQ, 0), peers, alsoHeldBy, oldestSeenMs },
+      evidence: {
+        process,
+        side,
+        count: socks.length,
+        eofUnread,
+        eofReadNotClosed,
+        localPorts: ports,
+        remotes,
+        recvQBytes: socks.reduce((a, s) => a + s.recvQ, 0),
+        peers,
+        shared: sharedCount,
+        alsoHeldBy,
+        oldestSeenMs,
+      },
       advice,
       sockets: cap(ctx, socks),
     });
@@ -63,13 +109,13 @@ export function closeWait(ctx: Context): Finding[] {
     const why = !ctx.input.ownersScanned
       ? 'owners were not scanned'
       : ctx.input.unreadablePids > 0
-        ? `held by a process this user cannot read (${plural(ctx.input.unreadablePids, 'process', 'processes')} unreadable)`
-        : 'held by a file no scanned process has (the process exited during the scan, or lives in another network namespace)';
+        ? `owner unreadable: held by a process this user cannot read (${plural(ctx.input.unreadablePids, 'process', 'processes')} unreadable)`
+        : 'owner unreadable: held by a file no scanned process has (the process exited during the scan, or lives in another network namespace)';
     const oldestSeenMs = oldest(ctx, unknown);
     out.push({
       id: 'close-wait-owner-unknown',
       severity: 'warning',
-      title: `${plural(unknown.length, 'CLOSE_WAIT socket')} on port ${ports.join(', ')} never closed by an unnamed process: ${why}${seenText(oldestSeenMs)}`,
+      title: `${plural(unknown.length, 'CLOSE_WAIT socket')} on port ${ports.join(', ')} held by a descriptor and never closed: ${why}${ageText(ctx, unknown)}`,
       claim: '002-f',
       evidence: {
         count: unknown.length,
@@ -91,6 +137,7 @@ export function closeWait(ctx: Context): Finding[] {
   for (const [listener, socks] of groupBy(ownerless, (s) => ctx.listeners.find(s.local))) {
     const ports = uniqueSorted(socks.map((s) => split(s.local).port));
     const listenerOwner = listener === undefined ? null : ownerRef(listener);
+    const listenerText = listenerOwner === null ? 'the listening process' : listenerOwner === UNREADABLE ? 'the listening process (owner unreadable: run as root to name it)' : processText(listenerOwner);
     const waitingEstablished =
       listener === undefined
         ? 0
@@ -103,7 +150,7 @@ export function closeWait(ctx: Context): Finding[] {
     out.push({
       id: 'never-accepted',
       severity: 'warning',
-      title: `${where} never accepted ${plural(socks.length, 'connection')} ${socks.length === 1 ? 'its peer' : 'their peers'} already closed: CLOSE_WAIT, no owner, Recv-Q ${uniqueSorted(socks.map((s) => s.recvQ)).join('/')}${queue}${seenText(oldestSeenMs)}`,
+      title: `${where} never accepted ${plural(socks.length, 'connection')} ${socks.length === 1 ? 'its peer' : 'their peers'} already closed: CLOSE_WAIT, no owner, Recv-Q ${uniqueSorted(socks.map((s) => s.recvQ)).join('/')}${queue}${ageText(ctx, socks)}`,
       claim: '001-c',
       evidence: {
         listener: listener?.local ?? null,
@@ -118,7 +165,7 @@ export function closeWait(ctx: Context): Finding[] {
         listenOverflows: counters?.TcpExt?.ListenOverflows ?? null,
         oldestSeenMs,
       },
-      advice: `${listenerOwner === null ? 'The listening process' : processText(listenerOwner)} is not calling accept(): a stalled event loop, EMFILE (check ulimit -n against its open descriptors) or a full backlog; unblock it and these go when it accepts and closes them, or when it exits (001-d, 001-f).`,
+      advice: `${listenerText.charAt(0).toUpperCase()}${listenerText.slice(1)} is not calling accept(): a stalled event loop, EMFILE (check ulimit -n against its open descriptors) or a full backlog; unblock it and these go when it accepts and closes them, or when it exits (001-d, 001-f).`,
       sockets: cap(ctx, listener === undefined ? socks : [listener, ...socks]),
     });
   }
@@ -156,9 +203,12 @@ export function trends(ctx: Context): Finding[] {
   const out: Finding[] = [];
   for (const tr of w.closeWait) {
     if (!tr.growing) continue;
-    const who = tr.owner !== null ? processText(tr.owner) : tr.ownerless ? 'no owner (never accepted)' : 'an unnamed process';
+    const owner = tr.owner;
+    const who = owner === null ? 'no owner (never accepted)' : processText(owner);
     const socks = ctx.input.sockets.filter(
-      (s) => s.state === 'CLOSE_WAIT' && (tr.owner !== null ? s.owner?.pid === tr.owner.pid : s.owner === null && (s.inode === 0) === tr.ownerless),
+      (s) =>
+        s.state === 'CLOSE_WAIT' &&
+        (owner === null ? isUnheld(s) : owner === UNREADABLE ? isUnreadable(s) : holdersOf(s)[0]?.pid === owner.pid),
     );
     out.push({
       id: 'close-wait-growing',

@@ -2,9 +2,11 @@
 // gets (the input, the thresholds, listeners, and the 4-tuple index for finding a connection's
 // other end on this machine).
 import { parseEndpoint, tupleKey } from '../../tcp/address.js';
-import type { SocketObservation } from '../../tcp/observation.js';
 import type { DiagnoseInput, DoctorThresholds } from '../finding.js';
-import { ageKey, type ProcessRef } from '../watch.js';
+import { ownerProcess, UNREADABLE, type DoctorSocket, type ProcessOrUnknown, type ProcessRef } from '../socket.js';
+import { ageKey } from '../watch.js';
+
+export { ownerRef } from '../socket.js';
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -41,9 +43,9 @@ export function uniqueSorted(ns: Iterable<number>): number[] {
 
 /** Listeners by port; `find` picks the one a connection arrived on (exact address first, then a wildcard). */
 export class Listeners {
-  readonly #byPort = new Map<number, SocketObservation[]>();
+  readonly #byPort = new Map<number, DoctorSocket[]>();
 
-  constructor(sockets: readonly SocketObservation[]) {
+  constructor(sockets: readonly DoctorSocket[]) {
     for (const s of sockets) {
       if (s.state !== 'LISTEN') continue;
       const { port } = split(s.local);
@@ -53,7 +55,7 @@ export class Listeners {
     }
   }
 
-  find(local: string): SocketObservation | undefined {
+  find(local: string): DoctorSocket | undefined {
     const { address, port } = split(local);
     const candidates = this.#byPort.get(port);
     if (candidates === undefined) return undefined;
@@ -66,14 +68,32 @@ export class Listeners {
   }
 }
 
-export function ownerRef(s: SocketObservation): ProcessRef | null {
-  return s.owner === null ? null : { pid: s.owner.pid, command: s.owner.command };
+export function uniqueProcesses(ps: Iterable<ProcessOrUnknown>): ProcessRef[] {
+  const seen = new Map<number, ProcessRef>();
+  for (const p of ps) if (p !== null && p !== UNREADABLE && !seen.has(p.pid)) seen.set(p.pid, { pid: p.pid, command: p.command });
+  return [...seen.values()].sort((a, b) => a.pid - b.pid);
 }
 
-export function uniqueProcesses(ps: Iterable<ProcessRef | null>): ProcessRef[] {
-  const seen = new Map<number, ProcessRef>();
-  for (const p of ps) if (p !== null && !seen.has(p.pid)) seen.set(p.pid, p);
-  return [...seen.values()].sort((a, b) => a.pid - b.pid);
+/** Every process holding the socket: all its holders when shared, else its owner. */
+export function holdersOf(s: DoctorSocket): ProcessRef[] {
+  if (s.holders !== undefined) return uniqueProcesses(s.holders);
+  const o = ownerProcess(s);
+  return o === undefined ? [] : [{ pid: o.pid, command: o.command }];
+}
+
+/** A socket a descriptor holds whose holder could not be named. */
+export function isUnreadable(s: DoctorSocket): boolean {
+  return s.owner === UNREADABLE || (s.owner === null && s.inode !== 0);
+}
+
+/** A socket no descriptor holds (never accepted, orphaned, TIME_WAIT). */
+export function isUnheld(s: DoctorSocket): boolean {
+  return s.owner === null && s.inode === 0;
+}
+
+/** Whether the address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x). */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\./.test(address) || /^::ffff:127\./i.test(address);
 }
 
 export interface Context {
@@ -81,14 +101,14 @@ export interface Context {
   t: DoctorThresholds;
   listeners: Listeners;
   /** canonical `local>remote` → socket, to find the other end of a connection on this machine. */
-  byTuple: Map<string, SocketObservation>;
+  byTuple: Map<string, DoctorSocket>;
 }
 
-export function peerOf(ctx: Context, s: SocketObservation): SocketObservation | undefined {
+export function peerOf(ctx: Context, s: DoctorSocket): DoctorSocket | undefined {
   return ctx.byTuple.get(tupleKey(canonical(s.remote), canonical(s.local)));
 }
 
-export function oldest(ctx: Context, socks: readonly SocketObservation[]): number | null {
+export function oldest(ctx: Context, socks: readonly DoctorSocket[]): number | null {
   const ages = ctx.input.watch?.ages;
   if (ages === undefined) return null;
   let max: number | null = null;
@@ -99,7 +119,7 @@ export function oldest(ctx: Context, socks: readonly SocketObservation[]): numbe
   return max;
 }
 
-export function cap(ctx: Context, socks: readonly SocketObservation[]): SocketObservation[] {
+export function cap(ctx: Context, socks: readonly DoctorSocket[]): DoctorSocket[] {
   return socks.slice(0, ctx.t.maxSocketsPerFinding);
 }
 
@@ -114,13 +134,43 @@ export function groupBy<K, V>(items: Iterable<V>, key: (v: V) => K): Map<K, V[]>
   return m;
 }
 
-export function seenText(ms: number | null): string {
-  return ms === null ? '' : `, the oldest seen for ${seconds(ms)}`;
+/**
+ * `, the oldest in CLOSE_WAIT for 240.0 s` (from a traced transition), `… for ≥ 20.0 s` (it was
+ * there before the tracer or the watch began), or `` when not watching.
+ */
+export function ageText(ctx: Context, socks: readonly DoctorSocket[]): string {
+  const w = ctx.input.watch;
+  if (w === undefined) return '';
+  let max: number | null = null;
+  let key = '';
+  for (const s of socks) {
+    const k = ageKey(s);
+    const a = w.ages.get(k);
+    if (a !== undefined && (max === null || a > max)) {
+      max = a;
+      key = k;
+    }
+  }
+  if (max === null) return '';
+  const state = key.split(' ')[0] as string;
+  const atLeast = w.agesAtLeast.has(key) ? '≥ ' : '';
+  return w.agesFrom === 'trace' ? `, the oldest in ${state} for ${atLeast}${seconds(max)}` : `, the oldest seen for ${atLeast}${seconds(max)}`;
 }
 
 /** The context of one diagnosis. */
 export function makeContext(input: DiagnoseInput, t: DoctorThresholds): Context {
-  const byTuple = new Map<string, SocketObservation>();
+  const byTuple = new Map<string, DoctorSocket>();
   for (const s of input.sockets) if (s.state !== 'LISTEN') byTuple.set(tupleKey(canonical(s.local), canonical(s.remote)), s);
   return { input, t, listeners: new Listeners(input.sockets), byTuple };
+}
+
+/**
+ * Which end of a connection a socket is: `server` when a listener here owns its local port (or
+ * the port is outside ip_local_port_range), `client` when it is an ephemeral port of a
+ * connection this machine opened. A client's local port says nothing; its remote endpoint does.
+ */
+export function sideOf(s: DoctorSocket, listeners: Listeners, range: readonly [number, number] | null): 'server' | 'client' {
+  if (listeners.find(s.local) !== undefined) return 'server';
+  const port = split(s.local).port;
+  return range !== null && port >= range[0] && port <= range[1] ? 'client' : 'server';
 }

@@ -1,6 +1,6 @@
-import type { SocketObservation } from '../../tcp/observation.js';
 import { processText, type Finding } from '../finding.js';
-import { cap, groupBy, oldest, ownerRef, peerOf, plural, seenText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { UNREADABLE, type DoctorSocket } from '../socket.js';
+import { cap, groupBy, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * FIN_WAIT2: we sent FIN and it was ACKed; the peer has not sent its own. Held by a process it is
@@ -11,26 +11,30 @@ import { cap, groupBy, oldest, ownerRef, peerOf, plural, seenText, split, unique
 export function finWait2(ctx: Context): Finding[] {
   const out: Finding[] = [];
   const fw2 = ctx.input.sockets.filter((s) => s.state === 'FIN_WAIT2');
-  const held = fw2.filter((s) => s.inode !== 0 || s.owner !== null);
-  const orphans = fw2.filter((s) => s.inode === 0 && s.owner === null);
+  const held = fw2.filter((s) => !isUnheld(s));
+  const orphans = fw2.filter(isUnheld);
 
-  for (const socks of groupBy(held, (s) => s.owner?.pid ?? -1).values()) {
-    const process = ownerRef(socks[0] as SocketObservation);
-    const peerSocks = socks.map((s) => peerOf(ctx, s)).filter((p): p is SocketObservation => p !== undefined);
+  for (const socks of groupBy(held, (s) => (isUnreadable(s) ? -1 : (ownerRef(s) as { pid: number }).pid)).values()) {
+    const first = socks[0] as DoctorSocket;
+    const process = isUnreadable(first) ? UNREADABLE : ownerRef(first);
+    const peerSocks = socks.map((s) => peerOf(ctx, s)).filter((p): p is DoctorSocket => p !== undefined && p.state === 'CLOSE_WAIT');
     const peers = uniqueProcesses(peerSocks.map(ownerRef));
-    const peersWithoutOwner = peerSocks.filter((p) => p.owner === null).length;
+    const peersWithoutOwner = peerSocks.filter(isUnheld).length;
+    const peersUnreadable = peerSocks.filter(isUnreadable).length;
     const oldestSeenMs = oldest(ctx, socks);
-    const who = process === null ? 'an unnamed process' : processText(process);
-    const peerText =
-      peers.length > 0
-        ? `; ${peers.length === 1 ? 'the peer' : 'the peers'} ${peers.map(processText).join(', ')} ${peers.length === 1 ? 'holds' : 'hold'} the CLOSE_WAIT ${socks.length === 1 ? 'end' : 'ends'} and never closes`
-        : peersWithoutOwner > 0
-          ? `; the CLOSE_WAIT ${peersWithoutOwner === 1 ? 'end here has' : 'ends here have'} no owner (never accepted)`
-          : '';
+    const who = process === UNREADABLE ? 'a process whose owner is unreadable' : processText(process);
+    const ends = (n: number): string => `the CLOSE_WAIT ${n === 1 ? 'end here' : 'ends here'}`;
+    const peerParts: string[] = [];
+    if (peers.length > 0) {
+      peerParts.push(`${peers.length === 1 ? 'the peer' : 'the peers'} ${peers.map(processText).join(', ')} ${peers.length === 1 ? 'holds' : 'hold'} the CLOSE_WAIT ${socks.length === 1 ? 'end' : 'ends'} and never closes`);
+    }
+    if (peersWithoutOwner > 0) peerParts.push(`${ends(peersWithoutOwner)} ${peersWithoutOwner === 1 ? 'has' : 'have'} no owner (never accepted)`);
+    if (peersUnreadable > 0) peerParts.push(`${ends(peersUnreadable)} ${peersUnreadable === 1 ? 'is' : 'are'} held by a process whose owner is unreadable (not root)`);
+    const peerText = peerParts.length === 0 ? '' : `; ${peerParts.join('; ')}`;
     out.push({
       id: 'fin-wait2-held',
       severity: 'warning',
-      title: `${who} half-closed ${plural(socks.length, 'connection')} (FIN_WAIT2, still held) and waits for a FIN that does not come${peerText}${seenText(oldestSeenMs)}`,
+      title: `${who} half-closed ${plural(socks.length, 'connection')} (FIN_WAIT2, still held) and waits for a FIN that does not come${peerText}${ageText(ctx, socks)}`,
       claim: '004-j',
       evidence: {
         process,
@@ -39,6 +43,7 @@ export function finWait2(ctx: Context): Finding[] {
         remotes: [...new Set(socks.map((s) => s.remote))].slice(0, 10),
         peers,
         peersWithoutOwner,
+        peersUnreadable,
         oldestSeenMs,
       },
       advice: `A half-close held by ${who} lasts for ever, tcp_fin_timeout does not apply: give it a timeout that destroys the socket, and fix the peer that never closes its end (004-j).`,
@@ -66,17 +71,21 @@ export function finWait2(ctx: Context): Finding[] {
   }
 
   // Pairs: both ends on this machine.
-  const pairs: { fw2: SocketObservation; cw: SocketObservation }[] = [];
+  const pairs: { fw2: DoctorSocket; cw: DoctorSocket }[] = [];
   for (const s of fw2) {
     const p = peerOf(ctx, s);
     if (p !== undefined && p.state === 'CLOSE_WAIT') pairs.push({ fw2: s, cw: p });
   }
-  for (const group of groupBy(pairs, (p) => `${p.fw2.owner?.pid ?? '-'} ${p.cw.owner?.pid ?? '-'}`).values()) {
-    const first = group[0] as { fw2: SocketObservation; cw: SocketObservation };
-    const a = ownerRef(first.fw2);
-    const b = ownerRef(first.cw);
-    const bText = b === null ? (first.cw.inode === 0 ? 'nobody (never accepted)' : 'an unnamed process') : processText(b);
-    const aText = a === null ? (first.fw2.inode === 0 ? 'an orphan (closed)' : 'an unnamed process') : processText(a);
+  const pidText = (s: DoctorSocket): string => {
+    const o = ownerRef(s);
+    return o === null ? (s.inode === 0 ? '-' : '?') : o === UNREADABLE ? '?' : String(o.pid);
+  };
+  for (const group of groupBy(pairs, (p) => `${pidText(p.fw2)} ${pidText(p.cw)}`).values()) {
+    const first = group[0] as { fw2: DoctorSocket; cw: DoctorSocket };
+    const a = isUnreadable(first.fw2) ? UNREADABLE : ownerRef(first.fw2);
+    const b = isUnreadable(first.cw) ? UNREADABLE : ownerRef(first.cw);
+    const bText = b === null ? 'nobody (never accepted)' : b === UNREADABLE ? 'a process whose owner is unreadable' : processText(b);
+    const aText = a === null ? 'an orphan (closed)' : a === UNREADABLE ? 'a process whose owner is unreadable' : processText(a);
     out.push({
       id: 'teardown-pair',
       severity: 'info',

@@ -41,6 +41,7 @@ export function combineFindings(findings: readonly ScenarioFinding[]): { verdict
   const verdict: VerdictKind = kinds.size === 1 ? (judged[0] as ScenarioFinding).verdict : 'partly';
   if (judged.length === 1) return { verdict, observed: (judged[0] as ScenarioFinding).observed };
   const by = (k: VerdictKind): string[] => judged.filter((f) => f.verdict === k).map((f) => f.scenario);
+  if (kinds.size === 1) return { verdict, observed: `by ${by(verdict).join(', ')} (each scenario's finding below)` };
   const parts = (['confirmed', 'partly', 'contradicted'] as const).filter((k) => by(k).length > 0).map((k) => `${k} by ${by(k).join(', ')}`);
   return { verdict, observed: `${parts.join('; ')} (each scenario's finding below)` };
 }

@@ -33,6 +33,39 @@ export interface DiagramOptions {
   originMs?: number;
   /** Show every segment's advertised window. A zero window is always shown (except on RST). */
   showWindow?: boolean;
+  /**
+   * One line for what always reads the same: a plain three-way handshake (`S`, `S. ack 1`,
+   * `. ack 1`) becomes `<== handshake ==>`, and a data segment or a FIN ACKed by a pure ACK within
+   * 1 ms gets that ACK on its line (`P. seq 1:5 ack 1 (4 B), ACKed at once`). A delayed ACK keeps
+   * its own line. Default false.
+   */
+  compact?: boolean;
+}
+
+/** Within this many ms an ACK of data counts as "at once" (not delayed) for the compact diagram. */
+const AT_ONCE_MS = 1;
+
+/** Which segments a compact diagram folds: `handshake` starts a plain three-way handshake; `acked` is data whose pure ACK follows at once. */
+function foldings(segments: readonly Segment[]): Map<number, 'handshake' | 'acked'> {
+  const out = new Map<number, 'handshake' | 'acked'>();
+  const is = (s: Segment | undefined, flags: string): boolean => s !== undefined && flagString(s.flags) === flags;
+  for (let i = 0; i < segments.length; i++) {
+    const [a, b, c] = [segments[i], segments[i + 1], segments[i + 2]];
+    if (a && b && c && is(a, 'S') && is(b, 'S.') && is(c, '.') && a.seq === 0 && b.seq === 0 && b.ack === 1 && c.ack === 1 && c.length === 0 &&
+      b.src === a.dst && b.dst === a.src && c.src === a.src && c.dst === a.dst && a.src !== a.dst) {
+      out.set(i, 'handshake');
+      i += 2;
+      continue;
+    }
+    // Data or a FIN, and the pure ACK of exactly it, sent back at once (no delayed ACK).
+    const consumed = a ? a.length + (a.flags.includes('FIN') ? 1 : 0) : 0;
+    if (a && b && consumed > 0 && !a.flags.includes('SYN') && !a.flags.includes('RST') && a.seq !== null && is(b, '.') && b.length === 0 && b.src === a.dst && b.dst === a.src && a.src !== a.dst &&
+      b.ack === (a.seq + consumed) % TWO32 && b.timeMs - a.timeMs <= AT_ONCE_MS && b.window !== 0) {
+      out.set(i, 'acked');
+      i += 1;
+    }
+  }
+  return out;
 }
 
 const TWO32 = 2 ** 32;
@@ -94,7 +127,6 @@ export function renderSequenceDiagram(segments: readonly Segment[], ends: Diagra
   if (selfOnly) {
     // One socket talking to itself (e.g. a connect() that picked its own port): one lifeline.
     lines.push(placeCentered('', `${leftCaption} (self-connected)`, barCol, 0));
-    lines.push(`${pad}|`);
     segments.forEach((s, i) => {
       const head = `${indent}${times[i]}`.padEnd(barCol);
       if (s.src === ends.left.address && s.dst === ends.left.address) {
@@ -108,19 +140,42 @@ export function renderSequenceDiagram(segments: readonly Segment[], ends: Diagra
     return lines.join('\n') + '\n';
   }
 
+  const folded = opts.compact ? foldings(segments) : new Map<number, 'handshake' | 'acked'>();
+  for (const [i, kind] of folded) labels[i] = kind === 'handshake' ? 'handshake: S, S. ack 1, . ack 1' : `${labels[i]}, ACKed at once`;
   // Arrow body between the lifelines: `----- label ----->` needs label + 11 characters.
   const longest = Math.max(0, ...labels.map((l) => l.length));
   const body = Math.max(width - barCol - 2, longest + 11, 20);
   const rightCol = barCol + body + 1;
   const rightCaption = `${ends.right.label} ${ends.right.address}`.trim();
+  let skipFirst = false;
   let header = placeCentered('', leftCaption, barCol, 0);
+  // A folded handshake at the very start goes on the caption line, between the two ends.
+  if (folded.get(0) === 'handshake' && segments[0]) {
+    const note = `<== handshake ${times[0]?.trim()} ==>`;
+    const room = rightCol - Math.floor(rightCaption.length / 2) - header.length;
+    if (room >= note.length + 4) {
+      header = placeCentered(header, note, header.length + Math.floor(room / 2), header.length + 2);
+      skipFirst = true;
+    }
+  }
   header = placeCentered(header, rightCaption, rightCol, header.length + 3);
   lines.push(header);
-  lines.push(`${pad}|${' '.repeat(body)}|`);
 
+  let skip = skipFirst ? 3 : 0;
   segments.forEach((s, i) => {
+    if (skip > 0) {
+      skip--;
+      return;
+    }
     const head = `${indent}${times[i]}`.padEnd(barCol);
     const label = labels[i] as string;
+    const fold = folded.get(i);
+    if (fold === 'handshake') {
+      skip = 2;
+      lines.push(`${head}|<==== ${label} ${'='.repeat(body - label.length - 9)}=>|`);
+      return;
+    }
+    if (fold === 'acked') skip = 1;
     const fromLeft = s.src === ends.left.address && s.dst === ends.right.address;
     const fromRight = s.src === ends.right.address && s.dst === ends.left.address;
     if (fromLeft) {

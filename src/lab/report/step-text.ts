@@ -16,7 +16,7 @@ export function stepText(step: Step): string {
     case 'write':
       return `${who} ${step.blocking ? 'blocking ' : ''}write ${step.sock} ${step.fill ? 'until the send buffer is full' : step.data !== undefined ? JSON.stringify(step.data) : `${step.bytes} B`}`;
     case 'read':
-      return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.blocking ? ' (blocking)' : step.waitMs ? ` (wait ≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
+      return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.blocking ? ' (blocking)' : step.waitMs ? ` (≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
     case 'drain':
       return `${who} read ${step.sock} until EAGAIN/EOF`;
     case 'shutdown':

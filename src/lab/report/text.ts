@@ -37,9 +37,10 @@ function valueText(v: CallValue): string {
   return String(v);
 }
 
+/** Who holds a socket: the actor's name (its pid is in the scenario's header), else `command(pid)`; `-` for none. */
 function ownerText(s: ObservedSocket, actorsByPid: ReadonlyMap<number, string>): string {
-  if (s.holders.length === 0) return s.owner ? `${s.actor ?? s.owner.command}(${s.owner.pid})` : '-';
-  return s.holders.map((h) => `${actorsByPid.get(h.pid) ?? h.command}(${h.pid})`).join('+');
+  if (s.holders.length === 0) return s.owner ? (s.actor ?? `${s.owner.command}(${s.owner.pid})`) : '-';
+  return s.holders.map((h) => actorsByPid.get(h.pid) ?? `${h.command}(${h.pid})`).join('+');
 }
 
 const VERDICT_COLOUR: Record<VerdictKind, (s: string) => string> = {
@@ -97,29 +98,29 @@ export function verdictLine(v: Verdict, width = DEFAULT_WIDTH, indent = 2): stri
 export interface ReportOptions {
   /** Maximum line length; default {@link DEFAULT_WIDTH}. */
   width?: number;
+  /** The kernel release is printed once above (the whole run's), not per scenario. */
+  kernelShown?: boolean;
 }
 
 /** The full report of one scenario: summary, compact timeline, packets, and what it judged. */
 export function renderTrace(t: Trace, opts: ReportOptions = {}): string {
   const width = opts.width ?? DEFAULT_WIDTH;
   const out: string[] = [];
-  out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + t.title);
+  const title = `━━ ${t.scenario}  (article ${t.article})  `;
+  out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + wrap(t.title, width, 3, title.length).join('\n'));
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
-  const where = `kernel ${t.env.kernel}, ${t.env.netns ? `netns ${t.env.netns}` : 'host namespace'}${sysctls ? `, ${sysctls}` : ''}, ${t.durationMs} ms`;
-  out.push(pc.dim(wrap(where, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n')));
-  const summary = t.summary;
-  if (summary) out.push(wrap(summary, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n'));
+  const actors = Object.entries(t.env.actors).map(([name, a]) => `${name} ${a.pid}`).join(', ');
+  const where = `[${opts.kernelShown ? '' : `kernel ${t.env.kernel}, `}${t.env.netns ? '' : 'host namespace, '}${sysctls ? `${sysctls}, ` : ''}${t.durationMs} ms; pids: ${actors}]`;
+  out.push(wrap(`${t.summary ?? ''} ${where}`, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n'));
   out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name])), t, width));
   for (const note of [t.env.captureNote, t.env.traceNote]) if (note) out.push(pc.yellow(wrap(note, width, 4, 2).map((l, i) => (i === 0 ? `  ${l}` : l)).join('\n')));
   const pk = packets(t);
   if (pk) out.push(pk);
-  const judged = t.verdicts.map((v) => `${v.claim} ${verdictWord(v.verdict)}`).join(', ');
-  if (judged) out.push(`  ${pc.bold('judges')} ${judged}`);
   for (const f of t.findings ?? []) out.push(...wrap(`finding ${f.id}: ${f.evidence}`, width, 4, 2).map((l, i) => (i === 0 ? `  ${l}` : l)));
   return out.join('\n');
 }
 
-const COLS = { index: 2, ms: 5, step: 32, result: 14, socket: 6, state: 11, recvQ: 6, sendQ: 6, owner: 13, timer: 15 } as const;
+const COLS = { index: 2, ms: 5, step: 53, socket: 6, state: 11, recvQ: 5, sendQ: 5, owner: 9, timer: 15 } as const;
 
 /** What about a socket a person cares to see change: state, queues, owner, timer kind. */
 function rowKey(s: ObservedSocket): string {
@@ -146,26 +147,30 @@ export function timeline(
   const head = [
     cell('#', COLS.index, 'right'),
     cell('ms', COLS.ms, 'right'),
-    cell('step', stepWidth),
-    cell('result', COLS.result),
+    cell('step → result (ok unless shown)', stepWidth),
     cell('socket', COLS.socket),
     cell('state', COLS.state),
-    cell('Recv-Q', COLS.recvQ, 'right'),
-    cell('Send-Q', COLS.sendQ, 'right'),
+    cell('RecvQ', COLS.recvQ, 'right'),
+    cell('SendQ', COLS.sendQ, 'right'),
     cell('owner', COLS.owner),
     'timer',
   ].join(' ');
   const lines: string[] = [pc.cyan(` ${head}`.trimEnd())];
   let before = new Map<string, string>();
+  let beforeTuples = new Map<string, string>();
   for (const s of steps) {
     const now = new Map(s.after.sockets.map((x) => [x.label, rowKey(x)]));
+    const tuples = new Map(s.after.sockets.map((x) => [x.label, `${x.local}>${x.remote}`]));
     const changed = s.after.sockets.filter((x) => before.get(x.label) !== now.get(x.label));
-    const gone = [...before.keys()].filter((label) => !now.has(label));
-    const text = [...wrap(s.text + (s.label ? `  [${s.label}]` : ''), stepWidth, 0, 0)];
-    if (s.watched && s.watched.length > 1) text.push(...wrap(`(${s.watched.length} pictures)`, stepWidth, 0, 0));
-    const kernel = kernelEvents(events, s.index);
+    // Gone: no socket with that 4-tuple is left (a queued `~c` accepted as `s` is renamed, not gone).
+    const present = new Set(tuples.values());
+    const gone = [...beforeTuples].filter(([label, tuple]) => !now.has(label) && !present.has(tuple)).map(([label]) => label);
+    const pictures = s.watched && s.watched.length > 1 ? ` (${s.watched.length} pictures)` : '';
+    // A successful call's value alone (`→ 4`, `→ 7 B "rsp1"`); a failure's errno (`→ EPIPE + SIGPIPE`), in red.
+    const result = resultText(s.result).replace(/^ok: /, '');
+    const text = [...wrap(`${s.text}${s.label ? ` [${s.label}]` : ''}${pictures}${result === 'ok' ? '' : ` → ${result}`}`, stepWidth, 2, 0)];
+    const kernel = kernelEvents(events, s.index, (label) => before.get(label)?.split('|')[0], (label) => now.get(label)?.split('|')[0]);
     const kernelLines = kernel ? kernel.split('\n').flatMap((k) => wrap(k, stepWidth, 2, 0)) : [];
-    const result = wrap(resultText(s.result), COLS.result, 0, 0);
     const rows = [
       ...changed.map((x) => [
         cell(x.label, COLS.socket),
@@ -173,35 +178,56 @@ export function timeline(
         cell(String(x.recvQ), COLS.recvQ, 'right'),
         cell(String(x.sendQ), COLS.sendQ, 'right'),
         cell(ownerText(x, actorsByPid), COLS.owner),
-        x.timer.kind === 'none' ? '' : `${x.timer.kind} ${(x.timer.remainingMs / 1000).toFixed(1)}s`,
+        timerText(x),
       ].join(' ')),
       ...gone.map((label) => [cell(label, COLS.socket), cell('gone', COLS.state)].join(' ')),
     ];
-    const height = Math.max(text.length + kernelLines.length, result.length, rows.length, 1);
-    for (let i = 0; i < height; i++) {
-      const stepCell = i < text.length ? cell(text[i] as string, stepWidth) : i < text.length + kernelLines.length ? pc.magenta(cell(kernelLines[i - text.length] as string, stepWidth)) : ' '.repeat(stepWidth);
-      const resultCell = cell(result[i] ?? '', COLS.result);
-      const line = [
-        cell(i === 0 ? String(s.index) : '', COLS.index, 'right'),
-        cell(i === 0 ? String(s.startMs) : '', COLS.ms, 'right'),
-        stepCell,
-        s.result.ok || i >= result.length ? resultCell : pc.red(resultCell),
-        rows[i] ?? '',
-      ].join(' ');
+    // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
+    const rowWidth = COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5;
+    const kernelRight = kernel ? kernel.split('\n').flatMap((k) => wrap(k, rowWidth, 2, 0)) : [];
+    const left = Math.max(text.length + kernelLines.length, rows.length, 1);
+    const right = Math.max(text.length, rows.length + kernelRight.length, 1);
+    const onRight = right < left;
+    const leftLines = onRight ? text.map((t) => ({ t, kernel: false })) : [...text.map((t) => ({ t, kernel: false })), ...kernelLines.map((t) => ({ t, kernel: true }))];
+    const rightLines = onRight ? [...rows, ...kernelRight.map((k) => pc.magenta(k))] : rows;
+    const paint = s.result.ok ? (x: string): string => x : pc.red;
+    for (let i = 0; i < Math.min(left, right); i++) {
+      const l = leftLines[i];
+      const stepCell = l === undefined ? ' '.repeat(stepWidth) : l.kernel ? pc.magenta(cell(l.t, stepWidth)) : paint(cell(l.t, stepWidth));
+      const line = [cell(i === 0 ? String(s.index) : '', COLS.index, 'right'), cell(i === 0 ? String(s.startMs) : '', COLS.ms, 'right'), stepCell, rightLines[i] ?? ''].join(' ');
       lines.push(` ${line}`.trimEnd());
     }
     before = now;
+    beforeTuples = tuples;
   }
-  lines.push(pc.dim('   ~x = the far end of x; * = held by a process but gone from /proc/net/tcp (state from TCP_INFO);'));
-  lines.push(pc.dim('   a socket is listed when its state, queues, owner or timer changed'));
   return lines.join('\n');
+}
+
+/** How the timelines read; printed once above them. */
+export const TIMELINE_LEGEND =
+  '~x = the far end of x; * = held by a process but gone from /proc/net/tcp (state from TCP_INFO); a socket is listed ' +
+  'when its state, queues, owner or timer changed; magenta lines are what the tracepoints saw during the step that the ' +
+  'rows do not show: passing states and RSTs with the kernel\'s reason (not repeated: every connect() passing SYN_SENT ' +
+  'and every accepted connection SYN_RECV on the way to ESTABLISHED)';
+
+/** A socket's kernel timer in a few characters: `time_wait 59.9s`, `probe 0.2s` (zero-window probe). */
+function timerText(x: ObservedSocket): string {
+  if (x.timer.kind === 'none') return '';
+  const s = x.timer.remainingMs / 1000;
+  const kind = x.timer.kind === 'zero_window_probe' ? 'probe' : x.timer.kind;
+  return `${kind} ${s < 100 ? s.toFixed(1) : s.toFixed(0)}s`;
 }
 
 /**
  * What the tracepoints saw during step `index`, one line per socket: its passing states in order
  * (`s0 ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE`), and each RST it sent with the kernel's reason.
  */
-export function kernelEvents(events: Pick<Trace, 'transitions' | 'resets'>, index: number): string {
+export function kernelEvents(
+  events: Pick<Trace, 'transitions' | 'resets'>,
+  index: number,
+  stateBefore: (socket: string) => string | undefined = () => undefined,
+  stateAfter: (socket: string) => string | undefined = () => undefined,
+): string {
   const lines = new Map<string, string[]>();
   const line = (socket: string): string[] => {
     let l = lines.get(socket);
@@ -214,7 +240,17 @@ export function kernelEvents(events: Pick<Trace, 'transitions' | 'resets'>, inde
     if (l.length === 0 || l[l.length - 1] !== x.from) l.push(x.from);
     l.push(x.to);
   }
-  const out = [...lines].map(([socket, states]) => `${socket} ${states.join('→')}`);
+  // A single move the snapshots already show (ESTABLISHED before, CLOSE_WAIT after) says nothing new.
+  const news = [...lines].filter(([socket, states]) => {
+    const path = states.join('→');
+    // Every connect() passes SYN_SENT and every accepted child SYN_RECV: said once in the legend.
+    if (path === 'CLOSE→SYN_SENT→ESTABLISHED' || path === 'LISTEN→SYN_RECV→ESTABLISHED') return false;
+    const was = stateBefore(socket) ?? 'CLOSE'; // a socket new in this step was CLOSE
+    if (states.length !== 2 || states[0] !== was) return true;
+    // The snapshot shows the new state, or (for → CLOSE) that the socket left the table.
+    return !(states[1] === stateAfter(socket) || (states[1] === 'CLOSE' && stateAfter(socket) === undefined));
+  });
+  const out = news.map(([socket, states]) => `${socket} ${states.join('→')}`);
   for (const r of events.resets ?? []) {
     if (r.step !== index || r.direction !== 'sent') continue;
     out.push(`${r.socket} sent RST${r.reason ? ` (${r.reason})` : ''}`);
@@ -225,7 +261,7 @@ export function kernelEvents(events: Pick<Trace, 'transitions' | 'resets'>, inde
 function packets(t: Trace): string {
   if (!t.segments) return '';
   if (t.segments.length === 0) return pc.dim('  no TCP segments were captured');
-  const out: string[] = [pc.bold('  packets')];
+  const out: string[] = [];
   // Name each end by its own 4-tuple: a listener and its accepted sockets share one address.
   const nameOf = (local: string, remote: string, fallback: string): string => {
     const own = Object.keys(t.addresses).find((n) => t.addresses[n] === local && t.remotes[n] === remote);
@@ -238,7 +274,7 @@ function packets(t: Trace): string {
     ends.left.label = nameOf(ends.left.address, ends.right.address, ends.left.label);
     ends.right.label = nameOf(ends.right.address, ends.left.address, ends.right.label);
     const first = t.segments[0];
-    out.push(renderSequenceDiagram(segs, ends, { decimals: 1, ...(first ? { originMs: first.timeMs } : {}) }).trimEnd().replace(/^/gm, '   '));
+    out.push(renderSequenceDiagram(segs, ends, { decimals: 1, compact: true, ...(first ? { originMs: first.timeMs } : {}) }).trimEnd().replace(/^/gm, '   '));
   }
   return out.join('\n');
 }

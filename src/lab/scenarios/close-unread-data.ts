@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
-import { flagsText, readBytes, type TraceView } from '../trace.js';
+import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -80,7 +80,7 @@ function sent(t: TraceView, sock: string, label: string): { fin: boolean; rst: b
   return {
     fin: segs.some((s) => s.flags.includes('FIN')),
     rst: segs.some((s) => s.flags.includes('RST')),
-    text: flagsText(segs),
+    text: t.flagsText(segs),
   };
 }
 

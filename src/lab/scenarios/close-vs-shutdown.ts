@@ -92,7 +92,7 @@ export default scenario({
         clGone && (clRsts === null || clRsts.length > 0);
       return judge(
         holds,
-        `SHUT_RD: read ${callText(rdRead)}${finFromSrd === null ? '' : finFromSrd ? ' (after the peer’s FIN)' : ' (no FIN had come)'}, write ${callText(rdWrite)}; ` +
+        `SHUT_RD: read ${callText(rdRead)}${finFromSrd === null ? '' : finFromSrd ? " (after the peer's FIN)" : ' (no FIN had come)'}, write ${callText(rdWrite)}; ` +
           `SHUT_WR: read ${callText(wrRead)}, write ${callText(wrWrite)}; ` +
           `SHUT_RDWR: read ${callText(bothRead)}, write ${callText(bothWrite)}; ` +
           `close(): ${clGone ? 'no descriptor left to call' : `cl still held by ${t.sock('cl closed', 'cl')?.actor ?? 'a process'}`}, ` +

@@ -54,7 +54,7 @@ export default scenario({
       return judge(
         (!t.captured || segs.length === 0) && !told && s?.state === 'ESTABLISHED' && c?.state === 'ESTABLISHED',
         `${t.captured ? `shutdown(SHUT_RD) sent ${t.flagsText(segs, 'no segment')}` : 'packets not captured'}; ` +
-          `c ${c?.state}, s ${s?.state}; epoll on s: ${bits.length ? bits.join('|') : 'nothing'}; yet c's own read() ${callText(rd)} at once`,
+          `c ${c?.state}, s ${s?.state}; epoll on s: ${bits.length ? bits.join('|') : 'nothing'}; ${isEofText(rd) ? 'yet ' : ''}c's own read() ${callText(rd)}`,
       );
     },
     '004-q': (t) => {
@@ -81,6 +81,10 @@ export default scenario({
 
 function textOf(r: CallResult): string {
   return r.ok ? String(resultField(r, 'text') ?? '') : '';
+}
+
+function isEofText(r: CallResult): boolean {
+  return r.ok && readBytes(r) === 0;
 }
 
 function callText(r: CallResult): string {

@@ -215,15 +215,6 @@ export class TraceView {
     return parts.join(' → ');
   }
 
-  /** ms socket `name` spent in `state` the first time it entered it (traced), or null when it never left it or was not traced. */
-  dwellMs(name: string, state: TcpState): number | null {
-    const moves = this.transitionsOf(name);
-    const i = moves.findIndex((x) => x.to === state);
-    const into = moves[i];
-    const out = moves[i + 1];
-    return into && out ? out.epochMs - into.epochMs : null;
-  }
-
   /** RSTs sent (or received) by socket `name` during steps `from`..`to` (default: the whole run). */
   resetsOf(name: string, direction: TraceReset['direction'], from?: string, to: string | undefined = from): TraceReset[] {
     const [a, b] = from === undefined ? [0, Infinity] : [this.step(from).index, this.step(to as string).index];

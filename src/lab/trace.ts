@@ -202,10 +202,68 @@ export class TraceView {
     return out;
   }
 
+  /**
+   * Socket `name`'s traced path from step `from` on (default: the whole run), with the time it spent
+   * in each state it passed through: `ESTABLISHED → FIN_WAIT1 47.5 ms → FIN_WAIT2 0.01 ms → CLOSE`.
+   * Null when transitions were not traced; `no transition` when it made none.
+   */
+  pathText(name: string, from?: string): string | null {
+    if (!this.traced) return null;
+    const first = from === undefined ? 0 : this.step(from).index;
+    const moves = this.transitionsOf(name).filter((x) => x.step >= first);
+    const head = moves[0];
+    if (!head) return 'no transition';
+    const parts = [head.from as string];
+    moves.forEach((x, i) => {
+      const next = moves[i + 1];
+      parts.push(next ? `${x.to} ${msText(next.epochMs - x.epochMs)}` : x.to);
+    });
+    return parts.join(' → ');
+  }
+
   /** RSTs sent (or received) by socket `name` during steps `from`..`to` (default: the whole run). */
   resetsOf(name: string, direction: TraceReset['direction'], from?: string, to: string | undefined = from): TraceReset[] {
     const [a, b] = from === undefined ? [0, Infinity] : [this.step(from).index, this.step(to as string).index];
     return (this.trace.resets ?? []).filter((r) => r.socket === name && r.direction === direction && r.step >= a && r.step <= b);
+  }
+
+  /** The RSTs the kernel sent were traced (`tcp:tcp_send_reset`), so each has its reason. */
+  get resetsTraced(): boolean {
+    return this.trace.resets !== null;
+  }
+
+  /**
+   * One segment's flags for evidence: `FIN+ACK`, a RST with the kernel's reason
+   * (`RST+ACK (TCP_STATE)`), or `RST (reason not traced)` when RSTs were not traced.
+   */
+  words(s: CapturedSegment): string {
+    if (!s.flags.includes('RST') || s.rstReason) return segmentWords(s);
+    return `${flagWords(s.flags)} (${this.resetsTraced ? 'no reason traced' : 'reason not traced'})`;
+  }
+
+  /** The flags of each segment for evidence ({@link words}), or `none` when there is none. */
+  flagsText(segs: readonly CapturedSegment[], none = 'nothing'): string {
+    return segs.length === 0 ? none : segs.map((s) => this.words(s)).join(', ');
+  }
+
+  /**
+   * The RSTs socket `name` sent during steps `from`..`to`, each as evidence names it:
+   * `RST+ACK (TCP_STATE)` from the captured segments; without packets, from the traced resets
+   * (`RST (TCP_STATE; segment not captured)`). Null when neither was recorded: nothing is known.
+   */
+  rstsSent(name: string, from: string, to: string = from): string[] | null {
+    if (this.captured) return this.from(name, this.segments(from, to)).filter((s) => s.flags.includes('RST')).map((s) => this.words(s));
+    if (this.resetsTraced) return this.resetsOf(name, 'sent', from, to).map((r) => `RST (${r.reason ?? 'no reason given'}; segment not captured)`);
+    return null;
+  }
+
+  /**
+   * {@link rstsSent} as one phrase: `RST+ACK (TCP_STATE)`, `none` when no RST was seen, or
+   * `unseen` when neither packets nor RSTs were recorded.
+   */
+  rstText(name: string, from: string, to: string = from, none = 'no RST', unseen = 'RST unseen (packets not captured, RSTs not traced)'): string {
+    const r = this.rstsSent(name, from, to);
+    return r === null ? unseen : r.length === 0 ? none : r.join(', ');
   }
 
   /** The segments seen from the start of step `from` to the end of step `to` (default: `from`). */
@@ -255,6 +313,11 @@ export function readBytes(r: CallResult): number {
 /** A call's list value as strings: an `epoll` step's readiness bits, a `nodeEvents` step's events. */
 export function resultList(r: CallResult): string[] {
   return Array.isArray(r.value) ? r.value.map(String) : [];
+}
+
+/** A duration for evidence: `47.5 ms`, `0.61 ms` under 1 ms. */
+export function msText(ms: number): string {
+  return `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
 }
 
 /**

@@ -113,3 +113,140 @@ test('the timeline lists a socket only when it changed, and names a RST’s reas
   const steps = recorded('close-unread-data').steps.length;
   assert.ok(rowsOfL > 0 && rowsOfL < steps, `L listed ${rowsOfL} times over ${steps} steps`);
 });
+
+/** Every RST the evidence names, unless it says there was none, carries the kernel's reason (or says why it has none). */
+const RST_WITHOUT_REASON = /(?<!no |without )\bRST(?:\+ACK)?(?!s|\+| \()/;
+
+test('no recorded evidence names a RST without the kernel’s reason', () => {
+  for (const sc of CATALOGUE) {
+    for (const v of judgeTrace(sc, recorded(sc.id))) {
+      assert.doesNotMatch(v.observed, RST_WITHOUT_REASON, `${sc.id} ${v.claim}: ${v.observed}`);
+    }
+  }
+});
+
+test('a RST’s reason in the evidence is the recorded segment’s: another reason on the segment moves 003-c and 003-d', () => {
+  const trace = recorded('idle-close-then-write');
+  assert.match(verdictOf(trace, '003-c').observed, /answered RST \(TCP_TIMEWAIT_SOCKET\)/);
+  assert.match(verdictOf(trace, '003-d').observed, /^after the RST \(TCP_TIMEWAIT_SOCKET\)/);
+  for (const seg of trace.segments ?? []) if (seg.flags.includes('RST')) seg.rstReason = 'NOT_SPECIFIED';
+  assert.match(verdictOf(trace, '003-c').observed, /answered RST \(NOT_SPECIFIED\)/);
+  assert.match(verdictOf(trace, '003-d').observed, /^after the RST \(NOT_SPECIFIED\)/);
+  // RST with ACK reads RST+ACK.
+  const rst = (trace.segments ?? []).find((s) => s.flags.includes('RST') && s.src === trace.addresses.s);
+  assert.ok(rst);
+  rst.flags = ['RST', 'ACK'];
+  assert.match(verdictOf(trace, '003-c').observed, /answered RST\+ACK \(NOT_SPECIFIED\)/);
+});
+
+test('RSTs not traced: the evidence says "(reason not traced)" and invents none', () => {
+  const trace = recorded('close-vs-shutdown');
+  trace.resets = null;
+  trace.transitions = null;
+  trace.errors = null;
+  trace.env.traceNote = 'transitions not traced: not root';
+  for (const seg of trace.segments ?? []) if (seg.flags.includes('RST')) seg.rstReason = null;
+  const v = verdictOf(trace, '004-c');
+  assert.equal(v.verdict, 'confirmed');
+  assert.match(v.observed, /answered later data with RST \(reason not traced\) \/ RST \(reason not traced\)/);
+  assert.match(v.observed, /transitions not traced: not root/);
+  assert.doesNotMatch(v.observed, /TCP_/);
+  assert.match(verdictOf(trace, '002-a').observed, /answered with RST \(reason not traced\)$/);
+});
+
+test('packets not captured but RSTs traced: the reason comes from the traced reset and the segment is said unseen', () => {
+  const trace = recorded('accept-never-called');
+  assert.match(verdictOf(trace, '001-d').observed, /the server end sent RST\+ACK \(TCP_STATE\)$/);
+  trace.segments = null;
+  trace.env.captureNote = 'packets not captured: no AF_PACKET';
+  assert.match(verdictOf(trace, '001-d').observed, /the server end sent RST \(TCP_STATE; segment not captured\)$/);
+  const untraced = recorded('accept-never-called');
+  untraced.segments = null;
+  untraced.resets = null;
+  assert.match(verdictOf(untraced, '001-d').observed, /RST unseen \(packets not captured, RSTs not traced\)$/);
+});
+
+test('segments: null — 004-m is not confirmed on segment counts it never saw, and node’s 001-f does not say "sent no FIN"', () => {
+  const trace = recorded('self-connect');
+  assert.match(verdictOf(trace, '004-m').observed, /handshake 3 segments \(S S\. \.\), teardown 2 \(F\. \.\)/);
+  trace.segments = null;
+  trace.env.captureNote = 'packets not captured: no AF_PACKET';
+  const m = verdictOf(trace, '004-m');
+  assert.equal(m.verdict, 'unverified');
+  assert.match(m.observed, /the self-connection holds\); the handshake's and the teardown's segments were not seen.*\(packets not captured: no AF_PACKET\)$/);
+  assert.doesNotMatch(m.observed, /handshake \d/);
+
+  const node = recorded('node-accept-emfile');
+  assert.match(verdictOf(node, '001-f').observed, /the server end sent FIN, then RST \(TCP_TIMEWAIT_SOCKET\)/);
+  node.segments = null;
+  node.env.captureNote = 'packets not captured: no AF_PACKET';
+  const f = verdictOf(node, '001-f').observed;
+  assert.doesNotMatch(f, /FIN/);
+  assert.match(f, /\(packets not captured: no AF_PACKET\) the server end sent RST \(TCP_TIMEWAIT_SOCKET; segment not captured\)/);
+});
+
+test('full-backlog counts the completed handshakes from the recorded accept queue, not a fixed "backlog + 1"', () => {
+  const trace = recorded('full-backlog');
+  assert.match(verdictOf(trace, '001-a').observed, /accept queue Recv-Q 2\/1: 2 handshake\(s\) completed without accept\(\) \(backlog \+ 1\)/);
+  const L = trace.steps.find((s) => s.label === 'third')?.after.sockets.find((s) => s.label === 'L');
+  assert.ok(L);
+  L.recvQ = 1;
+  assert.match(verdictOf(trace, '001-a').observed, /accept queue Recv-Q 1\/1: 1 handshake\(s\) completed without accept\(\) \(backlog\)/);
+  L.sendQ = 4;
+  assert.match(verdictOf(trace, '001-a').observed, /Recv-Q 1\/4: 1 handshake\(s\) completed without accept\(\) \(backlog − 3\)/);
+});
+
+test('004-g says what the snapshots and the transitions show, in order; no fixed "no socket any more"', () => {
+  const trace = recorded('write-after-close-vs-shutdown');
+  const v = verdictOf(trace, '004-g');
+  assert.equal(v.verdict, 'confirmed');
+  assert.doesNotMatch(v.observed, /no socket any more/);
+  assert.match(v.observed, /^after close\(\): a FIN_WAIT2 .*; traced from close\(\) on: a ESTABLISHED → FIN_WAIT1 [\d.]+ ms → FIN_WAIT2 [\d.]+ ms → CLOSE; the passive side's 3 B reached it and it answered RST \(TCP_TIMEWAIT_SOCKET\).*; then a is gone from the table$/);
+  const untraced = structuredClone(trace);
+  untraced.transitions = null;
+  untraced.env.traceNote = 'transitions not traced: not root';
+  assert.match(verdictOf(untraced, '004-g').observed, /no owner \(timer time_wait [\d.]+ s\) \(transitions not traced: not root\); the passive side's/);
+});
+
+test('003-j and 003-k end with what was seen, not a fixed conclusion', () => {
+  const mux = verdictOf(recorded('multiplexed-eof'), '003-j').observed;
+  assert.doesNotMatch(mux, /must mark the connection dead/);
+  assert.match(mux, /A server that closed with \d+ B unread sent RST\+ACK \(TCP_ABORT_ON_CLOSE\)/);
+  const retry = verdictOf(recorded('retry-on-fresh-connection'), '003-k').observed;
+  assert.doesNotMatch(retry, /idempotent/);
+  assert.match(retry, /close\(\)d \d+ ms before the call was sent, answered RST \(TCP_TIMEWAIT_SOCKET\)/);
+});
+
+test('three-vs-four-way reads the passing states from the transitions: LAST_ACK on the passive side, how long the active side sat in FIN_WAIT1', () => {
+  const trace = recorded('three-vs-four-way');
+  const a = verdictOf(trace, '004-a').observed;
+  assert.match(a, /traced: client ESTABLISHED → FIN_WAIT1 [\d.]+ ms → FIN_WAIT2 [\d.]+ ms → CLOSE; server ESTABLISHED → CLOSE_WAIT [\d.]+ ms → LAST_ACK [\d.]+ ms → CLOSE; then the client end is TIME_WAIT in the table$/);
+  const altered = structuredClone(trace);
+  // The passive side straight from CLOSE_WAIT to CLOSE: the evidence must lose LAST_ACK with it.
+  altered.transitions = (altered.transitions ?? []).filter((x) => !(x.socket === 'sa' && x.from === 'LAST_ACK'));
+  const lastAck = altered.transitions.find((x) => x.socket === 'sa' && x.to === 'LAST_ACK');
+  assert.ok(lastAck);
+  lastAck.to = 'CLOSE';
+  assert.match(verdictOf(altered, '004-a').observed, /server ESTABLISHED → CLOSE_WAIT [\d.]+ ms → CLOSE;/);
+  const untraced = structuredClone(trace);
+  untraced.transitions = null;
+  untraced.env.traceNote = 'transitions not traced: not root';
+  assert.match(verdictOf(untraced, '004-k').observed, /\(transitions not traced: not root: passing states unseen\); then the client end is TIME_WAIT/);
+});
+
+test('004-o takes CLOSING from the traced transitions: moved to the other end, the evidence follows; untraced, from the snapshots with a note', () => {
+  const trace = recorded('simultaneous-close');
+  assert.match(verdictOf(trace, '004-o').observed, /c ESTABLISHED → FIN_WAIT1 [\d.]+ ms → CLOSING [\d.]+ ms → CLOSE; .*CLOSING on c/);
+  const swapped = structuredClone(trace);
+  for (const x of swapped.transitions ?? []) if (x.socket === 'c' || x.socket === 's') x.socket = x.socket === 'c' ? 's' : 'c';
+  const v = verdictOf(swapped, '004-o');
+  assert.equal(v.verdict, 'confirmed');
+  assert.match(v.observed, /CLOSING on s/);
+  const none = structuredClone(trace);
+  none.transitions = (none.transitions ?? []).filter((x) => x.to !== 'CLOSING' && x.from !== 'CLOSING');
+  assert.equal(verdictOf(none, '004-o').verdict, 'contradicted');
+  const untraced = structuredClone(trace);
+  untraced.transitions = null;
+  untraced.env.traceNote = 'transitions not traced: not root';
+  assert.match(verdictOf(untraced, '004-o').observed, /seen in snapshots \(transitions not traced: not root\): c ESTABLISHED → FIN_WAIT1 → CLOSING → TIME_WAIT/);
+});

@@ -52,7 +52,7 @@ export default scenario({
         (afterClose === undefined || afterClose.state === 'LAST_ACK' || afterClose.state === 'CLOSE');
       return judge(
         holds,
-        `accept() → ${failed.errno ?? 'ok'} twice while ${t.describe('waiting in queue', '~c')} waited in the queue; ` +
+        `accept() → ${failed.errno ?? 'ok'}, then ${still.errno ?? 'ok'}${queued ? `, while ${t.describe('waiting in queue', '~c')} waited in the queue` : ', and the connection was not in the queue (~c gone)'}; ` +
           `with descriptors free accept() → ${accepted.ok ? 'ok' : accepted.errno}, read ${read?.bytes ?? '?'} B${read?.eof ? ' + EOF' : ''}, ` +
           `close() → ${afterClose ? afterClose.state : 'server end gone'}; client ${t.sock('released', 'c')?.state ?? 'gone'}`,
       );

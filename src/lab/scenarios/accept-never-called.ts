@@ -30,7 +30,8 @@ export default scenario({
       const far = t.sock('connected', '~c');
       return judge(
         t.result('connected').ok && c?.state === 'ESTABLISHED' && far?.state === 'ESTABLISHED',
-        `connect() ${t.result('connected').ok ? 'returned 0' : `failed ${t.result('connected').errno}`}; ${t.describe('connected', 'c')}; ${t.describe('connected', '~c')} (in L's accept queue, Recv-Q of L = ${t.sock('connected', 'L')?.recvQ})`,
+        `connect() ${t.result('connected').ok ? 'returned 0' : `failed ${t.result('connected').errno}`}; ${t.describe('connected', 'c')}; ${t.describe('connected', '~c')}` +
+          `${far && far.owner === null ? ' (accepted by no one)' : ''}, Recv-Q of L = ${t.sock('connected', 'L')?.recvQ ?? 'L gone'} (its accept queue)`,
       );
     },
     '001-b': (t) => {
@@ -52,7 +53,8 @@ export default scenario({
       const after = t.sock('server exited', '~c');
       return judge(
         during?.state === 'CLOSE_WAIT' && after === undefined,
-        `after the client exited: ${t.describe('client exited', '~c')}; after the server process exited: ${after ? t.describe('server exited', '~c') : 'gone'}`,
+        `after the client exited: ${t.describe('client exited', '~c')}; after the server process exited: ${after ? t.describe('server exited', '~c') : 'gone'}` +
+          `, and the server end sent ${t.rstText('~c', 'server exited', 'server exited', 'no RST')}`,
       );
     },
     '001-e': (t) => {
@@ -60,17 +62,25 @@ export default scenario({
       const segs = t.segments('close called', 'client closed');
       const fin = t.from('c', segs).find((s) => s.flags.includes('FIN'));
       const ack = t.from('~c', segs).find((s) => s.flags.includes('ACK') && !s.flags.includes('FIN') && fin && s.epochMs >= fin.epochMs);
-      const delay = fin && ack ? ` ${(ack.epochMs - fin.epochMs).toFixed(1)} ms after the FIN (delayed ACK)` : '';
+      const gap = fin && ack ? ack.epochMs - fin.epochMs : null;
+      // The delayed-ACK timer is at least 40 ms (TCP_DELACK_MIN); a gap that long is that timer.
+      const delay = gap === null ? '' : ` ${gap.toFixed(1)} ms after the FIN${gap >= 30 ? ' (delayed ACK)' : ''}`;
+      const held = t.trace.steps.some((st) => [...(st.watched ?? []), st.after].some((snap) => snap.sockets.some((x) => x.label === '~c' && x.owner !== null)));
       return judge(
         c?.state === 'FIN_WAIT2' && (!t.captured || ack !== undefined),
-        `no process ever held the server end, yet ${t.captured ? (ack ? `its kernel sent a pure ACK${delay} and ` : 'no ACK was captured and ') : ''}the client went to ${c?.state}`,
+        `${held ? 'a process held the server end at some point' : 'no process held the server end in any snapshot'}, yet ${t.captured ? (ack ? `its kernel sent a pure ACK${delay} and ` : 'no ACK was captured and ') : ''}the client went to ${c?.state}`,
       );
     },
     '001-g': (t) => {
       const c = t.sock('client exited', 'c');
+      const before = t.sock('client closed', 'c');
+      const orphanBefore = before !== undefined && before.owner === null;
       return judge(
         c === undefined,
-        c ? `after the client process exited its socket is still ${c.state} (orphan, no owner, timer ${c.timer.kind} ${Math.round(c.timer.remainingMs / 1000)} s): close() had already orphaned it, exit changes nothing; it lasts tcp_fin_timeout` : 'the FIN_WAIT2 socket went away with the client process',
+        c
+          ? `after the client process exited its socket is still ${c.state} (${c.owner ? 'owned' : 'no owner'}, timer ${c.timer.kind} ${Math.round(c.timer.remainingMs / 1000)} s); ` +
+              `before the exit, after close(): ${t.describe('client closed', 'c')}${orphanBefore ? ': close() had already orphaned it, the exit changed nothing' : ''}`
+          : `the ${before?.state ?? 'client'} socket went away with the client process`,
       );
     },
   },

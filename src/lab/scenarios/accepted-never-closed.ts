@@ -56,8 +56,8 @@ export default scenario({
       const r2 = t.result('server reads again');
       return judge(
         s?.state === 'CLOSE_WAIT' && s.actor === 'server' && c?.state === 'FIN_WAIT2' && c.owner === null,
-        `client ended by ${sig ?? 'exit'}; the server's recv() returned ${readText(r1)}, then ${readText(r2)} again, and it never closed; ` +
-          `${t.describe('later', 's')}; ${t.describe('later', 'c')}${c ? ` (orphan, timer ${c.timer.kind} ${(c.timer.remainingMs / 1000).toFixed(0)} s)` : ''}`,
+        `client ended by ${sig ?? 'exit'}; the server's recv() returned ${readText(r1)}, then ${readText(r2)}${s?.actor === 'server' ? `, and ${Math.round(t.step('later').after.atMs - t.step('server reads again').after.atMs)} ms later the server still holds it` : ''}; ` +
+          `${t.describe('later', 's')}; ${t.describe('later', 'c')}${c ? ` (${c.owner ? 'owned' : 'orphan'}, timer ${c.timer.kind} ${(c.timer.remainingMs / 1000).toFixed(0)} s)` : ''}`,
       );
     },
     '004-d': (t) => {

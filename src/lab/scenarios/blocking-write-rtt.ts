@@ -70,7 +70,7 @@ export default scenario({
         `blocking send() of ${field(w, 'bytes')} B ${w.ok ? `returned after ${wElapsed.toFixed(3)} ms` : `failed ${w.errno}`} with TCP_INFO unacked ${unacked} (Send-Q ${sendQ} in the picture after)` +
           `${t.captured ? (ackAfter !== null ? `; the ACK came ${ackAfter.toFixed(1)} ms after the data segment` : '; no ACK of the data was captured') : ''}; ` +
           `a blocking recv() of the queued byte returned ${rBytes} B after ${rElapsed.toFixed(3)} ms${t.captured ? `, sending ${readSegs} segment(s)` : ''}` +
-          (writeWaited ? '' : ': the write did not wait for the round trip (it only would with a full send buffer); the read half holds'),
+          `: the write ${writeWaited ? 'waited' : 'did not wait'} for the round trip, the read ${readWaited ? 'did or failed' : 'did not'}`,
       );
     },
   },

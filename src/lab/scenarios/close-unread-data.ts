@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
-import { flagsText, readBytes, type TraceView } from '../trace.js';
+import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -68,7 +68,8 @@ export default scenario({
         holds,
         `with ${unread} B unread, close() sent ${s1.text} and the client's read() ${callText(r1)}; ` +
           `with everything read, close() sent ${control.text}; ` +
-          `with nothing unread but SO_LINGER {1, 0}, close() sent ${s2.text}, the client's read() ${callText(r2)}, and s2 left ${s2After ? `${s2After.state} behind` : 'nothing behind (no FIN_WAIT, no TIME_WAIT)'}`,
+          `with nothing unread but SO_LINGER {1, 0}, close() sent ${s2.text}, the client's read() ${callText(r2)}, and s2 left ${s2After ? `${s2After.state} behind` : 'nothing behind (no FIN_WAIT, no TIME_WAIT)'}` +
+          (t.traced ? `; traced: s2 ${t.pathText('s2', 's2 closed')}` : ` (${t.trace.env.traceNote ?? 'transitions not traced'})`),
       );
     },
   },
@@ -80,7 +81,7 @@ function sent(t: TraceView, sock: string, label: string): { fin: boolean; rst: b
   return {
     fin: segs.some((s) => s.flags.includes('FIN')),
     rst: segs.some((s) => s.flags.includes('RST')),
-    text: flagsText(segs),
+    text: t.flagsText(segs),
   };
 }
 

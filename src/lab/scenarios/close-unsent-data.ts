@@ -85,14 +85,16 @@ function facts(t: TraceView): Facts {
   const sentAfter = segs.reduce((n, s) => n + s.length, 0);
   const verdict =
     received === written && eof
-      ? `close() sent the ${queued} B still queued, then FIN`
+      ? t.captured
+        ? `close() sent the ${queued} B still queued, then FIN`
+        : `the ${queued} B still queued at close() arrived, then EOF`
       : received < written
         ? `${written - received} of the ${queued} B queued at close() never arrived`
         : `the receiver got ${received} B of ${written} written${eof ? '' : ' and no EOF'}`;
   const line =
     `${verdict}: wrote ${written} B, ${queued} B still queued at close() (c ${before?.state} Send-Q ${queued}, s Recv-Q ${t.sock('queued', 's')?.recvQ}); ` +
-    `after close() and exit c is ${orphan ? `${orphan.state} Send-Q ${orphan.sendQ} (the FIN counts 1), ${orphan.owner ? 'owned' : 'no owner'}` : 'gone'}; ` +
+    `after close() and exit c is ${orphan ? `${orphan.state} Send-Q ${orphan.sendQ}${orphan.sendQ === queued + 1 ? ' (the FIN counts 1)' : ''}, ${orphan.owner ? 'owned' : 'no owner'}` : 'gone'}; ` +
     `the receiver then read ${received} of ${written} B, then ${eof ? 'EOF' : 'no EOF'}` +
-    (t.captured ? `; the orphan sent ${sentAfter} B after close(), ${fin ? `then FIN at seq ${finSeq}${fin.length > 0 ? ' (on the last data segment)' : ''}` : 'and no FIN'}${rst ? ', and an RST' : ', no RST'}` : '');
+    (t.captured ? `; the orphan sent ${sentAfter} B after close(), ${fin ? `then FIN at seq ${finSeq}${fin.length > 0 ? ' (on the last data segment)' : ''}` : 'and no FIN'}, ${rst ? t.rstText('c', 'closed', 'drained') : 'no RST'}` : ` (${t.trace.env.captureNote ?? 'packets not captured'})`);
   return { written, queued, received, eof, finAfterData, rst, line };
 }

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
-import { flagsText, readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
+import { readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -83,18 +83,20 @@ export default scenario({
       const bothRead = t.result('rdwr read');
       const bothWrite = t.result('rdwr write');
       const clGone = t.sock('cl closed', 'cl')?.owner === null;
-      const clRst = rstFrom(t, 'cl', 'scl writes', 'answered');
+      const clRsts = t.rstsSent('cl', 'scl writes', 'answered');
+      const finFromSrd = t.captured ? t.from('srd', t.segments('rd shut', 'rd read')).some((s) => s.flags.includes('FIN')) : null;
       const holds =
         isEof(rdRead) && rdWrite.ok &&
         readBytes(wrRead) === 5 && !wrWrite.ok && wrWrite.errno === 'EPIPE' &&
         isEof(bothRead) && !bothWrite.ok && bothWrite.errno === 'EPIPE' &&
-        clGone && (!t.captured || clRst);
+        clGone && (clRsts === null || clRsts.length > 0);
       return judge(
         holds,
-        `SHUT_RD: read ${callText(rdRead)} (no FIN had come), write ${callText(rdWrite)}; ` +
+        `SHUT_RD: read ${callText(rdRead)}${finFromSrd === null ? '' : finFromSrd ? " (after the peer's FIN)" : ' (no FIN had come)'}, write ${callText(rdWrite)}; ` +
           `SHUT_WR: read ${callText(wrRead)}, write ${callText(wrWrite)}; ` +
           `SHUT_RDWR: read ${callText(bothRead)}, write ${callText(bothWrite)}; ` +
-          `close(): no descriptor left to call, and the peer's data was answered ${t.captured ? (clRst ? 'with RST' : 'without RST') : '(packets not captured)'}`,
+          `close(): ${clGone ? 'no descriptor left to call' : `cl still held by ${t.sock('cl closed', 'cl')?.actor ?? 'a process'}`}, ` +
+          `and the peer's data was answered ${clRsts === null ? 'unseen (packets not captured, RSTs not traced)' : clRsts.length > 0 ? `with ${clRsts.join(', ')}` : 'without RST'}`,
       );
     },
     '002-b': (t) => {
@@ -102,7 +104,7 @@ export default scenario({
       const sent = WAYS.map((w) => ({ ...w, segs: t.from(w.sock, t.segments(`${w.sock === 'cl' ? 'cl closed' : `${w.sock} shut`}`)) }));
       const fin = (segs: { flags: string[] }[]): boolean => segs.some((s) => s.flags.includes('FIN'));
       const holds = sent.every((w) => fin(w.segs) === (w.sock !== 'rd'));
-      return judge(holds, sent.map((w) => `${w.call} sent ${flagsText(w.segs)}`).join('; '));
+      return judge(holds, sent.map((w) => `${w.call} sent ${t.flagsText(w.segs)}`).join('; '));
     },
     '002-c': (t) => {
       const after = WAYS.map((w) => ({ ...w, s: t.sock(w.sock === 'cl' ? 'cl closed' : 'settled', w.sock) }));
@@ -114,8 +116,8 @@ export default scenario({
       return judge(
         held && cl !== undefined && cl.owner === null && wrHeld?.actor === 'client',
         `after shutdown: ${after.filter((w) => w.sock !== 'cl').map((w) => `${w.sock} ${w.s?.state} held by ${w.s?.actor ?? 'nobody'}`).join(', ')}; ` +
-          `after close(): cl ${cl?.state ?? 'gone'} with no owner${cl && cl.timer.kind !== 'none' ? ` (orphan, tcp_fin_timeout timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s): the descriptor went at once, the connection lives on in the kernel` : ''}; ` +
-          `once wr's teardown completed the client still held it (${wrHeld ? `${wrHeld.state}, out of the table` : 'not held'}${wrRow ? `; the table has ${wrRow.state} for it, no owner` : ''}) until it calls close()`,
+          `after close(): cl ${cl ? `${cl.state} ${cl.owner ? `held by ${cl.actor ?? cl.owner.command}` : 'with no owner'}` : 'gone'}${cl && cl.timer.kind !== 'none' ? ` (orphan, tcp_fin_timeout timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s): the descriptor went at once, the connection lives on in the kernel` : ''}; ` +
+          `once wr's teardown completed the client ${wrHeld ? `still held it (${wrHeld.state}, out of the table` : `did not hold it (${t.describe('wr torn down', 'wr')}`}${wrRow ? `; the table has ${wrRow.state} for it, ${wrRow.owner ? 'owned' : 'no owner'}` : ''})`,
       );
     },
     '004-c': (t) => {
@@ -130,6 +132,7 @@ export default scenario({
       const sCl = t.sock('settled', 'scl');
       const rstBoth = rstFrom(t, 'rdwr', 'srdwr writes', 'answered');
       const rstCl = rstFrom(t, 'cl', 'scl writes', 'answered');
+      const traced = t.traced ? `; traced: rdwr ${t.pathText('rdwr', 'rdwr shut')}, cl ${t.pathText('cl', 'cl closed')}` : ` (${t.trace.env.traceNote ?? 'transitions not traced'})`;
       if (!t.captured) return notCaptured(t, 'no way to see FINs');
       const holds =
         rdNothing && rdState === 'ESTABLISHED' && srdState === 'ESTABLISHED' &&
@@ -138,9 +141,9 @@ export default scenario({
       return judge(
         holds,
         `SHUT_RD sent ${rdNothing ? 'no segment' : 'a segment'} (rd ${rdState}, srd ${srdState}); SHUT_WR sent ${fin('wr', 'wr shut') ? 'FIN' : 'no FIN'}; ` +
-          `SHUT_RDWR and close() both sent ${fin('rdwr', 'rdwr shut') && fin('cl', 'cl closed') ? 'FIN' : 'not both FIN'}, reached ${both?.state}/${cl?.state} (peer ${sBoth?.state}/${sCl?.state}) and answered later data with ${rstBoth ? 'RST' : 'no RST'}/${rstCl ? 'RST' : 'no RST'}; ` +
-          `the difference: the SHUT_RDWR socket is still held by ${both?.actor ?? 'nobody'} ${both?.timer.kind === 'none' ? '(no timer: held, it waits for the FIN for ever)' : `(timer ${both?.timer.kind})`}, ` +
-          `the close()d one is an orphan ${cl && cl.timer.kind !== 'none' ? `(tcp_fin_timeout timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s)` : '(no timer)'}`,
+          `SHUT_RDWR and close() both sent ${fin('rdwr', 'rdwr shut') && fin('cl', 'cl closed') ? 'FIN' : 'not both FIN'}, reached ${both?.state}/${cl?.state} (peer ${sBoth?.state}/${sCl?.state}) and answered later data with ${t.rstText('rdwr', 'srdwr writes', 'answered')} / ${t.rstText('cl', 'scl writes', 'answered')}; ` +
+          `the difference: the SHUT_RDWR socket is ${both?.actor ? `still held by ${both.actor}` : 'held by nobody'} ${both?.timer.kind === 'none' ? '(no timer running)' : `(timer ${both?.timer.kind})`}, ` +
+          `the close()d one is ${cl?.owner === null ? 'an orphan' : `held by ${cl?.actor ?? 'a process'}`} ${cl && cl.timer.kind !== 'none' ? `(tcp_fin_timeout timer ${(cl.timer.remainingMs / 1000).toFixed(1)} s)` : '(no timer)'}${traced}`,
       );
     },
   },

@@ -1,6 +1,6 @@
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import type { CallResult } from '../ops.js';
-import { flagsText, resultField, type TraceView } from '../trace.js';
+import { resultField, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const exiter = actor('exiter');
@@ -61,7 +61,7 @@ function ended(t: TraceView, sock: string, peer: string, label: string): { fin: 
     rst,
     peerState: theirs?.state,
     text:
-      `${sock} sent ${flagsText(segs)}; ` +
+      `${sock} sent ${t.flagsText(segs)}; ` +
       `then ${sock} ${mine ? `${mine.state} ${mine.owner ? 'owned' : 'no owner'}` : 'gone'}, ${peer} ${theirs?.state ?? 'gone'}`,
   };
 }

@@ -60,12 +60,16 @@ export default scenario({
       const aHeld = pics.every((p) => p.sockets.find((s) => s.label === 'a')?.state === 'FIN_WAIT2');
       // "Stays for tcp_fin_timeout": gone within 15 % of it (timer slack plus the sampling).
       const bTimely = firstWithoutB !== undefined && Math.abs(life - fin) <= fin * 0.15;
-      const bTimer = t.sock('b closed', 'b')?.timer;
+      const bClosed = t.sock('b closed', 'b');
+      const bTimer = bClosed?.timer;
+      const traced = t.traced
+        ? `; traced: a ${t.pathText('a', 'a shut')}, b ${t.pathText('b', 'b closed')}${t.transitionsOf('b').some((x) => x.to === 'TIME_WAIT') ? '' : ' (no traced TIME_WAIT)'}`
+        : ` (${t.trace.env.traceNote ?? 'transitions not traced'}: states from snapshots every 50 ms only)`;
       return judge(
         aHeld && aEnd?.state === 'FIN_WAIT2' && aAgeMs > fin && bTimely && !bStates.includes('TIME_WAIT'),
         `shutdown() end: ${aStates.join(' → ')}, still ${aEnd?.state ?? 'gone'} ${(aAgeMs / 1000).toFixed(1)} s later (timer ${aEnd?.timer.kind ?? '-'}, held by ${aEnd?.actor ?? 'nobody'}); ` +
-          `close() end: ${bStates.join(' → ')} (orphan, timer ${bTimer ? `${bTimer.kind} ${(bTimer.remainingMs / 1000).toFixed(1)} s` : '-'}) → ${firstWithoutB ? `gone ${(life / 1000).toFixed(2)} s after close()` : 'still there at the end of the watch'} ` +
-          `(tcp_fin_timeout ${fin / 1000} s), ${bStates.includes('TIME_WAIT') ? 'via TIME_WAIT' : 'never in TIME_WAIT'}`,
+          `close() end: ${bStates.join(' → ')} (${bClosed ? (bClosed.owner ? `held by ${bClosed.actor ?? bClosed.owner.command}` : 'orphan') : 'gone'}, timer ${bTimer ? `${bTimer.kind} ${(bTimer.remainingMs / 1000).toFixed(1)} s` : '-'}) → ${firstWithoutB ? `gone ${(life / 1000).toFixed(2)} s after close()` : 'still there at the end of the watch'} ` +
+          `(tcp_fin_timeout ${fin / 1000} s), ${bStates.includes('TIME_WAIT') ? 'via TIME_WAIT' : 'never in TIME_WAIT in any snapshot'}${traced}`,
       );
     },
   },

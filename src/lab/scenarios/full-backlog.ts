@@ -1,4 +1,5 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
+import type { ObservedSocket } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -38,9 +39,20 @@ export default scenario({
       return judge(
         a?.state === 'ESTABLISHED' && b?.state === 'ESTABLISHED' && c?.state === 'ESTABLISHED',
         `with backlog 1 and no accept(): a ${a?.state}, b ${b?.state}, c ${c?.state} (connect → ${t.result('third').errno ?? 'ok'}); ` +
-          `accept queue Recv-Q ${listener?.recvQ}/${listener?.sendQ}: only backlog + 1 handshakes complete without accept(); ` +
+          `accept queue Recv-Q ${listener?.recvQ ?? '?'}/${listener?.sendQ ?? '?'}${queueText(listener?.recvQ, listener?.sendQ, [a, b, c])}; ` +
           `after one accept() c is ${later?.state ?? 'gone'}${t.captured ? ` (${synsFromC} SYNs sent by c)` : ''}`,
       );
     },
   },
 });
+
+/**
+ * What the accept queue's length says against its limit (a listener's Send-Q is its backlog): how
+ * many handshakes completed without accept(), against the backlog, and whether the queue was full.
+ */
+function queueText(queued: number | undefined, backlog: number | undefined, conns: (ObservedSocket | undefined)[]): string {
+  if (queued === undefined || backlog === undefined) return ' (listener not seen)';
+  const established = conns.filter((x) => x?.state === 'ESTABLISHED').length;
+  const vs = queued === backlog ? 'backlog' : queued > backlog ? `backlog + ${queued - backlog}` : `backlog − ${backlog - queued}`;
+  return `: ${queued} handshake(s) completed without accept() (${vs}), ${established} of ${conns.length} clients ESTABLISHED`;
+}

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
-import { readEof as eof } from '../trace.js';
+import { readEof as eof, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -76,7 +76,7 @@ export default scenario({
     },
     '003-b': (t) => {
       const w = t.result('c write 1');
-      return judge(w.ok && w.value === 4, `write() on the CLOSE_WAIT connection returned ${res(w)}`);
+      return judge(w.ok && w.value === 4, `write() on the connection, ${t.sock('client asleep', 'c')?.state ?? 'gone'} before it, returned ${res(w)}`);
     },
     '003-c': (t) => {
       if (!t.captured) return notCaptured(t, 'the RST cannot be seen');
@@ -84,9 +84,10 @@ export default scenario({
       const data = t.from('c', segs).find((x) => x.length > 0);
       const rst = t.from('s', segs).find((x) => x.flags.includes('RST'));
       const sGone = t.sock('c after write 1', 's') === undefined;
+      const sBefore = t.sock('client asleep', 's');
       return judge(
         data !== undefined && rst !== undefined && sGone,
-        `the client's ${data?.length ?? 0} B went out; the server end (orphaned by close(), FIN_WAIT2) answered ${rst ? `RST ${(rst.epochMs - (data?.epochMs ?? rst.epochMs)).toFixed(2)} ms later and is gone` : 'without RST'}; ${t.describe('c after write 1', 'c')}${t.sock('c after write 1', 'c')?.inTable === false ? ' (gone from the table)' : ''}`,
+        `the client's ${data?.length ?? 0} B went out; the server end (close()d, ${sBefore ? `${sBefore.state}, ${sBefore.owner ? 'owned' : 'no owner'}` : 'gone'} before the write) answered ${rst ? `${t.words(rst)} ${(rst.epochMs - (data?.epochMs ?? rst.epochMs)).toFixed(2)} ms later` : 'without RST'} and ${sGone ? 'is gone' : `is ${t.sock('c after write 1', 's')?.state}`}; ${t.describe('c after write 1', 'c')}${t.sock('c after write 1', 'c')?.inTable === false ? ' (gone from the table)' : ''}`,
       );
     },
     '003-d': (t) => {
@@ -95,7 +96,7 @@ export default scenario({
       const sent = t.captured ? t.from('d', t.segments('d write 2')).length : null;
       return judge(
         eof(r) && !w.ok && (sent === null || sent === 0),
-        `after the RST, read() returned ${res(r)}; the next write() failed ${w.ok ? 'not at all' : `${res(w)} at once`}${sent === null ? '' : ` (${sent} segment(s) sent)`}`,
+        `after ${rstAfter(t)}, read() returned ${res(r)}; the next write() failed ${w.ok ? 'not at all' : res(w)}${sent === null ? '' : ` (${sent} segment(s) sent)`}`,
       );
     },
     '003-m': (t) => {
@@ -110,3 +111,9 @@ export default scenario({
     },
   },
 });
+
+/** The RST that answered d's first write, as evidence names it. */
+function rstAfter(t: TraceView): string {
+  const r = t.rstsSent('t', 'd write 1', 'd after write 1');
+  return r === null ? 'the write (RST unseen: packets not captured, RSTs not traced)' : r.length === 0 ? 'the write (no RST seen)' : `the ${r.join(', ')}`;
+}

@@ -48,13 +48,13 @@ export default scenario({
       const how = !t.captured
         ? ''
         : rEnd && cFin
-          ? ` (it sent ${rEnd.flags.includes('RST') ? 'RST' : 'FIN'} ${(rEnd.epochMs - cFin.epochMs).toFixed(0)} ms after the client's FIN)`
+          ? ` (it sent ${t.words(rEnd)} ${(rEnd.epochMs - cFin.epochMs).toFixed(0)} ms after the client's FIN)`
           : ' (no FIN or RST from it was captured)';
       const ev = resultList(t.result('reaper events'));
       return judge(
         naiveBefore?.state === 'CLOSE_WAIT' && reaperBefore?.state === 'CLOSE_WAIT' && naiveAfter?.state === 'CLOSE_WAIT' && reaperAfter === undefined,
         `${Math.round(t.step('before the timeout').after.atMs - t.step('client closed').after.atMs)} ms after the client's close: ${t.describe('before the timeout', 'naive#1')}, ${t.describe('before the timeout', 'reaper#1')}; ` +
-          `after ${IDLE_MS} ms idle: ${t.describe('after the timeout', 'naive#1')}, reaper#1 ${reaperAfter ? `still ${reaperAfter.state}` : 'gone'}${how}, events [${ev.join(' ')}]`,
+          `${Math.round(t.step('after the timeout').after.atMs - t.step('client closed').after.atMs)} ms after it (the reaper's idle timeout: ${IDLE_MS} ms): ${t.describe('after the timeout', 'naive#1')}, reaper#1 ${reaperAfter ? `still ${reaperAfter.state}` : 'gone'}${how}, events [${ev.join(' ')}]`,
       );
     },
   },

@@ -1,6 +1,6 @@
 import { actor, judge, scenario } from '../scenario.js';
 import type { CallResult } from '../ops.js';
-import { readEof } from '../trace.js';
+import { readEof, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -32,7 +32,7 @@ export default scenario({
     client.write('c', 'req3').as('three in flight'),
     // One read() takes every queued byte: all three requests.
     server.read('s').as('server reads'),
-    server.write('s', 'rsp1'),
+    server.write('s', 'rsp1').as('server answers'),
     server.close('s').as('server closes'),
     client.drain('c', 100).as('client reads'),
     client.write('c', 'req4').as('send after EOF'),
@@ -55,17 +55,22 @@ export default scenario({
       const sawEof = readEof(t.result('client reads'));
       const after = t.result('send after EOF');
       const next = t.result('send after RST');
-      const rst = t.from('s', t.segments('send after EOF')).find((s) => s.flags.includes('RST'));
+      const rsts = t.rstsSent('s', 'send after EOF');
       const finFromT = t.from('t', t.segments('t closes')).some((s) => s.flags.includes('FIN'));
-      const rstFromT = t.from('t', t.segments('t closes')).some((s) => s.flags.includes('RST'));
-      const rstText = !t.captured ? '' : rst ? ' and the server kernel answered RST' : ', no RST captured';
+      const rstsFromT = t.rstsSent('t', 't closes');
+      const rstText = rsts === null ? ' (packets not captured, RSTs not traced)' : rsts.length > 0 ? ` and the server end answered ${rsts.join(', ')}` : ', no RST seen';
+      const unread = t.sock('t reads one', 't')?.recvQ;
+      const tSent = rstsFromT && rstsFromT.length > 0 ? rstsFromT.join(', ') : !t.captured ? '(packets not captured)' : finFromT ? 'FIN' : 'neither FIN nor RST';
+      const d1 = t.result('d read 1');
+      const d2 = t.result('d read 2');
+      const dEof = readEof(d1) || readEof(d2);
+      const answered = t.result('server answers');
       // As a statement about the kernel: the first send() after the EOF must fail for the claim to hold.
       return judge(
         sawEof && !after.ok,
-        `server read ${res(t.result('server reads'))}, answered one, closed; client read ${res(t.result('client reads'))}, ` +
-          `then send() ${after.ok ? `returned ${String(after.value)} (the kernel queued and sent it)` : `failed ${after.errno}`}${rstText}; only the next send() ${res(next)}. ` +
-          `The kernel does not fail sends after EOF: the RPC layer must mark the connection dead on EOF and fail req2/req3 and new calls itself. ` +
-          `(A server that closed with 2 requests unread sent ${rstFromT ? 'RST' : finFromT ? 'FIN' : '?'}: the client read ${res(t.result('d read 1'))}, then ${res(t.result('d read 2'))}, never an EOF; send ${res(t.result('d send'))})`,
+        `server read ${res(t.result('server reads'))}, ${answered.ok ? `answered ${String(answered.value)} B` : `its answer failed ${answered.errno}`}, closed; client read ${res(t.result('client reads'))}, ` +
+          `then send() ${after.ok ? `returned ${String(after.value)}${sentData(t) ? ' (the kernel queued and sent it)' : ''}` : `failed ${after.errno}`}${rstText}; ${after.ok ? 'only ' : ''}the next send() ${res(next)}. ` +
+          `(A server that closed with ${unread ?? '?'} B unread sent ${tSent}: the client read ${res(d1)}, then ${res(d2)}${dEof ? '' : ', never an EOF'}; send ${res(t.result('d send'))})`,
       );
     },
   },
@@ -81,4 +86,9 @@ function res(r: CallResult): string {
     return `${String(v.bytes)} B${text}${v.eof === true ? ' then EOF' : ''}`;
   }
   return `returned ${String(v)}${sig}`;
+}
+
+/** The first send after EOF put a data segment on the wire (false when not captured). */
+function sentData(t: TraceView): boolean {
+  return t.from('c', t.segments('send after EOF')).some((s) => s.length > 0);
 }

@@ -45,12 +45,15 @@ export default scenario({
       const recovered = later.some((e) => e.startsWith('connection:'));
       const segs = t.segments('connected', 'client read');
       const fin = t.from('~c', segs).find((x) => x.flags.includes('FIN'));
-      const rst = t.from('~c', segs).find((x) => x.flags.includes('RST'));
+      const rsts = t.rstsSent('~c', 'connected', 'client read');
+      const rstsOnPing = t.rstsSent('~c', 'written');
       const read = t.result('client read');
       const readText = read.ok ? ((read.value as { eof?: boolean } | undefined)?.eof ? 'EOF' : 'data') : read.errno;
       const fate = queued
         ? `waited in the queue as ${queued.state}`
-        : `did not wait: the server end sent ${fin ? 'FIN' : 'no FIN'}${rst ? ' then RST (to the client\'s "ping")' : ''} without the application ever seeing it`;
+        : `did not wait: ${
+            t.captured ? `the server end sent ${fin ? 'FIN' : 'no FIN'}, then` : `(${t.trace.env.captureNote ?? 'packets not captured'}) the server end sent`
+          }${rstsOnPing && rstsOnPing.length > 0 ? ` ${rstsOnPing.join(', ')} as the client's "ping" came` : rsts && rsts.length > 0 ? ` ${rsts.join(', ')}` : ' no RST'}${events.length === 0 ? ', before the application saw any event' : ''}`;
       // The claim: the connection waits in the queue until descriptors are free. Node does not let it wait.
       return judge(
         queued !== undefined && queued.owner === null,

@@ -60,14 +60,16 @@ export default scenario({
       const sFin = t.from('closer#1', segs).find((s) => s.flags.includes('FIN'));
       const ack = sFin && t.from('c', segs).find((s) => s.flags.includes('ACK') && s.epochMs >= sFin.epochMs && !s.flags.includes('FIN'));
       const finGap = !t.captured
-        ? ''
+        ? ` (${t.trace.env.captureNote ?? 'packets not captured'})`
         : cFin && sFin
-          ? ` its FIN left ${(sFin.epochMs - cFin.epochMs).toFixed(1)} ms after the client's, LAST_ACK until the client's ACK ${ack ? `${(ack.epochMs - sFin.epochMs).toFixed(2)} ms later` : '(not seen)'},`
-          : ' no FIN from it was captured,';
+          ? ` its FIN left ${(sFin.epochMs - cFin.epochMs).toFixed(1)} ms after the client's, the client's ACK ${ack ? `${(ack.epochMs - sFin.epochMs).toFixed(2)} ms after that` : 'not seen'}`
+          : ' no FIN from it was captured';
+      const path = t.pathText('closer#1', 'closed');
+      const states = path === null ? ` (${t.trace.env.traceNote ?? 'transitions not traced'}: its passing states unseen)` : `; traced: closer#1 ${path}`;
       return judge(
         ev.includes('end') && ignore?.state === 'CLOSE_WAIT' && cev.includes('end') && cev.includes('close') && closer === undefined,
         `read-ignore-end saw [${ev.join(' ')}] and kept ${t.describe('settled', 'ignore#1')}; ` +
-          `close-on-end saw [${cev.join(' ')}]:${finGap} closer#1 ${closer ? `still ${closer.state}` : 'gone'}, client c ${t.sock('settled', 'c')?.state ?? 'gone'}`,
+          `close-on-end saw [${cev.join(' ')}]:${finGap}${states}; closer#1 ${closer ? `still ${closer.state}` : 'gone'}, client c ${t.sock('settled', 'c')?.state ?? 'gone'}`,
       );
     },
     '002-j': (t) => {
@@ -78,13 +80,14 @@ export default scenario({
       const cev = events(t, 'closer events');
       const pausedRead =
         never?.recvQ === 0
-          ? `libuv's epoll loop read the FIN even for the paused server (${t.describe('settled', 'never#1')}: the 4 B and the EOF sit in the paused stream)`
+          ? `libuv read the 4 B out of the kernel even for the paused server (${t.describe('settled', 'never#1')})`
           : `the paused server's kernel still holds ${t.describe('settled', 'never#1')}`;
+      const written = t.result('bulk written');
       return judge(
         cev.includes('end') && t.sock('settled', 'closer#1') === undefined,
         `${pausedRead}, ` +
-          `but only a flowing stream emits 'end' (closer: [${cev.join(' ')}]; never-read: [${nev.join(' ') || 'no events'}], so it never closes); ` +
-          `with 100000 B libuv stopped reading and ${t.describe('bulk settled', 'never#2')} (unread data + FIN), events [${bev.join(' ') || 'none'}]` +
+          `${cev.includes('end') && !nev.includes('end') ? 'but only a flowing stream emits' : 'events:'} 'end' (closer: [${cev.join(' ')}]; never-read: [${nev.join(' ') || 'no events'}]${never ? `, still ${never.state}` : ''}); ` +
+          `with ${written.ok ? `${String(written.value)} B written` : `a write that failed ${written.errno}`}${bulk && bulk.recvQ > 0 ? ', libuv stopped reading and' : ','} ${t.describe('bulk settled', 'never#2')}${bulk && bulk.recvQ > 0 && bulk.state === 'CLOSE_WAIT' ? ' (unread data + FIN)' : ''}, events [${bev.join(' ') || 'none'}]` +
           (bulk ? '' : ' (gone)'),
       );
     },

@@ -53,7 +53,7 @@ export default scenario({
       return judge(
         !idle.ok && idle.errno === 'EAGAIN' && isEof(eof) && t.sock('after close', 's') === undefined,
         `idle: recv() ${res(idle)}; after the peer's close(): recv() ${res(eof)}, close() → ${t.sock('after close', 's') ? t.describe('after close', 's') : 's gone'}, client c ${t.sock('after close', 'c')?.state ?? 'gone'}; ` +
-          `after a RST recv() gives ${neither ? 'neither' : 'the same'}: ${res(rst)}, then ${res(t.result('read again after RST'))} — close on errors too`,
+          `after the peer's ${t.rstText('r', 'peer reset', 'peer reset', 'close() (no RST seen)', 'RST (unseen: packets not captured, RSTs not traced)')} recv() gives ${neither ? 'neither' : 'the same'}: ${res(rst)}, then ${res(t.result('read again after RST'))}`,
       );
     },
     '002-j': (t) => {
@@ -61,7 +61,7 @@ export default scenario({
       const after = bits(t.result('epoll after FIN'));
       return judge(
         !idle.includes('EPOLLIN') && after.includes('EPOLLIN') && isEof(t.result('read after FIN')) && t.sock('after close', 's') === undefined,
-        `epoll_wait on the idle socket: ${idle.join(' ') || 'nothing'} (no EPOLLIN); after the peer's close(): ${after.join(' ')}, recv() ${res(t.result('read after FIN'))}, ` +
+        `epoll_wait on the idle socket: ${idle.join(' ') || 'nothing'}${idle.includes('EPOLLIN') ? '' : ' (no EPOLLIN)'}; after the peer's close(): ${after.join(' ')}, recv() ${res(t.result('read after FIN'))}, ` +
           `close() took s from ${t.sock('peer closed', 's')?.state} to ${t.sock('after close', 's')?.state ?? 'gone'}`,
       );
     },
@@ -71,8 +71,8 @@ export default scenario({
       const apart = reset.includes('EPOLLERR') || reset.includes('EPOLLHUP');
       return judge(
         after.includes('EPOLLRDHUP') && after.includes('EPOLLIN') && isEof(t.result('read after FIN')),
-        `a half-close (FIN) is reported as ${after.join(' ')} at once — both, not one or the other — and recv() returns 0; ` +
-          `a RST is reported as ${reset.join(' ')} (${apart ? 'EPOLLERR/EPOLLHUP tell it apart' : 'no bit tells it apart'}), recv() ${res(t.result('read after RST'))}`,
+        `a half-close (FIN) is reported as ${after.join(' ') || 'nothing'}${after.includes('EPOLLIN') && after.includes('EPOLLRDHUP') ? ' at once — both, not one or the other —' : ''} and recv() ${res(t.result('read after FIN'))}; ` +
+          `a ${t.rstText('r', 'peer reset', 'peer reset', 'close() with SO_LINGER 0 that sent no RST', 'RST (unseen: packets not captured, RSTs not traced)')} is reported as ${reset.join(' ') || 'nothing'} (${apart ? 'EPOLLERR/EPOLLHUP tell it apart' : 'no bit tells it apart'}), recv() ${res(t.result('read after RST'))}`,
       );
     },
   },

@@ -80,7 +80,7 @@ export default scenario({
       const how = firstQuietFail ? `; a failed call: send() ${String(t.result(`${firstQuietFail}: sent`).value ?? t.result(`${firstQuietFail}: sent`).errno)}, then ${readText(t, firstQuietFail)}` : '';
       return judge(
         busy.length === 0 && fresh.length === 0 && quiet.length > 0,
-        `server reaps after ${IDLE_MS} ms idle; pooled, calls ${gaps(t, busyCalls)} ms apart: ${busy.length}/${CALLS} failed; ` +
+        `server's idle timeout ${IDLE_MS} ms; pooled, calls ${gaps(t, busyCalls)} ms apart: ${busy.length}/${CALLS} failed; ` +
           `pooled, calls ${gaps(t, quietCalls)} ms apart: ${quiet.length}/${CALLS} failed (${quiet.join(', ') || 'none'})${how}; ` +
           `fresh connection per call, same gaps: ${fresh.length}/${CALLS} failed`,
       );

@@ -48,16 +48,21 @@ export default scenario({
       const send1 = t.result('attempt 1: send');
       const resp1 = t.result('attempt 1: response');
       const resp2 = t.result('attempt 2: response');
-      const rst = t.from('s1', t.segments('attempt 1: send', 'attempt 1: response')).find((s) => s.flags.includes('RST'));
+      const rsts = t.rstsSent('s1', 'attempt 1: send', 'attempt 1: response');
+      const closedBefore = Math.round(t.step('attempt 1: send').startMs - t.step('server reaps').startMs);
       const text2 = textOf(resp2);
       const gotAnswer = text2 === 'answer';
       const ms = Math.round(t.step('attempt 2: response').after.atMs - t.step('attempt 1: response').after.atMs);
-      const rstText = !t.captured ? 'packets not captured' : rst ? 'the server kernel answered RST: its socket was closed, nothing was read' : 'no RST captured';
+      const rstText =
+        rsts === null
+          ? 'packets not captured, RSTs not traced'
+          : rsts.length > 0
+            ? `the server end, close()d ${closedBefore} ms before the call was sent, answered ${rsts.join(', ')}`
+            : 'no RST seen';
       return judge(
         send1.ok && !hasBytes(resp1) && gotAnswer,
         `attempt 1 on the reaped connection: send() returned ${send1.ok ? String(send1.value) : send1.errno}, response ${res(resp1)} (${rstText}); ` +
-          `attempt 2 on a fresh connection: response ${res(resp2)} ${ms} ms later. ` +
-          `Safe here only because the RST proves the call was never processed; otherwise retry only idempotent calls`,
+          `attempt 2 on a fresh connection: response ${res(resp2)} ${ms} ms later`,
       );
     },
   },

@@ -1,6 +1,6 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, scenario, wait } from '../scenario.js';
-import { flagsText, readBytes, resultField, resultList } from '../trace.js';
+import { readBytes, resultField, resultList } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -53,8 +53,8 @@ export default scenario({
       const rd = t.result('read before data');
       return judge(
         (!t.captured || segs.length === 0) && !told && s?.state === 'ESTABLISHED' && c?.state === 'ESTABLISHED',
-        `${t.captured ? `shutdown(SHUT_RD) sent ${flagsText(segs, 'no segment')}` : 'packets not captured'}; ` +
-          `c ${c?.state}, s ${s?.state}; epoll on s: ${bits.length ? bits.join('|') : 'nothing'}; yet c's own read() ${callText(rd)} at once`,
+        `${t.captured ? `shutdown(SHUT_RD) sent ${t.flagsText(segs, 'no segment')}` : 'packets not captured'}; ` +
+          `c ${c?.state}, s ${s?.state}; epoll on s: ${bits.length ? bits.join('|') : 'nothing'}; ${isEofText(rd) ? 'yet ' : ''}c's own read() ${callText(rd)}`,
       );
     },
     '004-q': (t) => {
@@ -67,11 +67,12 @@ export default scenario({
       const segs = t.captured ? t.segments('peer writes', 'data settled') : [];
       const acked = t.from('c', segs).some((x) => x.flags.includes('ACK') && x.length === 0 && !x.flags.includes('RST'));
       const rst = t.from('c', segs).some((x) => x.flags.includes('RST'));
+      const held = (c?.recvQ ?? 0) > 0;
       const discarded = (c?.recvQ ?? 0) === 0 && readBytes(r1) <= 0;
       return judge(
         discarded,
-        `the peer's ${n} B were ${t.captured ? (rst ? 'answered with RST' : acked ? 'ACKed' : 'not ACKed') : 'sent (packets not captured)'} (s Send-Q ${s?.sendQ}); ` +
-          `c held them: Recv-Q ${c?.recvQ}; read() ${callText(r1)}${r1.ok && readBytes(r1) > 0 ? ` (${JSON.stringify(textOf(r1))})` : ''}, then ${callText(r2)}` +
+        `the peer's ${n} B were ${t.captured ? (rst ? `answered with ${t.rstText('c', 'peer writes', 'data settled')}` : acked ? 'ACKed' : 'not ACKed') : 'sent (packets not captured)'} (s Send-Q ${s?.sendQ}); ` +
+          `c ${held ? 'held them' : 'held none'}: Recv-Q ${c?.recvQ ?? '? (c gone)'}; read() ${callText(r1)}${r1.ok && readBytes(r1) > 0 ? ` (${JSON.stringify(textOf(r1))})` : ''}, then ${callText(r2)}` +
           (discarded ? '' : ': nothing was discarded'),
       );
     },
@@ -80,6 +81,10 @@ export default scenario({
 
 function textOf(r: CallResult): string {
   return r.ok ? String(resultField(r, 'text') ?? '') : '';
+}
+
+function isEofText(r: CallResult): boolean {
+  return r.ok && readBytes(r) === 0;
 }
 
 function callText(r: CallResult): string {

@@ -40,11 +40,11 @@ export default scenario({
     '002-h': (t) => {
       const first = t.result('first send');
       const second = t.result('second send');
-      const rst = t.from('c', t.segments('first send')).find((s) => s.flags.includes('RST'));
       const held = t.sock('later', 's');
       const tcpState = String(resultField(t.result('tcp info'), 'state') ?? '?');
       const afterClose = t.sock('closed', 's');
-      const rstText = !t.captured ? '' : rst ? ', the client answered RST' : ', no RST captured';
+      const rsts = t.rstsSent('c', 'first send');
+      const rstText = rsts === null ? ' (packets not captured, RSTs not traced)' : rsts.length > 0 ? `, the client answered ${rsts.join(', ')}` : ', no RST seen';
       return judge(
         t.sock('close wait', 's')?.state === 'CLOSE_WAIT' &&
           first.ok &&

@@ -1,4 +1,6 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
+import type { TcpState } from '../../tcp/index.js';
+import { msText, type TraceView } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -56,19 +58,32 @@ export default scenario({
       const c0 = t.sock('both closed', 'c');
       const s0 = t.sock('both closed', 's');
       const finsBefore = t.captured ? t.segments('c shut', 'both closed').filter((x) => x.flags.includes('FIN')).length : null;
-      const cStates = t.statesOf('c');
-      const sStates = t.statesOf('s');
+      // The passing states from the tracepoints when traced; otherwise what the snapshots caught.
+      const passed = (name: string): TcpState[] => t.passedStates(name) ?? t.statesOf(name);
+      const cClosing = passed('c').includes('CLOSING');
+      const sClosing = passed('s').includes('CLOSING');
       const cEnd = t.sock('both time_wait', 'c');
       const sEnd = t.sock('both time_wait', 's');
-      const closingSeen = cStates.includes('CLOSING') || sStates.includes('CLOSING');
-      const closing = cStates.includes('CLOSING') ? (sStates.includes('CLOSING') ? 'both ends' : 'c') : sStates.includes('CLOSING') ? 's' : 'neither end';
+      const closing = cClosing ? (sClosing ? 'both ends' : 'c') : sClosing ? 's' : 'neither end';
+      const paths = t.traced
+        ? `traced: c ${t.pathText('c', 'c shut')}; s ${t.pathText('s', 'c shut')}`
+        : `seen in snapshots (${t.trace.env.traceNote ?? 'transitions not traced'}): c ${t.statesOf('c').join(' → ')}; s ${t.statesOf('s').join(' → ')}`;
       return judge(
-        c0?.state === 'FIN_WAIT1' && s0?.state === 'FIN_WAIT1' && closingSeen && cEnd?.state === 'TIME_WAIT' && sEnd?.state === 'TIME_WAIT',
+        c0?.state === 'FIN_WAIT1' && s0?.state === 'FIN_WAIT1' && (cClosing || sClosing) && cEnd?.state === 'TIME_WAIT' && sEnd?.state === 'TIME_WAIT',
         `after both shutdown()s: c ${c0?.state} Send-Q ${c0?.sendQ}, s ${s0?.state} Send-Q ${s0?.sendQ}${finsBefore === null ? '' : `, ${finsBefore} FIN(s) on the wire`}; ` +
-          `then c ${cStates.join(' → ')}; s ${sStates.join(' → ')}: CLOSING on ${closing}` +
-          (closing === 'c' || closing === 's' ? ' (the end whose own FIN was still held back when the peer\'s arrived; the other end\'s FIN had been ACKed first)' : '') +
-          `, TIME_WAIT on ${cEnd?.state === 'TIME_WAIT' && sEnd?.state === 'TIME_WAIT' ? 'both' : 'not both'}`,
+          `then ${paths}: CLOSING on ${closing}${finOrder(t)}; at the end c ${cEnd?.state ?? 'gone'}, s ${sEnd?.state ?? 'gone'}`,
       );
     },
   },
 });
+
+/** Which FIN left first once the windows opened, from the packets: the end that got the peer's FIN before its own left is the one in CLOSING. */
+function finOrder(t: TraceView): string {
+  if (!t.captured) return '';
+  const segs = t.segments('c shut', 'both time_wait');
+  const cFin = t.from('c', segs).find((x) => x.flags.includes('FIN'));
+  const sFin = t.from('s', segs).find((x) => x.flags.includes('FIN'));
+  if (!cFin || !sFin) return ` (FINs seen: c ${cFin ? 'yes' : 'none'}, s ${sFin ? 'yes' : 'none'})`;
+  const [first, second, gap] = cFin.epochMs <= sFin.epochMs ? ['c', 's', sFin.epochMs - cFin.epochMs] : ['s', 'c', cFin.epochMs - sFin.epochMs];
+  return ` (${first}'s FIN left first, ${second}'s ${msText(gap as number)} later)`;
+}

@@ -85,7 +85,13 @@ export default scenario({
         !fromActive(t, 'a', ack) && isPureAck(ack) && ack?.ack === tear.finAck &&
         !fromActive(t, 'a', fin2) && fin2?.flags.includes('FIN') === true &&
         fromActive(t, 'a', last) && isPureAck(last);
-      return judge(holds, `${tear.text}; the server's ACK of the FIN left alone ${ack && fin ? `${(ack.epochMs - fin.epochMs).toFixed(1)} ms after it (delayed ACK)` : '?'}, its FIN ${fin2 && fin ? `${(fin2.epochMs - fin.epochMs).toFixed(0)} ms after it, when it closed` : 'never'}`);
+      const ackGap = ack && fin ? ack.epochMs - fin.epochMs : null;
+      const onClose = fin2 !== undefined && t.segments('sa closed').includes(fin2);
+      return judge(
+        holds,
+        `${tear.text}; the server's ACK of the FIN left alone ${ackGap !== null && isPureAck(ack) ? `${ackGap.toFixed(1)} ms after it${delayed(ackGap)}` : 'never'}, ` +
+          `its FIN ${fin2 && fin ? `${(fin2.epochMs - fin.epochMs).toFixed(0)} ms after it${onClose ? ', during its close()' : ''}` : 'never'}${states(t, 'a', 'sa', 'a closed', 'a done')}`,
+      );
     },
     '004-k': (t) => {
       const tear = teardown(t, 'k', 'sk', 'sk armed', 'k done');
@@ -96,7 +102,7 @@ export default scenario({
       return judge(
         tear.segs.length === 3 && carries && !tear.standaloneAck,
         `${tear.text}; the server's FIN ${carries && fin && fin2 ? `left ${(fin2.epochMs - fin.epochMs).toFixed(2)} ms after the client's and carried the ACK of it` : 'did not carry the ACK of the client FIN'}` +
-          `${tear.standaloneAck ? '; a standalone ACK of the FIN was sent' : '; no standalone ACK'}`,
+          `${tear.standaloneAck ? '; a standalone ACK of the FIN was sent' : '; no standalone ACK'}${states(t, 'k', 'sk', 'k closed', 'k done')}`,
       );
     },
     '004-l': (t) => {
@@ -107,14 +113,16 @@ export default scenario({
       const data = fromServer.find((s) => s.length > 0);
       const dataCarriesAck = data !== undefined && data.ack === tear.finAck;
       const merged = fromServer.some((s) => s.length > 0 && s.flags.includes('FIN'));
-      const dataAcks = data ? tear.segs.filter((s) => fromActive(t, 'l', s) && isPureAck(s) && s.epochMs >= data.epochMs && s.ack === (data.seq ?? 0) + data.length).length : 0;
+      const serverFin = fromServer.find((s) => s.flags.includes('FIN'));
+      const dataAcks = data ? tear.segs.filter((s) => fromActive(t, 'l', s) && isPureAck(s) && s.epochMs >= data.epochMs && s.ack === (data.seq ?? 0) + data.length) : [];
+      const ackedBeforeFin = dataAcks.some((s) => serverFin === undefined || s.epochMs < serverFin.epochMs);
       const rd = t.result('l read');
       const got = Math.max(0, readBytes(rd));
       return judge(
         tear.segs.length === 3,
         `${tear.text}; ${tear.standaloneAck ? 'a standalone ACK of the FIN was sent' : `no standalone ACK of the FIN${dataCarriesAck ? ': it rode on the data segment' : ''}`}; ` +
-          `${merged ? 'the data and the server FIN left in one segment' : 'but write() sent the data at once and close() sent the FIN in a segment of its own'}` +
-          `${dataAcks > 0 ? ', and the client ACKed the data on its own before the FIN came' : ''}; the client read ${got} B of reply`,
+          `${merged ? 'the data and the server FIN left in one segment' : data ? 'but the data and the server FIN left in separate segments' : 'no data segment from the server'}` +
+          `${dataAcks.length > 0 ? `, and the client ACKed the data on its own${ackedBeforeFin ? ' before the FIN came' : ''}` : ''}; the client read ${got} B of reply${states(t, 'l', 'sl', 'l shut', 'l done')}`,
       );
     },
   },
@@ -161,4 +169,23 @@ function isPureAck(s: CapturedSegment | undefined): boolean {
 /** The server never sent its FIN: the teardown was not completed, so there is nothing to count. */
 function noPassiveClose(tear: Teardown): { verdict: 'unverified'; observed: string } {
   return { verdict: 'unverified', observed: `the server never sent its FIN, so the teardown cannot be counted (${tear.text})` };
+}
+
+/** `(delayed ACK)` for a gap as long as Linux's delayed-ACK timer (TCP_DELACK_MIN, 40 ms), else nothing. */
+function delayed(gapMs: number): string {
+  return gapMs >= 30 ? ' (delayed ACK)' : '';
+}
+
+/**
+ * The states both ends passed through from step `from` on, with the time spent in each, from the
+ * traced transitions (the passing ones: FIN_WAIT1, LAST_ACK, CLOSING); without tracing, says so.
+ * Then the active end's row after step `end`: the traced CLOSE is the full socket handing over to a
+ * timewait socket, which the table shows.
+ */
+function states(t: TraceView, active: string, passive: string, from: string, end: string): string {
+  const a = t.pathText(active, from);
+  const p = t.pathText(passive, from);
+  const after = `then the client end is ${t.sock(end, active)?.state ?? 'gone'} in the table`;
+  if (a === null || p === null) return ` (${t.trace.env.traceNote ?? 'transitions not traced'}: passing states unseen); ${after}`;
+  return `; traced: client ${a}; server ${p}; ${after}`;
 }

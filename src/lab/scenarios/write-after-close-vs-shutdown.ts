@@ -75,9 +75,19 @@ export default scenario({
       const data = t.from('pa', segs).find((s) => s.length > 0);
       const rst = t.from('a', segs).find((s) => s.flags.includes('RST'));
       const a = t.sock('pa after write 1', 'a');
+      const before = t.sock('FINs acked', 'a');
+      // What the snapshots show, then what the tracepoints show of the same socket, in time order.
+      const path = t.pathText('a', 'a closed');
+      const traced = path === null ? ` (${t.trace.env.traceNote ?? 'transitions not traced'})` : `; traced from close() on: a ${path}`;
       return judge(
         data !== undefined && rst !== undefined && a === undefined,
-        `the passive side's ${data?.length ?? 0} B reached the close()d end, ${a ? `still ${a.state},` : 'which has no socket any more (gone from the table),'} and its kernel answered ${rst ? `RST (seq ${rst.seq ?? '?'}) ${(rst.epochMs - (data?.epochMs ?? rst.epochMs)).toFixed(2)} ms later` : 'without RST'}`,
+        `after close(): ${before ? `${t.describe('FINs acked', 'a')}${before.timer.kind !== 'none' ? ` (timer ${before.timer.kind} ${(before.timer.remainingMs / 1000).toFixed(1)} s)` : ''}` : 'a gone'}${traced}; ` +
+          `the passive side's ${data?.length ?? 0} B reached it and it answered ${rst ? `${t.words(rst)} (seq ${rst.seq ?? '?'}) ${(rst.epochMs - (data?.epochMs ?? rst.epochMs)).toFixed(2)} ms later` : 'without RST'}${
+            rst?.rstReason === 'TCP_TIMEWAIT_SOCKET' && before?.state === 'FIN_WAIT2' && path?.endsWith('→ CLOSE') === true
+              ? ' (the reason says a timewait socket answered: the FIN_WAIT2 in the table, the full socket having gone to CLOSE)'
+              : ''
+          }; ` +
+          `then ${a ? `a is still ${a.state}${a.inTable ? '' : ' (out of the table)'}` : 'a is gone from the table'}`,
       );
     },
     '004-h': (t) => {
@@ -86,11 +96,13 @@ export default scenario({
       const txt = (r: CallResult): string => (r.ok ? (eof(r) ? '0 (EOF)' : `${JSON.stringify(r.value)}`) : r.errno ?? 'failed');
       const reset = after.some((r) => !r.ok && r.errno === 'ECONNRESET');
       const pa = t.sock('pa after write 1', 'pa');
+      const rsts = t.rstsSent('a', 'pa write 1', 'pa after write 1');
+      const rstWords = rsts === null || rsts.length === 0 ? 'RST' : rsts.join(', ');
       return judge(
         reset && !w2.ok && w2.sigpipe === true,
-        `after the RST (passive end ${pa?.state ?? 'gone'}${pa && !pa.inTable ? ', gone from the table' : ''}): write() fails ${w2.ok ? 'not at all' : w2.errno}${w2.sigpipe ? ' + SIGPIPE' : ' without SIGPIPE'}, ` +
+        `after ${rsts === null ? 'the RST (unseen: packets not captured, RSTs not traced)' : rsts.length === 0 ? 'the first write (no RST seen)' : `the ${rstWords}`}, passive end ${pa?.state ?? 'gone'}${pa && !pa.inTable ? ', gone from the table' : ''}: write() fails ${w2.ok ? 'not at all' : w2.errno}${w2.sigpipe ? ' + SIGPIPE' : ' without SIGPIPE'}, ` +
           `read() returns ${txt(after[0] as CallResult)} then ${txt(after[1] as CallResult)} (and ${txt(after[2] as CallResult)} after the failed write)` +
-          (reset ? '' : ': never ECONNRESET, because the FIN was in first (CLOSE_WAIT): read() reports EOF, and the reset surfaces only as EPIPE on write'),
+          (reset ? '' : `: never ECONNRESET${t.sock('pa eof', 'pa')?.state === 'CLOSE_WAIT' ? ', the FIN was in first (pa CLOSE_WAIT before the write), so read() reports EOF' : ''}${!w2.ok && w2.errno === 'EPIPE' ? ' and the reset surfaces as EPIPE on write' : ''}`),
       );
     },
     '004-i': (t) => {
@@ -115,7 +127,7 @@ export default scenario({
       const pb = t.sock('pb written', 'pb');
       return judge(
         got === 6 && !rst && pb?.sendQ === 0 && (!t.captured || acked > 0),
-        `${t.describe('pb written', 'b')}; the writer's Send-Q is ${pb?.sendQ} (all ACKed${t.captured ? `, ${acked} pure ACK(s), ${rst ? 'an RST' : 'no RST'}` : ''}); the half-closed end then read ${got} B`,
+        `${t.describe('pb written', 'b')}; the writer's Send-Q is ${pb?.sendQ}${pb?.sendQ === 0 ? ' (all ACKed' : ' (not all ACKed'}${t.captured ? `, ${acked} pure ACK(s), ${rst ? t.rstText('b', 'pb write 1', 'b read') : 'no RST'}` : ''}); the half-closed end then read ${got} B`,
       );
     },
   },

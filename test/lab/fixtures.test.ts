@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, findScenario } from '../../src/lab/catalogue.js';
-import { judgeTrace } from '../../src/lab/judge/index.js';
+import { judgeTrace, notesAndFindings } from '../../src/lab/judge/index.js';
 import { renderTrace } from '../../src/lab/report/text.js';
 import type { Trace } from '../../src/lab/trace.js';
 import { recorded } from './helpers.js';
@@ -177,10 +177,17 @@ test('segments: null — 004-m is not confirmed on segment counts it never saw, 
   assert.doesNotMatch(m.observed, /handshake \d/);
 
   const node = recorded('node-accept-emfile');
-  assert.match(verdictOf(node, '001-f').observed, /the server end sent FIN, then RST \(TCP_TIMEWAIT_SOCKET\)/);
+  const noteOn001f = (t: Trace): string => {
+    const sc = findScenario(t.scenario);
+    assert.ok(sc);
+    const n = notesAndFindings(sc, t).notes.find((x) => x.claim === '001-f');
+    assert.ok(n, 'node-accept-emfile notes 001-f');
+    return n.note;
+  };
+  assert.match(noteOn001f(node), /the server end sent FIN, then RST \(TCP_TIMEWAIT_SOCKET\)/);
   node.segments = null;
   node.env.captureNote = 'packets not captured: no AF_PACKET';
-  const f = verdictOf(node, '001-f').observed;
+  const f = noteOn001f(node);
   assert.doesNotMatch(f, /FIN/);
   assert.match(f, /\(packets not captured: no AF_PACKET\) the server end sent RST \(TCP_TIMEWAIT_SOCKET; segment not captured\)/);
 });

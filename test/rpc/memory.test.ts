@@ -51,7 +51,7 @@ test('2: a 1 MiB REQUEST sent one byte per write grows server memory by at most 
   const sockets: net.Socket[] = [];
   t.after(() => sockets.forEach((s) => s.destroy()));
   const CONNECTIONS = 100;
-  const BYTES_EACH = 1000;
+  const BYTES_EACH = 2000;
   for (let i = 0; i < CONNECTIONS; i++) await connect(port, sockets);
   const before = await memory();
   // A REQUEST announcing a 1 MiB payload; its header goes in one write, its payload one byte per

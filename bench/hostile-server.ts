@@ -12,8 +12,8 @@
  *   connections to the grpc-js server (`createConnectionInjector`), and
  *   `grpc.max_concurrent_streams` is set to rpc's per-connection `maxInFlight` (128).
  *
- * Parent → child IPC: `{ cmd: 'gc' }` → `{ gc: boolean }` after a full collection (run with
- * --expose-gc); `{ cmd: 'counts' }` → {@link ConnectionCounts}. Ready message:
+ * Parent → child IPC: `{ cmd: 'gc' }` → `{ gc, heapUsed, external }` (bytes, Node's
+ * `process.memoryUsage()`) after a full collection (run with --expose-gc); `{ cmd: 'counts' }` → {@link ConnectionCounts}. Ready message:
  * `{ port, budgetBytes }`, budgetBytes null when the rpc server rejected `maxBufferedBytes`.
  * Exits when its IPC channel closes.
  */
@@ -98,7 +98,8 @@ process.on('message', (msg: { cmd: string }) => {
   if (msg.cmd === 'gc') {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
-    process.send?.({ gc: gc !== undefined });
+    const m = process.memoryUsage();
+    process.send?.({ gc: gc !== undefined, heapUsed: m.heapUsed, external: m.external });
   } else if (msg.cmd === 'counts') {
     process.send?.(grpcCounts ? { served: grpcCounts.accepted, overLimit: grpcCounts.dropped } : counts);
   }

@@ -81,10 +81,18 @@ async function withServer<T>(contender: Contender, scenario: Scenario, fn: (s: S
   }
 }
 
-/** The server's VmRSS after a full collection in it. */
-async function rssAfterGc(s: Server): Promise<number> {
-  await askChild(s.child, { cmd: 'gc' });
-  return procStatusBytes(s.pid, 'VmRSS');
+/** What a server holds after a full collection in it, bytes. */
+interface Held {
+  /** VmRSS from /proc/PID/status: includes memory freed but not returned to the kernel. */
+  rss: number;
+  /** V8 heap in use + memory outside it held by JS objects (Buffers): what is still referenced. */
+  live: number;
+}
+
+async function heldAfterGc(s: Server): Promise<Held> {
+  const m = await askChild<{ gc: boolean; heapUsed: number; external: number }>(s.child, { cmd: 'gc' });
+  if (!m.gc) throw new Error('the server process has no gc() (was it started with --expose-gc?)');
+  return { rss: procStatusBytes(s.pid, 'VmRSS'), live: m.heapUsed + m.external };
 }
 
 /** Samples the server's VmRSS every 50 ms until stopped; resolves the highest reading. */
@@ -103,16 +111,41 @@ function rssPeak(s: Server): () => number {
   };
 }
 
-function connect(port: number): Promise<net.Socket> {
+/** An attacker's connection; `closedByServer` turns true if it closes before the attacker ends it (a server's defence). */
+interface Attacker {
+  socket: net.Socket;
+  closedByServer: boolean;
+}
+
+function connect(port: number): Promise<Attacker> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-    socket.once('connect', () => resolve(socket));
     socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      // From here a reset or EPIPE only means the server closed us: counted, not thrown.
+      socket.on('error', () => undefined);
+      const a: Attacker = { socket, closedByServer: false };
+      socket.once('close', () => {
+        if (!ending.has(socket)) a.closedByServer = true;
+      });
+      resolve(a);
+    });
   });
 }
 
-function write(socket: net.Socket, chunk: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => socket.write(chunk, (err) => (err ? reject(err) : resolve())));
+/** Sockets the bench itself is closing (their close is not the server's doing). */
+const ending = new WeakSet<net.Socket>();
+function endAll(attackers: readonly Attacker[]): void {
+  for (const a of attackers) {
+    ending.add(a.socket);
+    a.socket.destroy();
+  }
+}
+
+/** Resolves false when the socket failed (the server closed it). */
+function write(socket: net.Socket, chunk: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => socket.write(chunk, (err) => resolve(!err)));
 }
 
 /** A fragment attacker's next write: a chunk, or null while flow control says wait. */
@@ -165,26 +198,28 @@ async function dribble(socket: net.Socket, next: NextChunk, endAt: number): Prom
   while (performance.now() < endAt && !socket.destroyed) {
     const chunk = next();
     if (chunk === null) await sleep(5);
-    else await write(socket, chunk);
+    else if (!(await write(socket, chunk))) return;
   }
 }
 
 interface FragmentFigures {
   received: number;
+  closedByServer: number;
   growth: number;
+  liveGrowth: number;
   peakGrowth: number;
 }
 
 async function fragments(contender: Contender, connections: number, attackMs: number): Promise<FragmentFigures> {
   return withServer(contender, 'fragments', async (s) => {
-    const base = await rssAfterGc(s);
-    const sockets: net.Socket[] = [];
+    const base = await heldAfterGc(s);
+    const attackers: Attacker[] = [];
     try {
-      for (let i = 0; i < connections; i++) sockets.push(await connect(s.port));
+      for (let i = 0; i < connections; i++) attackers.push(await connect(s.port));
       const peak = rssPeak(s);
       const endAt = performance.now() + attackMs;
       await Promise.all(
-        sockets.map((socket) => {
+        attackers.map(({ socket }) => {
           if (contender === 'rpc') {
             socket.resume(); // reads (and drops) SETTINGS: attack (a) is not attack (b)
             return dribble(socket, rpcFragments(), endAt);
@@ -195,17 +230,18 @@ async function fragments(contender: Contender, connections: number, attackMs: nu
         }),
       );
       await sleep(200); // let the server read what is in its queues, then count what it has not
-      const written = sockets.reduce((n, so) => n + so.bytesWritten, 0);
+      const written = attackers.reduce((n, a) => n + a.socket.bytesWritten, 0);
       let queued = 0;
       for (const row of readTcpTablesSync({ families: [4] })) {
         if (row.state !== 'ESTABLISHED') continue;
         if (row.localPort === s.port) queued += row.recvQ;
         else if (row.remotePort === s.port) queued += row.sendQ;
       }
-      const growth = (await rssAfterGc(s)) - base;
-      return { received: written - queued, growth, peakGrowth: peak() - base };
+      const held = await heldAfterGc(s);
+      const closedByServer = attackers.filter((a) => a.closedByServer).length;
+      return { received: written - queued, closedByServer, growth: held.rss - base.rss, liveGrowth: held.live - base.live, peakGrowth: Math.max(peak(), held.rss) - base.rss };
     } finally {
-      for (const so of sockets) so.destroy();
+      endAll(attackers);
     }
   });
 }
@@ -213,20 +249,23 @@ async function fragments(contender: Contender, connections: number, attackMs: nu
 interface UnreadFigures {
   requestedBytes: number;
   budgetBytes: number | null;
+  closedByServer: number;
   growth: number;
+  liveGrowth: number;
   peakGrowth: number;
 }
 
 async function unread(contender: Contender): Promise<UnreadFigures> {
   return withServer(contender, 'unread', async (s) => {
-    const base = await rssAfterGc(s);
-    const sockets: net.Socket[] = [];
+    const base = await heldAfterGc(s);
+    const attackers: Attacker[] = [];
     const peak = rssPeak(s);
     try {
       for (let c = 0; c < UNREAD_CONNECTIONS; c++) {
-        const socket = await connect(s.port);
+        const attacker = await connect(s.port);
+        const socket = attacker.socket;
         socket.pause(); // never read: the attack
-        sockets.push(socket);
+        attackers.push(attacker);
         const calls: Buffer[] = [];
         if (contender === 'rpc') {
           for (let i = 1; i <= UNREAD_CALLS; i++) calls.push(encodeRequest(i, 'big', Buffer.alloc(0)));
@@ -237,16 +276,18 @@ async function unread(contender: Contender): Promise<UnreadFigures> {
         socket.write(Buffer.concat(calls));
       }
       await sleep(UNREAD_SETTLE_MS);
-      const growth = (await rssAfterGc(s)) - base;
+      const held = await heldAfterGc(s);
       return {
         requestedBytes: UNREAD_CONNECTIONS * UNREAD_CALLS * ANSWER_BYTES,
         budgetBytes: s.budgetBytes,
-        growth,
-        peakGrowth: peak() - base,
+        closedByServer: attackers.filter((a) => a.closedByServer).length,
+        growth: held.rss - base.rss,
+        liveGrowth: held.live - base.live,
+        peakGrowth: Math.max(peak(), held.rss) - base.rss,
       };
     } finally {
       peak();
-      for (const so of sockets) so.destroy();
+      endAll(attackers);
     }
   });
 }
@@ -341,12 +382,16 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       head: ['attack', 'figure', 'tcp-teardown rpc', grpcLabel, `rpc ÷ grpc-js`],
       rows: [
         ['(a) 1-byte fragments', 'bytes the server read', fr.received, fg.received, ratio(fr.received, fg.received)],
+        ['(a) 1-byte fragments', 'connections the server closed', fr.closedByServer, fg.closedByServer, ratio(fr.closedByServer, fg.closedByServer)],
         ['(a) 1-byte fragments', 'RSS growth, MiB', mib(fr.growth), mib(fg.growth), ratio(fr.growth, fg.growth)],
         ['(a) 1-byte fragments', 'RSS growth ÷ bytes read', round(perByte(fr, fr.growth)), round(perByte(fg, fg.growth)), ratio(perByte(fr, fr.growth), perByte(fg, fg.growth))],
+        ['(a) 1-byte fragments', 'live heap+external growth ÷ bytes read', round(perByte(fr, fr.liveGrowth)), round(perByte(fg, fg.liveGrowth)), ratio(perByte(fr, fr.liveGrowth), perByte(fg, fg.liveGrowth))],
         ['(a) 1-byte fragments', 'peak RSS growth ÷ bytes read', round(perByte(fr, fr.peakGrowth)), round(perByte(fg, fg.peakGrowth)), ratio(perByte(fr, fr.peakGrowth), perByte(fg, fg.peakGrowth))],
         ['(b) never-reading clients', 'answers asked for, MiB', mib(ur.requestedBytes), mib(ug.requestedBytes), '1'],
         ['(b) never-reading clients', 'server budget, MiB', ur.budgetBytes === null ? 'none (option missing)' : mib(ur.budgetBytes), 'none (flow control: 64 KiB windows)', ''],
+        ['(b) never-reading clients', 'connections the server closed', ur.closedByServer, ug.closedByServer, ratio(ur.closedByServer, ug.closedByServer)],
         ['(b) never-reading clients', 'RSS growth, MiB', mib(ur.growth), mib(ug.growth), ratio(ur.growth, ug.growth)],
+        ['(b) never-reading clients', 'live heap+external growth, MiB', mib(ur.liveGrowth), mib(ug.liveGrowth), ratio(ur.liveGrowth, ug.liveGrowth)],
         ['(b) never-reading clients', 'peak RSS growth, MiB', mib(ur.peakGrowth), mib(ug.peakGrowth), ratio(ur.peakGrowth, ug.peakGrowth)],
         ['(b) never-reading clients', 'RSS growth ÷ rpc budget', round(ur.growth / BUDGET_BYTES), round(ug.growth / BUDGET_BYTES), ratio(ur.growth, ug.growth)],
         ['(c) server at its limit', 'connection attempts/s', round(lr.perSecond, 1), round(lg.perSecond, 1), ratio(lr.perSecond, lg.perSecond)],
@@ -371,7 +416,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       rows: [],
       ratios: [],
       notes: [
-        'every server is its own child process; memory is VmRSS from /proc/PID/status, growth over the reading before the attack',
+        'every server is its own child process; memory is VmRSS from /proc/PID/status after a full GC in it, growth over the reading before the attack; "live" is heapUsed + external from its process.memoryUsage() after that GC: what is still referenced (RSS also keeps memory freed but not returned)',
         '(a) bytes read = bytes written − attackers\' Send-Q − server Recv-Q (/proc/net/tcp); grpc-js gets the same bytes as HTTP/2 DATA within its flow-control windows',
         '(b) grpc-js has no server-side budget for answers; HTTP/2 flow control stops bytes on the wire (64 KiB per stream and per connection), not the answers the server holds',
         '(c) grpc-js: net.Server maxConnections 2 in front (grpc-js has no limit of its own), grpc.max_concurrent_streams 128 = rpc\'s maxInFlight; its client keeps one connection per address and queues streams, so it never meets the limit',

@@ -37,7 +37,7 @@ import { readTcpTablesSync } from '../src/proc/index.js';
 import { createClient, DEFAULT_MAX_PAYLOAD_BYTES, encodeRequest, FRAME_HEADER_BYTES } from '../src/rpc/index.js';
 import { askChild, envInt, forkReady, procStatusBytes, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 import { createGrpcClient, GRPC_JS_VERSION, GRPC_METHOD_PATH } from './lib-grpc.js';
-import { grpcLengthPrefix, H2PeerWindows, h2DataHeader, h2GrpcData, h2GrpcHeaders, h2Open, H2_PREFACE, h2Frame } from './lib-h2.js';
+import { grpcLengthPrefix, h2ClientStart, h2DataHeader, h2GrpcData, h2GrpcHeaders, h2Open, H2PeerWindows } from './lib-h2.js';
 import type { ConnectionCounts } from './hostile-server.js';
 
 const SERVER = fileURLToPath(new URL('./hostile-server.js', import.meta.url));
@@ -270,7 +270,7 @@ async function unread(contender: Contender): Promise<UnreadFigures> {
         if (contender === 'rpc') {
           for (let i = 1; i <= UNREAD_CALLS; i++) calls.push(encodeRequest(i, 'big', Buffer.alloc(0)));
         } else {
-          calls.push(H2_PREFACE, h2Frame(4, 0, 0));
+          calls.push(h2ClientStart());
           for (let i = 0; i < UNREAD_CALLS; i++) calls.push(h2GrpcHeaders(GRPC_METHOD_PATH, 2 * i + 1), h2GrpcData(2 * i + 1, Buffer.alloc(0), true));
         }
         socket.write(Buffer.concat(calls));

@@ -35,9 +35,14 @@ export function h2DataHeader(streamId: number, length: number, endStream: boolea
   return header;
 }
 
-/** The preface, an empty SETTINGS (all defaults) and the HEADERS of a gRPC unary call on `streamId`. */
+/** What opens a client connection: the preface and an empty SETTINGS (every setting at its default). */
+export function h2ClientStart(): Buffer {
+  return Buffer.concat([H2_PREFACE, h2Frame(TYPE.SETTINGS, 0, 0)]);
+}
+
+/** {@link h2ClientStart} and the HEADERS of a gRPC unary call on `streamId`. */
 export function h2Open(path: string, streamId = 1): Buffer {
-  return Buffer.concat([H2_PREFACE, h2Frame(TYPE.SETTINGS, 0, 0), h2GrpcHeaders(path, streamId)]);
+  return Buffer.concat([h2ClientStart(), h2GrpcHeaders(path, streamId)]);
 }
 
 /** HEADERS (END_HEADERS) of a gRPC call: every field an HPACK "literal without indexing, new name" (§6.2.2). */

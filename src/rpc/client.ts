@@ -5,7 +5,7 @@
  * unless the caller declared it idempotent (003-j; docs/protocol.md "What the client may
  * conclude"). Calls pass through a chain of interceptors (003-k) before they reach the pool.
  */
-import { performance } from 'node:perf_hooks';
+import { checkDurationMs, MAX_TIMER_MS, systemClock, type Clock } from './clock.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_METHOD_BYTES } from './frame.js';
 import { RpcError } from './errors.js';
 import { Pool, type PoolSettings, type PoolSnapshot } from './pool.js';
@@ -62,8 +62,14 @@ export interface ClientOptions {
    * or null for the system default. Default 30 000 (keepalive idle + interval × count).
    */
   userTimeoutMs?: number | null;
-  /** Largest request and response payload. Default 1 MiB (the smaller of this and the server's applies to requests). */
+  /**
+   * Largest request and response payload. Default 1 MiB (the smaller of this and the server's
+   * applies to requests). Announced to the server in the client's SETTINGS frame, so an answer
+   * above it fails only its own call (FRAME_TOO_LARGE, processed 'yes') instead of the connection.
+   */
   maxPayloadBytes?: number;
+  /** Time, timers and randomness (tests pass a virtual clock). Default {@link systemClock}. */
+  clock?: Clock;
   /** Interceptors, outermost first (seed 003-k). Default none. */
   interceptors?: readonly Interceptor[];
   /**
@@ -84,7 +90,11 @@ export interface CallOptions {
    * was written (rule 3), retries of `processed: 'maybe'` failures, and hedging. Default false.
    */
   idempotent?: boolean;
-  /** Deadline over all attempts, ms from now; carried to the server in the REQUEST frame. */
+  /**
+   * Deadline over all attempts, ms from now (0 .. 2^31−1); carried to the server in the REQUEST
+   * frame. 0 fails the call at once with DEADLINE_EXCEEDED, processed 'no'.
+   * The call rejects with a RangeError naming timeoutMs for a negative, NaN or larger value.
+   */
   timeoutMs?: number;
   /** Aborts the call (CANCEL is sent for a written call). */
   signal?: AbortSignal;
@@ -121,11 +131,9 @@ function bool(name: string, v: unknown): boolean {
   return v;
 }
 
+/** A duration option: a number of ms in min..2^31−1, what a timer holds. */
 function ms(name: string, v: unknown, min = 0): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new RangeError(`createClient: ${name} must be a finite number of ms >= ${min}, got ${String(v)}`);
-  }
-  return v;
+  return checkDurationMs(`createClient: ${name}`, v, min);
 }
 
 /** Validates `options` and fills in defaults. @throws RangeError / TypeError naming the option. */
@@ -149,7 +157,11 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
       count: int('keepalive.count', k.count, 1, 127),
     };
   }
-  const userTimeoutMs = options.userTimeoutMs === null ? null : int('userTimeoutMs', options.userTimeoutMs ?? 30_000, 0, 0x7fff_ffff);
+  const userTimeoutMs = options.userTimeoutMs === null ? null : int('userTimeoutMs', options.userTimeoutMs ?? 30_000, 0, MAX_TIMER_MS);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || (['now', 'setTimeout', 'clearTimeout', 'random'] as const).some((k) => typeof clock[k] !== 'function')) {
+    throw new TypeError('createClient: clock must be a Clock { now, setTimeout, clearTimeout, random }');
+  }
   const interceptors = options.interceptors ?? [];
   if (!Array.isArray(interceptors) || interceptors.some((i) => typeof i !== 'function')) {
     throw new TypeError('createClient: interceptors must be an array of functions (call, next) => Promise<Buffer>');
@@ -174,6 +186,7 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
     maxTransparentRetries: int('maxTransparentRetries', options.maxTransparentRetries ?? 5, 0, 1000),
     maxIdempotentRetries: int('maxIdempotentRetries', options.maxIdempotentRetries ?? 1, 0, 1000),
     closeWaitMs: ms('closeWaitMs', options.closeWaitMs ?? 2_000),
+    clock,
     interceptors,
   };
 }
@@ -193,6 +206,7 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
 export function createClient(options: ClientOptions): RpcClient {
   const settings = resolveClientOptions(options);
   const pool = new Pool(settings);
+  const clock = settings.clock;
   const stats = pool.stats;
   const send = chain(settings.interceptors, (call: Call) => {
     if (call.attempt > 1) {
@@ -206,21 +220,25 @@ export function createClient(options: ClientOptions): RpcClient {
     if (typeof method !== 'string' || method.length === 0) throw new TypeError(`call: method must be a non-empty string, got ${String(method)}`);
     if (Buffer.byteLength(method) > MAX_METHOD_BYTES) throw new RangeError(`call: method is ${Buffer.byteLength(method)} bytes of UTF-8; at most ${MAX_METHOD_BYTES}`);
     if (!(body instanceof Uint8Array)) throw new TypeError('call: body must be a Uint8Array (or Buffer)');
-    if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) {
-      throw new RangeError(`call: timeoutMs must be a finite number > 0, got ${String(opts.timeoutMs)}`);
-    }
+    if (opts.timeoutMs !== undefined) checkDurationMs('call: timeoutMs', opts.timeoutMs);
     stats.calls++;
     if (pool.closed) {
       stats.failed++;
       throw new RpcError('CLIENT_CLOSED', 'the client is closed', { processed: 'no' });
     }
+    if (opts.timeoutMs === 0) {
+      // No time at all: the call fails as a call (typed, 'no': never sent), not as a bad argument.
+      stats.failed++;
+      throw new RpcError('DEADLINE_EXCEEDED', 'timeoutMs is 0: the deadline passed before the call was sent', { processed: 'no' });
+    }
     const c: Call = {
       method,
       body,
       idempotent: opts.idempotent === true,
-      deadline: opts.timeoutMs === undefined ? null : performance.now() + opts.timeoutMs,
+      deadline: opts.timeoutMs === undefined ? null : clock.now() + opts.timeoutMs,
       signal: opts.signal ?? null,
       attempt: 1,
+      clock,
     };
     try {
       const r = await send(c);

@@ -17,7 +17,6 @@
  * the kernel.
  */
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import {
   FrameDecoder,
   FrameError,
@@ -25,11 +24,16 @@ import {
   encodeCancel,
   encodePing,
   encodeRequest,
+  encodeSettings,
   type ErrorCodeName,
   type Frame,
+  type GoawayReasonName,
 } from './frame.js';
 import { RpcError, type Processed, type RpcErrorCode } from './errors.js';
 import type { Call, CloseReason } from './types.js';
+import { onAbort } from './abort.js';
+import type { Clock, ClockTimer } from './clock.js';
+import type { UnrunWhy } from './resend.js';
 import { fdOf, setKeepalive, setUserTimeout, type KeepaliveOptions } from '../sys/index.js';
 import { formatEndpoint } from '../tcp/address.js';
 
@@ -44,7 +48,7 @@ export type Outcome =
    * The server provably did not run the call: it never left this process (`not-written`), its id
    * is above a GOAWAY's lastId (`goaway`), or the server answered REFUSED / OVERLOADED.
    */
-  | { kind: 'unrun'; why: 'not-written' | 'goaway' | 'refused' | 'overloaded'; error: RpcError }
+  | { kind: 'unrun'; why: UnrunWhy; error: RpcError }
   /** The call was (or may have been) written, then the connection failed before any answer. */
   | { kind: 'lost'; error: RpcError }
   /** Settled for good: an ERROR answer, the caller's deadline or cancel, a local limit. */
@@ -75,6 +79,8 @@ export interface ConnectionSettings {
   maxLifetimeMs: number;
   /** After our FIN, how long to wait for the server's FIN before destroying the socket. */
   closeWaitMs: number;
+  /** Time and timers (deadlines are absolute values of `clock.now()`). */
+  clock: Clock;
 }
 
 /** How a connection reports to its pool. */
@@ -85,15 +91,47 @@ export interface ConnectionHooks {
   ready(c: ClientConnection): void;
   /** Load dropped or the connection stopped taking calls: the pool may hand out or open. */
   capacity(c: ClientConnection): void;
-  goaway(c: ClientConnection): void;
+  /** A GOAWAY arrived (`beforeReady`: instead of service, e.g. TOO_MANY_CONNECTIONS). */
+  goaway(c: ClientConnection, reason: GoawayReasonName, beforeReady: boolean): void;
   /**
-   * The connection is gone. `error` says why it never became ready (connect failure, self-connect,
-   * GOAWAY before SETTINGS), for the calls waiting for it; null after a normal close.
+   * The connection is gone. `error` makes the error that says why it never became ready (connect
+   * failure, self-connect, GOAWAY before SETTINGS), a fresh one per call waiting for it; null
+   * after a normal close.
    */
-  closed(c: ClientConnection, reason: CloseReason, error: RpcError | null, info: { opened: boolean; wasReady: boolean }): void;
+  closed(c: ClientConnection, reason: CloseReason, error: (() => RpcError) | null, info: { opened: boolean; wasReady: boolean }): void;
 }
 
-export type ConnectionState = 'connecting' | 'ready' | 'draining' | 'closing' | 'closed';
+/**
+ * A client connection's life. `connecting`: TCP handshake under way; `handshake`: TCP up, our
+ * SETTINGS sent, waiting for the server's; `ready`: takes calls; `draining`: takes no new calls,
+ * waits for those in flight (retired, or after a GOAWAY); `closing`: our FIN sent, waiting for the
+ * server's; `closed`: the socket is gone.
+ */
+export type ConnectionState = 'connecting' | 'handshake' | 'ready' | 'draining' | 'closing' | 'closed';
+
+/**
+ * The legal moves of {@link ConnectionState}; anything else is refused and recorded by
+ * `ClientConnection.transition` (as grpc-js's `Subchannel.transitionToState` refuses a move
+ * from a state not in its list). Every state may fail straight to `closed`.
+ */
+const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  connecting: ['handshake', 'closed'],
+  handshake: ['ready', 'closed'],
+  ready: ['draining', 'closed'],
+  draining: ['closing', 'closed'],
+  closing: ['closed'],
+  closed: [],
+};
+
+/** How far along its life a connection got (closed adds nothing): `opened` and `wasReady` are read from it after the close. */
+const PROGRESS: Readonly<Record<ConnectionState, number>> = { connecting: 0, handshake: 1, ready: 2, draining: 3, closing: 4, closed: 0 };
+
+/** An illegal move asked of a connection, kept for diagnostics. */
+export interface IllegalTransition {
+  from: ConnectionState;
+  to: ConnectionState;
+  why: string;
+}
 
 interface Pending {
   readonly id: number;
@@ -105,8 +143,9 @@ interface Pending {
   state: 'queued' | 'written';
   done: boolean;
   resolve: (o: Outcome) => void;
-  timer: NodeJS.Timeout | null;
-  onAbort: (() => void) | null;
+  timer: ClockTimer | null;
+  /** Unsubscribes from the caller's AbortSignal. */
+  offAbort: (() => void) | null;
 }
 
 type QueueItem = { pending: Pending } | { raw: Buffer };
@@ -117,7 +156,11 @@ let serials = 0;
 export class ClientConnection {
   /** Client-wide connection number, 1-based. */
   readonly serial = ++serials;
-  state: ConnectionState = 'connecting';
+  #state: ConnectionState = 'connecting';
+  /** The furthest state reached (by PROGRESS), so `opened`/`wasReady` survive the close. */
+  #furthest = 0;
+  /** Moves refused by {@link transition} (at most 16 kept), for diagnostics and tests. */
+  readonly illegalTransitions: IllegalTransition[] = [];
 
   private readonly s: ConnectionSettings;
   private readonly hooks: ConnectionHooks;
@@ -130,24 +173,57 @@ export class ClientConnection {
   private flushing = false;
   private flushScheduled = false;
   private reserved = 0;
-  private serverMaxInFlight: number | null = null;
-  private serverMaxPayload: number | null = null;
+  /** The server's SETTINGS (maxInFlight and maxPayloadBytes, 0 = no limit), null before they arrive. */
+  private serverSettings: { maxInFlight: number; maxPayloadBytes: number } | null = null;
   private idleHintMs = 0;
-  private settingsSeen = false;
-  private wasReady = false;
-  private tcpOpened = false;
   private drainReason: CloseReason | null = null;
   private closeReason: CloseReason | null = null;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lifetimeTimer: NodeJS.Timeout | null = null;
-  private closeTimer: NodeJS.Timeout | null = null;
+  private connectTimer: ClockTimer | null = null;
+  private idleTimer: ClockTimer | null = null;
+  private lifetimeTimer: ClockTimer | null = null;
+  private closeTimer: ClockTimer | null = null;
   private capacityScheduled = false;
+  private readonly clock: Clock;
 
   constructor(settings: ConnectionSettings, hooks: ConnectionHooks) {
     this.s = settings;
     this.hooks = hooks;
+    this.clock = settings.clock;
     this.decoder = new FrameDecoder(settings.maxPayloadBytes);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /**
+   * The one place the state changes. A move not in TRANSITIONS is refused — the state stays —
+   * and recorded in {@link illegalTransitions}; it returns false so the caller can stop.
+   */
+  private transition(to: ConnectionState, why: string): boolean {
+    const from = this.#state;
+    if (!TRANSITIONS[from].includes(to)) {
+      if (this.illegalTransitions.length < 16) this.illegalTransitions.push({ from, to, why });
+      return false;
+    }
+    this.#state = to;
+    this.#furthest = Math.max(this.#furthest, PROGRESS[to]);
+    return true;
+  }
+
+  /** The TCP handshake completed at some point (counted as an opened connection). */
+  private get opened(): boolean {
+    return this.#furthest >= PROGRESS.handshake;
+  }
+
+  /** The connection took calls at some point. */
+  private get wasReady(): boolean {
+    return this.#furthest >= PROGRESS.ready;
+  }
+
+  /** Not yet ready: TCP or SETTINGS still awaited. */
+  get connecting(): boolean {
+    return this.#state === 'connecting' || this.#state === 'handshake';
   }
 
   // ---- what the pool reads -------------------------------------------------------------------
@@ -159,7 +235,7 @@ export class ClientConnection {
 
   /** min(user cap, server's SETTINGS maxInFlight); either alone; else 128. */
   get maxInFlight(): number {
-    const server = this.serverMaxInFlight !== null && this.serverMaxInFlight > 0 ? this.serverMaxInFlight : null;
+    const server = this.serverSettings !== null && this.serverSettings.maxInFlight > 0 ? this.serverSettings.maxInFlight : null;
     const user = this.s.maxInFlight;
     if (user !== null && server !== null) return Math.min(user, server);
     return user ?? server ?? DEFAULT_MAX_IN_FLIGHT;
@@ -219,8 +295,8 @@ export class ClientConnection {
       noDelay: true,
     });
     this.socket = socket;
-    this.connectTimer = setTimeout(() => {
-      const what = this.tcpOpened ? 'no SETTINGS frame arrived' : 'the TCP handshake did not complete';
+    this.connectTimer = this.clock.setTimeout(() => {
+      const what = this.opened ? 'no SETTINGS frame arrived' : 'the TCP handshake did not complete';
       this.fail('error', (p) =>
         new RpcError('CONNECT_FAILED', `${what} from ${s.host}:${s.port} within connectTimeoutMs=${s.connectTimeoutMs}`, { processed: p, errno: 'ETIMEDOUT' }),
       );
@@ -240,14 +316,13 @@ export class ClientConnection {
    * TIME_WAIT on our side). A connection still connecting is destroyed.
    */
   retire(reason: CloseReason): void {
-    if (this.state === 'connecting') {
+    if (this.connecting) {
       this.fail(reason, (p) => new RpcError('CLIENT_CLOSED', 'the connection was retired before it was ready', { processed: p }), true);
       return;
     }
     if (this.state !== 'ready' && this.state !== 'draining') return;
     this.drainReason ??= reason;
-    if (this.state === 'ready') {
-      this.state = 'draining';
+    if (this.state === 'ready' && this.transition('draining', `retired: ${reason}`)) {
       this.clearIdleTimer();
       this.scheduleCapacity();
     }
@@ -294,7 +369,7 @@ export class ClientConnection {
       });
     }
     if (call.signal?.aborted) return final('CANCELLED', 'the caller aborted the call before it was sent');
-    if (call.deadline !== null && call.deadline - performance.now() <= 0) return final('DEADLINE_EXCEEDED', 'the deadline passed before the call was sent');
+    if (call.deadline !== null && call.deadline - this.clock.now() <= 0) return final('DEADLINE_EXCEEDED', 'the deadline passed before the call was sent');
     const limit = this.sendLimit;
     const payload = (call.deadline !== null ? 4 : 0) + 1 + Buffer.byteLength(call.method) + call.body.length;
     if (payload > limit) {
@@ -303,16 +378,12 @@ export class ClientConnection {
     }
     const id = this.nextId++;
     return new Promise<Outcome>((resolve) => {
-      const p: Pending = { id, call, state: 'queued', done: false, resolve, timer: null, onAbort: null };
+      const p: Pending = { id, call, state: 'queued', done: false, resolve, timer: null, offAbort: null };
       this.pending.set(id, p);
       if (call.deadline !== null) {
-        p.timer = setTimeout(() => this.giveUp(p, 'DEADLINE_EXCEEDED'), Math.max(0, call.deadline - performance.now()));
+        p.timer = this.clock.setTimeout(() => this.giveUp(p, 'DEADLINE_EXCEEDED'), Math.max(0, call.deadline - this.clock.now()));
       }
-      if (call.signal) {
-        const signal = call.signal;
-        p.onAbort = () => this.giveUp(p, 'CANCELLED');
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+      if (call.signal) p.offAbort = onAbort(call.signal, () => this.giveUp(p, 'CANCELLED'));
       this.queue.push({ pending: p });
       this.scheduleFlush();
     });
@@ -349,7 +420,8 @@ export class ClientConnection {
   }
 
   private get sendLimit(): number {
-    return this.serverMaxPayload !== null && this.serverMaxPayload > 0 ? Math.min(this.s.maxPayloadBytes, this.serverMaxPayload) : this.s.maxPayloadBytes;
+    const server = this.serverSettings?.maxPayloadBytes ?? 0;
+    return server > 0 ? Math.min(this.s.maxPayloadBytes, server) : this.s.maxPayloadBytes;
   }
 
   private sendRaw(frame: Buffer): void {
@@ -372,7 +444,7 @@ export class ClientConnection {
     const items = this.queue;
     this.queue = [];
     const bufs: Buffer[] = [];
-    const now = performance.now();
+    const now = this.clock.now();
     for (const item of items) {
       if ('raw' in item) {
         bufs.push(item.raw);
@@ -419,8 +491,8 @@ export class ClientConnection {
     if (p.done) return;
     p.done = true;
     this.pending.delete(p.id);
-    if (p.timer) clearTimeout(p.timer);
-    if (p.onAbort) p.call.signal?.removeEventListener('abort', p.onAbort);
+    if (p.timer) this.clock.clearTimeout(p.timer);
+    p.offAbort?.();
     if (p.state === 'queued') this.queue = this.queue.filter((it) => !('pending' in it) || it.pending !== p);
     p.resolve(o);
     this.loadDropped();
@@ -454,8 +526,7 @@ export class ClientConnection {
 
   private onConnect(): void {
     const socket = this.socket;
-    if (!socket || this.state !== 'connecting') return;
-    this.tcpOpened = true;
+    if (!socket || !this.transition('handshake', 'TCP connected')) return;
     this.hooks.opened(this);
     // Seed 004-m: with nothing listening on a port in the ephemeral range, connect() can pick that
     // very port as its source and complete a simultaneous open with itself — an ESTABLISHED
@@ -478,7 +549,12 @@ export class ClientConnection {
       this.fail('error', (p) =>
         new RpcError('CONNECT_FAILED', `could not set TCP keepalive / TCP_USER_TIMEOUT: ${(e as Error).message}`, { processed: p, cause: e }),
       );
+      return;
     }
+    // Our first frame: the largest payload we accept, so the server never sends an answer we
+    // would have to reject by closing the connection (which would fail every call on it); it
+    // answers such a call alone with ERROR RESPONSE_TOO_LARGE (docs/protocol.md, "SETTINGS").
+    socket.write(encodeSettings({ idleTimeoutMs: this.s.idleTimeoutMs, maxPayloadBytes: this.s.maxPayloadBytes, maxInFlight: this.s.maxInFlight ?? 0 }));
   }
 
   private onData(chunk: Buffer): void {
@@ -502,17 +578,16 @@ export class ClientConnection {
     }
     // Ready only after the whole chunk: a GOAWAY that came with SETTINGS is seen before any call
     // is placed on the connection.
-    if (this.settingsSeen && this.state === 'connecting') this.becomeReady();
+    if (this.serverSettings !== null && this.state === 'handshake') this.becomeReady();
   }
 
   private becomeReady(): void {
-    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (!this.transition('ready', 'SETTINGS received')) return;
+    if (this.connectTimer) this.clock.clearTimeout(this.connectTimer);
     this.connectTimer = null;
-    this.state = 'ready';
-    this.wasReady = true;
     if (this.s.maxLifetimeMs > 0) {
-      this.lifetimeTimer = setTimeout(() => this.retire('max-lifetime'), this.s.maxLifetimeMs);
-      this.lifetimeTimer.unref();
+      this.lifetimeTimer = this.clock.setTimeout(() => this.retire('max-lifetime'), this.s.maxLifetimeMs);
+      this.lifetimeTimer.unref?.();
     }
     this.armIdleTimer();
     this.hooks.ready(this);
@@ -521,9 +596,7 @@ export class ClientConnection {
   private onFrame(f: Frame): void {
     switch (f.type) {
       case 'SETTINGS':
-        this.settingsSeen = true;
-        this.serverMaxInFlight = f.maxInFlight;
-        this.serverMaxPayload = f.maxPayloadBytes;
+        this.serverSettings = { maxInFlight: f.maxInFlight, maxPayloadBytes: f.maxPayloadBytes };
         this.idleHintMs = f.idleTimeoutMs;
         if (this.state === 'ready') this.armIdleTimer();
         this.scheduleCapacity();
@@ -592,6 +665,14 @@ export class ClientConnection {
       case 'CANCELLED':
         this.settle(p, { kind: 'final', error: new RpcError('CANCELLED', `the server cancelled request ${p.id}${msg}`, { processed: 'maybe' }) });
         return;
+      case 'RESPONSE_TOO_LARGE':
+        // The server honoured the maxPayloadBytes we announced: the handler ran, its answer was
+        // too large to send, and only this call fails (the connection and its other calls stay).
+        this.settle(p, { kind: 'final', error: new RpcError('FRAME_TOO_LARGE', `the answer to ${p.call.method} (request ${p.id}) is too large${msg}`, { processed: 'yes' }) });
+        return;
+      case 'RESPONSE_DROPPED':
+        this.settle(p, { kind: 'final', error: new RpcError('RESPONSE_DROPPED', `the server dropped the answer to request ${p.id}${msg}`, { processed: 'yes' }) });
+        return;
       case 'PROTOCOL_ERROR':
         // Rule 4: an answer is final. The server did not understand the stream; it closes next.
         this.retire('protocol-error');
@@ -600,18 +681,17 @@ export class ClientConnection {
     }
   }
 
-  private onGoaway(lastId: number, reason: string, idleTimeoutMs: number, message: string): void {
+  private onGoaway(lastId: number, reason: GoawayReasonName, idleTimeoutMs: number, message: string): void {
     if (idleTimeoutMs > 0) this.idleHintMs = idleTimeoutMs;
-    this.hooks.goaway(this);
-    if (this.state === 'connecting') {
+    this.hooks.goaway(this, reason, this.connecting);
+    if (this.connecting) {
       // GOAWAY instead of service (TOO_MANY_CONNECTIONS, SHUTDOWN): no call was placed here.
       const text = `server sent GOAWAY ${reason} before the connection was ready${message ? `: ${message}` : ''}`;
       this.fail('goaway', (p) => new RpcError('REFUSED', text, { processed: p }));
       return;
     }
-    if (this.state === 'ready') {
+    if (this.state === 'ready' && this.transition('draining', `GOAWAY ${reason}`)) {
       this.drainReason ??= 'goaway';
-      this.state = 'draining';
       this.clearIdleTimer();
       this.scheduleCapacity();
     }
@@ -655,7 +735,7 @@ export class ClientConnection {
       return;
     }
     if (this.state === 'closed') return;
-    if (!this.tcpOpened) {
+    if (!this.opened) {
       this.fail('error', (p) => new RpcError('CONNECT_FAILED', `connect to ${this.s.host}:${this.s.port} failed: ${errno}`, { processed: p, errno, cause: err }));
       return;
     }
@@ -687,16 +767,15 @@ export class ClientConnection {
     if (this.state !== 'draining') return;
     if (this.load > 0 || this.queue.length > 0 || this.writeInProgress || this.flushing) return;
     const socket = this.socket;
-    if (!socket) return;
-    this.state = 'closing';
+    if (!socket || !this.transition('closing', 'drained')) return;
     this.closeReason = this.drainReason ?? 'client-closed';
     this.clearTimers();
     socket.ref();
     socket.end();
     // We keep reading until the server's FIN; a server that never sends it costs us only an
     // orphaned FIN_WAIT2 that the kernel reaps (tcp_fin_timeout, 004-j).
-    this.closeTimer = setTimeout(() => socket.destroy(), this.s.closeWaitMs);
-    this.closeTimer.unref();
+    this.closeTimer = this.clock.setTimeout(() => socket.destroy(), this.s.closeWaitMs);
+    this.closeTimer.unref?.();
     this.scheduleCapacity();
   }
 
@@ -707,9 +786,9 @@ export class ClientConnection {
    *  - in the outstanding write or written → may have been read and run: `lost` (rule 3).
    */
   private fail(reason: CloseReason, make: (p: Processed) => RpcError, fatal = false): void {
-    if (this.state === 'closed') return;
-    const wasConnecting = this.state === 'connecting';
-    this.state = 'closed';
+    if (this.state === 'closed') return; // already gone: not an illegal move, a late event
+    const wasConnecting = this.connecting;
+    if (!this.transition('closed', `failed: ${reason}`)) return;
     this.closeReason = reason;
     this.clearTimers();
     this.socket?.destroy();
@@ -723,13 +802,13 @@ export class ClientConnection {
         this.settle(p, fatal ? { kind: 'final', error } : { kind: 'lost', error });
       }
     }
-    this.hooks.closed(this, reason, wasConnecting ? make('no') : null, { opened: this.tcpOpened, wasReady: this.wasReady });
+    this.hooks.closed(this, reason, wasConnecting ? () => make('no') : null, { opened: this.opened, wasReady: this.wasReady });
   }
 
   private finish(reason: CloseReason): void {
-    this.state = 'closed';
+    if (this.state === 'closed' || !this.transition('closed', `closed: ${reason}`)) return;
     this.clearTimers();
-    this.hooks.closed(this, reason, null, { opened: this.tcpOpened, wasReady: this.wasReady });
+    this.hooks.closed(this, reason, null, { opened: this.opened, wasReady: this.wasReady });
   }
 
   private armIdleTimer(): void {
@@ -739,18 +818,20 @@ export class ClientConnection {
     if (!Number.isFinite(ms)) return;
     // The client retires its idle connections before the server would (min of own and the
     // server's hint minus a margin), so the FIN comes from us and no call crosses a GOAWAY (002-g).
-    this.idleTimer = setTimeout(() => this.retire('idle'), Math.max(0, ms));
-    this.idleTimer.unref();
+    // A hint or own timeout beyond what a timer holds means "never" in practice.
+    if (ms > 0x7fff_ffff) return;
+    this.idleTimer = this.clock.setTimeout(() => this.retire('idle'), Math.max(0, ms));
+    this.idleTimer.unref?.();
   }
 
   private clearIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer) this.clock.clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }
 
   private clearTimers(): void {
     this.clearIdleTimer();
-    for (const t of [this.connectTimer, this.lifetimeTimer, this.closeTimer]) if (t) clearTimeout(t);
+    for (const t of [this.connectTimer, this.lifetimeTimer, this.closeTimer]) if (t) this.clock.clearTimeout(t);
     this.connectTimer = this.lifetimeTimer = null;
     if (this.state === 'closed') this.closeTimer = null;
   }

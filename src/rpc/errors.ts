@@ -36,10 +36,12 @@ export type RpcErrorCode =
   | 'CLIENT_CLOSED'
   /** The peer sent bytes that are not a valid frame, or a frame that breaks the protocol. */
   | 'PROTOCOL_ERROR'
-  /** The request or response exceeds the maximum payload size. */
+  /** The request or response exceeds the maximum payload size (a response: the handler ran, processed 'yes'). */
   | 'FRAME_TOO_LARGE'
   /** The retry interceptor's budget (token bucket) had no token for another attempt. */
-  | 'RETRY_BUDGET_EXHAUSTED';
+  | 'RETRY_BUDGET_EXHAUSTED'
+  /** The handler ran; the server dropped its answer because its buffer budget (maxBufferedBytes) was full. */
+  | 'RESPONSE_DROPPED';
 
 const ADVICE: Record<RpcErrorCode, string> = {
   REFUSED: 'not run by the server; safe to retry on another connection',
@@ -55,6 +57,7 @@ const ADVICE: Record<RpcErrorCode, string> = {
   PROTOCOL_ERROR: 'the peer does not speak this protocol (or is broken); check the address',
   FRAME_TOO_LARGE: 'the payload exceeds maxPayloadBytes on one side; send less or raise the limit on both',
   RETRY_BUDGET_EXHAUSTED: 'too many retries recently; the server is likely unhealthy',
+  RESPONSE_DROPPED: 'the server ran the call but could not buffer its answer (clients not reading their answers filled its budget); retry only if idempotent',
 };
 
 /** A failed rpc call, with what the server may have done and what to do about it. */

@@ -43,7 +43,10 @@ export const FrameType = {
   PONG: 5,
   /** Server → client: no request with id > lastId will be run on this connection. */
   GOAWAY: 6,
-  /** Server → client, first frame on every connection: the server's limits and idle timeout. */
+  /**
+   * First frame of each side: the sender's limits and idle timeout. The server sends it on every
+   * connection; the client sends its own (its `maxPayloadBytes` above all) before any REQUEST.
+   */
   SETTINGS: 7,
   /** Client → server: the caller gave up on request `id` (deadline, hedge lost); abort it. */
   CANCEL: 8,
@@ -78,6 +81,16 @@ export const ErrorCode = {
   PROTOCOL_ERROR: 5,
   /** The client sent CANCEL before the handler finished; it may have had effects. */
   CANCELLED: 6,
+  /**
+   * The handler ran; its answer is larger than the client's announced maxPayloadBytes (or the
+   * server's own), so it was not sent. Only this call fails; the connection stays.
+   */
+  RESPONSE_TOO_LARGE: 7,
+  /**
+   * The handler ran; its answer was dropped because the server's buffer budget
+   * (`maxBufferedBytes`, across all connections) was full — clients were not reading answers.
+   */
+  RESPONSE_DROPPED: 8,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 
@@ -250,9 +263,18 @@ function clampU32(n: number): number {
   return Number.isFinite(n) ? Math.max(0, Math.min(0xffff_ffff, Math.round(n))) : 0xffff_ffff;
 }
 
+/** First capacity of the buffer that collects a partial frame, bytes. */
+const MIN_PARTIAL_BYTES = 256;
+
 /**
  * Splits a byte stream into frames. Feed it every chunk the socket reads; it returns the
  * complete frames so far and keeps the partial tail.
+ *
+ * Memory: frames complete within a chunk are decoded in place. The bytes of a frame split across
+ * chunks are copied into one buffer that grows by doubling up to the frame's size, so a partial
+ * frame costs at most 2 × the bytes received + 256 bytes — whatever the frame announces and
+ * however the sender splits it. (Keeping each chunk until the frame completed cost ~416 bytes
+ * per byte received from a peer writing 1 byte at a time: Buffer object and allocation per chunk.)
  *
  * It throws {@link FrameError} — and stays failed — for: a length above `maxPayloadBytes`
  * (`EMSGSIZE`, detected from the 4 length bytes alone), an unknown type, unknown flags, a
@@ -262,11 +284,9 @@ function clampU32(n: number): number {
  */
 export class FrameDecoder {
   readonly maxPayloadBytes: number;
-  /** Chunks of an incomplete frame; joined once, when the frame is complete (no quadratic copying). */
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Bytes the frame at the head of `chunks` needs in total, once its length is known; else 0. */
-  private needed = 0;
+  /** The bytes of the incomplete frame at the head of the stream; its capacity grows by doubling. */
+  private partial: Buffer | null = null;
+  private partialLength = 0;
   private failed: FrameError | null = null;
 
   constructor(maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES) {
@@ -278,7 +298,12 @@ export class FrameDecoder {
 
   /** Bytes held back waiting for the rest of a frame. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.partialLength;
+  }
+
+  /** Bytes of memory the partial frame holds (its buffer's capacity): at most 2 × bufferedBytes + 256. */
+  get retainedBytes(): number {
+    return this.partial === null ? 0 : this.partial.length;
   }
 
   /**
@@ -287,43 +312,82 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): Frame[] {
     if (this.failed) throw this.failed;
-    if (chunk.length === 0) return [];
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    if (this.needed > 0 && this.buffered < this.needed) return [];
-    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [];
-    this.buffered = 0;
-    this.needed = 0;
     const frames: Frame[] = [];
-    let at = 0;
     try {
-      while (buf.length - at >= 4) {
-        const payloadBytes = buf.readUInt32BE(at);
-        if (payloadBytes > this.maxPayloadBytes) {
-          throw new FrameError('EMSGSIZE', `frame announces ${payloadBytes} payload bytes; the maximum is ${this.maxPayloadBytes}`);
-        }
-        if (buf.length - at < FRAME_HEADER_BYTES + payloadBytes) {
-          this.needed = FRAME_HEADER_BYTES + payloadBytes;
-          break;
-        }
-        frames.push(decodeOne(buf, at, payloadBytes));
+      let at = 0;
+      if (this.partialLength > 0) {
+        at = this.fill(chunk, frames);
+        if (at < 0) return frames; // still incomplete
+      }
+      for (;;) {
+        const left = chunk.length - at;
+        if (left < 4) break;
+        const payloadBytes = chunk.readUInt32BE(at);
+        this.checkLength(payloadBytes);
+        if (left < FRAME_HEADER_BYTES + payloadBytes) break;
+        frames.push(decodeOne(chunk, at, payloadBytes));
         at += FRAME_HEADER_BYTES + payloadBytes;
       }
+      // Copy the tail so a small partial frame does not pin a large read chunk.
+      if (at < chunk.length) this.append(chunk, at, chunk.length);
     } catch (e) {
       if (e instanceof FrameError) {
         e.framesBefore = frames;
         this.failed = e;
+        this.partial = null;
+        this.partialLength = 0;
       }
       throw e;
     }
-    if (at < buf.length) {
-      // Copy the tail so a small partial frame does not pin a large read chunk.
-      const tail = Buffer.from(buf.subarray(at));
-      this.chunks.push(tail);
-      this.buffered = tail.length;
-    }
     return frames;
+  }
+
+  private checkLength(payloadBytes: number): void {
+    if (payloadBytes > this.maxPayloadBytes) {
+      throw new FrameError('EMSGSIZE', `frame announces ${payloadBytes} payload bytes; the maximum is ${this.maxPayloadBytes}`);
+    }
+  }
+
+  /**
+   * Adds bytes of `chunk` to the partial frame until it is complete; decodes it into `frames`.
+   * @returns where the rest of `chunk` starts, or -1 when the whole chunk went into a frame still incomplete.
+   */
+  private fill(chunk: Buffer, frames: Frame[]): number {
+    let at = 0;
+    if (this.partialLength < 4) {
+      const take = Math.min(4 - this.partialLength, chunk.length);
+      this.append(chunk, 0, take);
+      at = take;
+      if (this.partialLength < 4) return -1;
+    }
+    const partial = this.partial as Buffer;
+    const payloadBytes = partial.readUInt32BE(0);
+    this.checkLength(payloadBytes);
+    const total = FRAME_HEADER_BYTES + payloadBytes;
+    const take = Math.min(total - this.partialLength, chunk.length - at);
+    this.append(chunk, at, at + take, total);
+    at += take;
+    if (this.partialLength < total) return -1;
+    const whole = this.partial as Buffer;
+    this.partial = null;
+    this.partialLength = 0;
+    frames.push(decodeOne(whole, 0, payloadBytes));
+    return at;
+  }
+
+  /** Copies chunk[from, to) behind the partial bytes, growing the buffer by doubling (never past `limit`). */
+  private append(chunk: Buffer, from: number, to: number, limit = Infinity): void {
+    const need = this.partialLength + (to - from);
+    let buf = this.partial;
+    if (buf === null || buf.length < need) {
+      const grown = Math.min(limit, Math.max(need, MIN_PARTIAL_BYTES, buf === null ? 0 : buf.length * 2));
+      const next = Buffer.allocUnsafe(grown);
+      if (buf !== null) buf.copy(next, 0, 0, this.partialLength);
+      buf = next;
+      this.partial = buf;
+    }
+    chunk.copy(buf, this.partialLength, from, to);
+    this.partialLength = need;
   }
 }
 

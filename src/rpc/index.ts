@@ -9,3 +9,6 @@ export type * from './types.js';
 export { createClient, type ClientOptions, type CallOptions, type RpcClient, type PoolSnapshot, type ConnectionSnapshot, type ConnectionState } from './client.js';
 export * from './interceptors/index.js';
 export * from './server.js';
+export { systemClock, type Clock, type ClockTimer } from './clock.js';
+export { backoffMs, type BackoffPolicy } from './backoff.js';
+export { decideResend, RESEND_RULES, type ResendDecision, type ResendRule, type ResendCounts, type FailedAttempt } from './resend.js';

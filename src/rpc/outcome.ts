@@ -1,8 +1,9 @@
 /**
  * Small helpers the client side shares (pool, interceptors): ranking what a failed call may have
- * done on the server, and waiting that honours a deadline and an AbortSignal.
+ * done on the server, and waiting that honours a deadline and an AbortSignal on the injected clock.
  */
-import { performance } from 'node:perf_hooks';
+import { onAbort } from './abort.js';
+import { systemClock, type Clock } from './clock.js';
 import { RpcError, type Processed } from './errors.js';
 
 const RANK: Record<Processed, number> = { no: 0, maybe: 1, yes: 2 };
@@ -18,44 +19,40 @@ export function worse(a: Processed, b: Processed): Processed {
 /**
  * `err` restated for the whole call: same code, message and errno, but `processed` raised to
  * `processed` when an earlier attempt already said more (an attempt that was refused after an
- * earlier one was lost on a written connection must not report `'no'`). Returns `err` itself when
- * nothing changes.
+ * earlier one was lost on a written connection must not report `'no'`), and `attempts` set.
+ * Never mutates `err` (one error object may have been handed to several calls): returns `err`
+ * itself only when nothing changes, else a new RpcError whose `cause` is `err`.
  */
 export function withProcessed(err: RpcError, processed: Processed, attempts?: number): RpcError {
   const p = worse(err.processed, processed);
-  if (p === err.processed) {
-    if (attempts !== undefined) err.attempts = attempts;
-    return err;
-  }
-  const earlier = p === 'maybe' ? 'an earlier attempt may have run' : 'an earlier attempt ran';
-  return new RpcError(err.code, `${err.detail}; ${earlier}`, {
-    processed: p,
-    errno: err.errno,
-    attempts: attempts ?? err.attempts,
-    cause: err,
-  });
+  const n = attempts ?? err.attempts;
+  if (p === err.processed && n === err.attempts) return err;
+  const detail = p === err.processed ? err.detail : `${err.detail}; ${p === 'maybe' ? 'an earlier attempt may have run' : 'an earlier attempt ran'}`;
+  return new RpcError(err.code, detail, { processed: p, errno: err.errno, attempts: n, cause: err });
 }
 
-/** Remaining ms until an absolute `performance.now()` deadline; Infinity for none. */
-export function remainingMs(deadline: number | null): number {
-  return deadline === null ? Infinity : deadline - performance.now();
+/** Remaining ms until an absolute deadline on `clock`; Infinity for none. */
+export function remainingMs(deadline: number | null, clock: Clock = systemClock): number {
+  return deadline === null ? Infinity : deadline - clock.now();
 }
 
 /**
- * Waits `ms`. Resolves `true` when the time passed, `false` when `signal` aborted first. The
- * timer is ref'd: a call waiting to be retried keeps the process alive like the call itself.
+ * Waits `ms` on `clock`. Resolves `true` when the time passed, `false` when `signal` aborted
+ * first. The timer is ref'd: a call waiting to be retried keeps the process alive like the call.
  */
-export function pause(ms: number, signal: AbortSignal | null): Promise<boolean> {
+export function pause(ms: number, signal: AbortSignal | null, clock: Clock = systemClock): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+    let off: (() => void) | null = null;
+    const t = clock.setTimeout(() => {
+      off?.();
       resolve(true);
     }, Math.max(0, ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      off = onAbort(signal, () => {
+        clock.clearTimeout(t);
+        resolve(false);
+      });
+    }
   });
 }

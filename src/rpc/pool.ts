@@ -6,9 +6,14 @@
  * with the reason it is safe.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { onAbort } from './abort.js';
+import { backoffMs, CONNECT_BACKOFF } from './backoff.js';
+import type { ClockTimer } from './clock.js';
 import { ClientConnection, type ConnectionSettings, type ConnectionSnapshot } from './connection.js';
-import { RpcError, type Processed } from './errors.js';
-import { pause, remainingMs, withProcessed, worse } from './outcome.js';
+import { RpcError } from './errors.js';
+import type { GoawayReasonName } from './frame.js';
+import { pause, remainingMs, withProcessed } from './outcome.js';
+import { decideResend, type ResendCounts } from './resend.js';
 import type { Call, ClientStats, CloseReason } from './types.js';
 
 /** Pool settings, resolved from ClientOptions. */
@@ -19,8 +24,11 @@ export interface PoolSettings extends ConnectionSettings {
   maxIdempotentRetries: number;
 }
 
-/** First backoff after OVERLOADED, ms; doubles per OVERLOADED of the same call, capped at 1 s. */
-const OVERLOAD_BACKOFF_MS = 10;
+/**
+ * How long a connection target lowered by GOAWAY(TOO_MANY_CONNECTIONS) stays lowered, ms. Then the
+ * pool may try one more connection again (the server's other clients may have left).
+ */
+const LOWERED_TARGET_MS = 10_000;
 
 /** What the pool holds right now. */
 export interface PoolSnapshot {
@@ -33,6 +41,10 @@ export interface PoolSnapshot {
   inFlight: number;
   /** Calls waiting for a connection. */
   queued: number;
+  /** Most connections the pool opens now: maxConnections, or lower after GOAWAY(TOO_MANY_CONNECTIONS). */
+  target: number;
+  /** Connection attempts that failed in a row (0 after one became ready); the next waits a backoff. */
+  connectFailures: number;
   connections: ConnectionSnapshot[];
 }
 
@@ -41,8 +53,8 @@ interface Waiter {
   done: boolean;
   resolve: (c: ClientConnection) => void;
   reject: (e: RpcError) => void;
-  timer: NodeJS.Timeout | null;
-  onAbort: (() => void) | null;
+  timer: ClockTimer | null;
+  offAbort: (() => void) | null;
 }
 
 const CLOSE_REASONS: CloseReason[] = ['idle', 'max-lifetime', 'goaway', 'peer-eof', 'peer-reset', 'error', 'protocol-error', 'self-connect', 'client-closed'];
@@ -72,9 +84,20 @@ export class Pool {
   private closing = false;
   private onEmpty: (() => void) | null = null;
   private closePromise: Promise<void> | null = null;
+  /** Connection attempts that failed in a row; reset when one becomes ready. */
+  private connectFailures = 0;
+  /** No connection attempt before this `clock.now()` (connection backoff). */
+  private dialAfter = 0;
+  private dialTimer: ClockTimer | null = null;
+  /** Makes the error of the last failed connection attempt (a fresh one per call it fails). */
+  private lastConnectError: (() => RpcError) | null = null;
+  /** Most connections to open now; below maxConnections after GOAWAY(TOO_MANY_CONNECTIONS). */
+  private target: number;
+  private targetTimer: ClockTimer | null = null;
 
   constructor(settings: PoolSettings) {
     this.s = settings;
+    this.target = settings.maxConnections;
   }
 
   get closed(): boolean {
@@ -86,10 +109,8 @@ export class Pool {
    * until the call is answered or provably cannot be re-sent.
    */
   async send(call: Call): Promise<Buffer> {
-    let transparent = 0;
-    let idempotent = 0;
-    let overloaded = 0;
-    let worst: Processed = 'no';
+    const clock = this.s.clock;
+    let counts: ResendCounts = { transparent: 0, idempotent: 0, overloaded: 0, worst: 'no' };
     let tries = 0;
     for (;;) {
       let conn: ClientConnection;
@@ -98,59 +119,25 @@ export class Pool {
       } catch (e) {
         // No connection for this try (connect failed, queue full, deadline, closed): it still
         // counts as an attempt.
-        throw withProcessed(e as RpcError, worst, tries + 1);
+        throw withProcessed(e as RpcError, counts.worst, tries + 1);
       }
       tries++;
       const out = await conn.exchange(call);
-      switch (out.kind) {
-        case 'response':
-          return out.body;
-
-        case 'final':
-          // Rule 4: an answer (RESPONSE, or ERROR other than REFUSED/OVERLOADED) is final for the
-          // attempt; so are the caller's own deadline and cancel. Nothing here is re-sent.
-          throw withProcessed(out.error, worst, tries);
-
-        case 'unrun':
-          // Rules 1 and 2: the call provably did not run and will not — it never left this process
-          // (`not-written`: it was still in the connection's own queue when the socket died), or
-          // the server said so (its id is above a GOAWAY's lastId, or the answer was REFUSED /
-          // OVERLOADED, both sent instead of running the handler). Sending it again cannot run it
-          // twice, so it is re-sent on another connection whatever the method, without the
-          // caller's retry policy and without spending its retry budget. The bound only stops a
-          // sick server (GOAWAY on every connection) from looping us for ever.
-          if (transparent >= this.s.maxTransparentRetries) {
-            throw withProcessed(out.error, worst, tries);
-          }
-          transparent++;
-          this.stats.transparentRetries++;
-          if (out.why === 'overloaded') {
-            // OVERLOADED: the server is at maxInFlight on that connection; re-sending at once
-            // would likely meet the same answer. Back off (jittered, doubling) within the deadline.
-            overloaded++;
-            const base = Math.min(1000, OVERLOAD_BACKOFF_MS * 2 ** (overloaded - 1));
-            const wait = base / 2 + Math.random() * (base / 2);
-            if (remainingMs(call.deadline) <= wait) throw withProcessed(out.error, worst, tries);
-            if (!(await pause(wait, call.signal))) {
-              throw withProcessed(new RpcError('CANCELLED', 'the caller aborted the call while it waited to be re-sent', { processed: 'no' }), worst, tries);
-            }
-          }
-          continue;
-
-        case 'lost':
-          // Rule 3: the call was written (or was in the write that was under way), then the
-          // connection failed — EOF, ECONNRESET, EPIPE, ETIMEDOUT — before any answer. Nothing in
-          // TCP says whether the server read and ran it: a server that half-closes and keeps
-          // reading runs every call it reads, and a RST can follow a completed handler (003-j).
-          // Only a call the caller declared idempotent may be sent again; any other fails here
-          // with processed 'maybe'. EOF alone is never a licence to retry a non-idempotent call.
-          worst = worse(worst, 'maybe');
-          if (!call.idempotent || idempotent >= this.s.maxIdempotentRetries) {
-            throw withProcessed(out.error, worst, tries);
-          }
-          idempotent++;
-          this.stats.idempotentRetries++;
-          continue;
+      if (out.kind === 'response') return out.body;
+      // The rules, with their reasons, are in resend.ts (decideResend, RESEND_RULES).
+      const d = decideResend(
+        out.kind === 'final' ? { kind: 'final', processed: out.error.processed } : out.kind === 'unrun' ? { kind: 'unrun', why: out.why } : { kind: 'lost' },
+        { idempotent: call.idempotent, remainingMs: remainingMs(call.deadline, clock) },
+        counts,
+        this.s,
+        out.kind === 'unrun' && out.why === 'overloaded' ? clock.random() : 0,
+      );
+      counts = d.counts;
+      if (d.action === 'fail') throw withProcessed(out.error, d.processed, tries);
+      if (d.rule === 'lost-idempotent') this.stats.idempotentRetries++;
+      else this.stats.transparentRetries++;
+      if (d.action === 'wait' && !(await pause(d.delayMs, call.signal, clock))) {
+        throw withProcessed(new RpcError('CANCELLED', 'the caller aborted the call while it waited to be re-sent', { processed: 'no' }), counts.worst, tries);
       }
     }
   }
@@ -166,7 +153,7 @@ export class Pool {
     for (;;) {
       if (this.closing) throw new RpcError('CLIENT_CLOSED', 'the client is closed', { processed: 'no' });
       if (call.signal?.aborted) throw new RpcError('CANCELLED', 'the caller aborted the call before it was sent', { processed: 'no' });
-      if (remainingMs(call.deadline) <= 0) throw new RpcError('DEADLINE_EXCEEDED', 'the deadline passed before the call was sent', { processed: 'no' });
+      if (remainingMs(call.deadline, this.s.clock) <= 0) throw new RpcError('DEADLINE_EXCEEDED', 'the deadline passed before the call was sent', { processed: 'no' });
       if (this.waiters.length > 0 && !retry) break;
       const c = this.pick();
       if (!c) break;
@@ -191,20 +178,27 @@ export class Pool {
       c.reserve();
       return c;
     }
+    if (this.conns.size === 0 && this.lastConnectError !== null && this.dialAfter > this.s.clock.now()) {
+      // Backing off after failed connection attempts, with no connection alive or opening: fail
+      // fast with the last attempt's error (processed 'no') rather than hold the call until the
+      // next dial (gRPC's TRANSIENT_FAILURE for a call without wait-for-ready).
+      throw this.lastConnectError();
+    }
     if (!retry && this.waiters.length >= this.s.maxQueue) {
       throw new RpcError('QUEUE_FULL', `${this.waiters.length} calls already wait for a connection (maxQueue=${this.s.maxQueue})`, { processed: 'no' });
     }
     return new Promise<ClientConnection>((resolve, reject) => {
-      const w: Waiter = { call, done: false, resolve, reject, timer: null, onAbort: null };
+      const w: Waiter = { call, done: false, resolve, reject, timer: null, offAbort: null };
       if (call.deadline !== null) {
-        w.timer = setTimeout(
+        w.timer = this.s.clock.setTimeout(
           () => this.dropWaiter(w, new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for a connection', { processed: 'no' })),
-          Math.max(0, remainingMs(call.deadline)),
+          Math.max(0, remainingMs(call.deadline, this.s.clock)),
         );
       }
       if (call.signal) {
-        w.onAbort = () => this.dropWaiter(w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for a connection', { processed: 'no' }));
-        call.signal.addEventListener('abort', w.onAbort, { once: true });
+        w.offAbort = onAbort(call.signal, () =>
+          this.dropWaiter(w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for a connection', { processed: 'no' })),
+        );
       }
       if (retry) this.waiters.unshift(w);
       else this.waiters.push(w);
@@ -215,8 +209,8 @@ export class Pool {
   private finishWaiter(w: Waiter): boolean {
     if (w.done) return false;
     w.done = true;
-    if (w.timer) clearTimeout(w.timer);
-    if (w.onAbort) w.call.signal?.removeEventListener('abort', w.onAbort);
+    if (w.timer) this.s.clock.clearTimeout(w.timer);
+    w.offAbort?.();
     return true;
   }
 
@@ -249,12 +243,57 @@ export class Pool {
     }
     if (this.closing || this.waiters.length === 0) return;
     let connectingSlots = 0;
-    for (const c of this.conns) if (c.state === 'connecting') connectingSlots += c.maxInFlight;
+    for (const c of this.conns) if (c.connecting) connectingSlots += c.maxInFlight;
     let need = this.waiters.length - connectingSlots;
-    while (need > 0 && this.conns.size < this.s.maxConnections) {
+    if (need <= 0 || this.conns.size >= this.target) return;
+    const wait = this.dialAfter - this.s.clock.now();
+    if (wait > 0) {
+      // Backing off after a failed attempt: dial when the wait is over (if still needed).
+      if (this.dialTimer === null) {
+        this.dialTimer = this.s.clock.setTimeout(() => {
+          this.dialTimer = null;
+          this.pump();
+        }, wait);
+      }
+      return;
+    }
+    if (this.connectFailures > 0) {
+      // After a failure, one attempt at a time: the next only once this one succeeded or failed.
+      if (connectingSlots === 0) this.openConnection();
+      return;
+    }
+    while (need > 0 && this.conns.size < this.target) {
       const c = this.openConnection();
       need -= c.maxInFlight;
     }
+  }
+
+  /**
+   * A connection attempt failed (refused, reset, timed out, turned away before SETTINGS): the
+   * next one waits `backoffMs(CONNECT_BACKOFF, failures)` on the clock. Before this, a refused
+   * connection was re-dialled at once: 8 093 attempts/s against a server at maxConnections.
+   */
+  private connectFailed(): void {
+    this.connectFailures++;
+    this.dialAfter = this.s.clock.now() + backoffMs(CONNECT_BACKOFF, this.connectFailures, this.s.clock.random());
+  }
+
+  /**
+   * GOAWAY(TOO_MANY_CONNECTIONS): the server serves no more connections from us than we hold
+   * now, so opening more only earns more refusals. Lower the target to what is alive (at least
+   * 1) for LOWERED_TARGET_MS, then let the pool try again.
+   */
+  private lowerTarget(): void {
+    let alive = 0;
+    for (const c of this.conns) if (c.state === 'ready') alive++;
+    this.target = Math.max(1, Math.min(this.target, alive));
+    if (this.targetTimer !== null) this.s.clock.clearTimeout(this.targetTimer);
+    this.targetTimer = this.s.clock.setTimeout(() => {
+      this.targetTimer = null;
+      this.target = this.s.maxConnections;
+      this.pump();
+    }, LOWERED_TARGET_MS);
+    this.targetTimer.unref?.();
   }
 
   private openConnection(): ClientConnection {
@@ -262,10 +301,16 @@ export class Pool {
       opened: () => {
         this.stats.connectionsOpened++;
       },
-      ready: () => this.pump(),
+      ready: () => {
+        this.connectFailures = 0;
+        this.dialAfter = 0;
+        this.lastConnectError = null;
+        this.pump();
+      },
       capacity: () => this.pump(),
-      goaway: () => {
+      goaway: (_c, reason: GoawayReasonName) => {
         this.stats.goawaysReceived++;
+        if (reason === 'TOO_MANY_CONNECTIONS') this.lowerTarget();
       },
       closed: (conn, reason, error, info) => this.onClosed(conn, reason, error, info),
     });
@@ -274,11 +319,15 @@ export class Pool {
     return c;
   }
 
-  private onClosed(c: ClientConnection, reason: CloseReason, error: RpcError | null, info: { opened: boolean; wasReady: boolean }): void {
+  private onClosed(c: ClientConnection, reason: CloseReason, error: (() => RpcError) | null, info: { opened: boolean; wasReady: boolean }): void {
     this.conns.delete(c);
     if (info.opened) {
       this.stats.connectionsClosed++;
       this.stats.connectionsClosedBy[reason]++;
+    }
+    if (error && !info.wasReady && !this.closing) {
+      this.connectFailed();
+      this.lastConnectError = error;
     }
     if (error && !info.wasReady) {
       // A connection that never became ready (refused, unreachable, self-connect, GOAWAY before
@@ -286,11 +335,11 @@ export class Pool {
       // other connect under way — they fail now with its error (processed 'no': never sent)
       // rather than loop on a dead address. Otherwise they keep waiting for the others.
       let alive = false;
-      for (const o of this.conns) if (o.state === 'connecting' || o.state === 'ready') alive = true;
+      for (const o of this.conns) if (o.connecting || o.state === 'ready') alive = true;
       if (!alive) {
         const waiting = this.waiters;
         this.waiters = [];
-        for (const w of waiting) if (this.finishWaiter(w)) w.reject(error);
+        for (const w of waiting) if (this.finishWaiter(w)) w.reject(error());
       }
     }
     this.pump();
@@ -305,17 +354,19 @@ export class Pool {
   close(timeoutMs: number): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.closing = true;
+    for (const t of [this.dialTimer, this.targetTimer]) if (t !== null) this.s.clock.clearTimeout(t);
+    this.dialTimer = this.targetTimer = null;
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) {
       if (this.finishWaiter(w)) w.reject(new RpcError('CLIENT_CLOSED', 'the client was closed while the call waited for a connection', { processed: 'no' }));
     }
     this.closePromise = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.s.clock.setTimeout(() => {
         for (const c of [...this.conns]) c.destroy('client-closed');
       }, timeoutMs);
       this.onEmpty = () => {
-        clearTimeout(timer);
+        this.s.clock.clearTimeout(timer);
         this.onEmpty = null;
         resolve();
       };
@@ -331,11 +382,13 @@ export class Pool {
     for (const c of connections) inFlight += c.inFlight;
     return {
       open: connections.length,
-      connecting: connections.filter((c) => c.state === 'connecting').length,
+      connecting: connections.filter((c) => c.state === 'connecting' || c.state === 'handshake').length,
       ready: connections.filter((c) => c.state === 'ready').length,
       draining: connections.filter((c) => c.state === 'draining' || c.state === 'closing').length,
       inFlight,
       queued: this.waiters.length,
+      target: this.target,
+      connectFailures: this.connectFailures,
       connections,
     };
   }

@@ -34,6 +34,7 @@ import { fdOf, setKeepalive, setLinger, setUserTimeout } from '../sys/index.js';
 import { formatEndpoint } from '../tcp/address.js';
 import { nodeErrorCode } from '../tcp/errno.js';
 import {
+  FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameError,
   encodeError,
@@ -45,6 +46,7 @@ import {
   type Frame,
   type GoawayReasonName,
 } from './frame.js';
+import type { ClockTimer } from './clock.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import type { Handler, HandlerContext, RpcRequest, ServerStats } from './types.js';
 
@@ -73,6 +75,48 @@ export interface ConnectionHost {
   emit<K extends keyof ConnectionEvents>(event: K, payload: ConnectionEvents[K]): void;
   /** The socket is gone (after 'close'). */
   closed(conn: ServerConnection): void;
+  /** This connection's buffered bytes (partial frame + unsent answers) changed by `delta`. */
+  account(delta: number): void;
+  /** The server-wide buffer budget (`maxBufferedBytes`) is spent: read nothing more, run nothing new. */
+  overBudget(): boolean;
+  /** Whether `bytes` more would take the server past `maxBufferedBytes`. */
+  wouldExceedBudget(bytes: number): boolean;
+}
+
+/**
+ * A server connection's life (see the file comment for the TCP facts behind each step):
+ * - `serving`: reading requests and running calls; the idle timer runs while nothing is in flight;
+ * - `draining`: GOAWAY sent; calls up to lastId are answered, later ones REFUSED; waiting for the
+ *   client's FIN until drainMs;
+ * - `shutting`: drainMs passed without the client's FIN: shutdown(SHUT_WR) once nothing is in flight;
+ * - `broken`: a protocol error; every byte read from now on is discarded; SHUT_WR once nothing is in flight;
+ * - `write-shut`: our FIN is out (SHUT_WR); reading and discarding until the client's FIN or finalCloseMs;
+ * - `peer-ended`: the client's FIN was read; the calls in flight finish and are answered;
+ * - `ending`: end() after the client's FIN; the socket is destroyed once the answers are flushed;
+ * - `closed`: the socket is gone.
+ */
+export type ServerConnectionState = 'serving' | 'draining' | 'shutting' | 'broken' | 'write-shut' | 'peer-ended' | 'ending' | 'closed';
+
+/** The legal moves; anything else is refused and recorded (grpc-js transitionToState, smoltcp set_state). */
+const TRANSITIONS: Readonly<Record<ServerConnectionState, readonly ServerConnectionState[]>> = {
+  serving: ['draining', 'broken', 'peer-ended', 'closed'],
+  draining: ['shutting', 'broken', 'peer-ended', 'closed'],
+  shutting: ['write-shut', 'broken', 'peer-ended', 'closed'],
+  broken: ['write-shut', 'peer-ended', 'closed'],
+  'write-shut': ['ending', 'closed'],
+  'peer-ended': ['ending', 'closed'],
+  ending: ['closed'],
+  closed: [],
+};
+
+/** States in which bytes read are dropped unparsed (after a protocol error or our SHUT_WR). */
+function discards(s: ServerConnectionState): boolean {
+  return s === 'broken' || s === 'write-shut';
+}
+
+/** States after our FIN was queued (shutdown(SHUT_WR) or end()): nothing more may be written. */
+function writeShut(s: ServerConnectionState): boolean {
+  return s === 'write-shut' || s === 'ending' || s === 'closed';
 }
 
 /** How a connection starts: serving, or accepted only to be told to go away. */
@@ -80,7 +124,7 @@ export type ConnectionMode = 'serve' | 'over-limit' | 'server-closing';
 
 interface InFlight {
   controller: AbortController | null;
-  timer: NodeJS.Timeout | null;
+  timer: ClockTimer | null;
 }
 
 /** Reason given to a handler's AbortSignal. */
@@ -99,31 +143,33 @@ export class ServerConnection {
   readonly #host: ConnectionHost;
   readonly #decoder: FrameDecoder;
   readonly #inFlight = new Map<number, InFlight>();
+  #state: ServerConnectionState = 'serving';
+  /** Moves refused by #transition (at most 16 kept), for diagnostics and tests. */
+  readonly illegalTransitions: { from: ServerConnectionState; to: ServerConnectionState; why: string }[] = [];
+  /** Answers of this tick are batched into one writev (cork until the next tick). */
   #corked = false;
   /** Highest request id read; ids must increase (docs/protocol.md, "Request ids"). */
   #highestId = 0;
   /** lastId of the GOAWAY sent, null before any. */
   #goawayLastId: number | null = null;
-  /** read() returned 0: the client's FIN arrived. */
-  #peerEnded = false;
-  /** We called end(): our FIN is queued after what we wrote (shutdown(SHUT_WR)). */
-  #writeShut = false;
-  /** Bytes read are dropped unparsed (after a protocol error or our SHUT_WR). */
-  #discarding = false;
-  /** A drain deadline passed (or a protocol error): shut the write side once nothing is in flight. */
-  #shutWhenIdle = false;
-  #closed = false;
-  /** #endThenDestroy ran: the socket goes once our FIN is out. */
-  #ending = false;
-  #paused = false;
+  /** The client's SETTINGS maxPayloadBytes (0: none given), null before its SETTINGS (or without one). */
+  #clientMaxPayload: number | null = null;
+  /** Why reading is paused; the socket reads only when none holds. */
+  readonly #pausedBy = { unreadAnswers: false, budget: false, stall: false };
+  /** Recorded when the client's FIN is read: it came before ours (TIME_WAIT is the client's). */
   #peerClosedFirst = false;
-  #protocolErrored = false;
+  /** Recorded when the client's FIN is read (the state says it too, until write-shut/ending/closed). */
+  #sawPeerEnd = false;
   /** Bytes read and dropped after our SHUT_WR or a protocol error. */
   #discardedBytes = 0;
+  /** Bytes counted against the server's budget now (partial frame + answers the client has not taken). */
+  #accounted = 0;
+  /** Answers queued in the socket beyond its high-water mark (the client is not reading). */
+  #unsentBytes = 0;
   #errno: string | null = null;
-  #idleTimer: NodeJS.Timeout | null = null;
-  #drainTimer: NodeJS.Timeout | null = null;
-  #finalTimer: NodeJS.Timeout | null = null;
+  #idleTimer: ClockTimer | null = null;
+  #drainTimer: ClockTimer | null = null;
+  #finalTimer: ClockTimer | null = null;
 
   constructor(socket: Socket, id: number, host: ConnectionHost, mode: ConnectionMode) {
     this.#socket = socket;
@@ -139,6 +185,48 @@ export class ServerConnection {
       this.#errno = nodeErrorCode(err) ?? 'EIO';
     });
     socket.on('close', () => this.#onClose());
+    socket.on('drain', () => this.#onDrain());
+    if (host.overBudget()) this.setBudgetPaused(true);
+  }
+
+  get state(): ServerConnectionState {
+    return this.#state;
+  }
+
+  /** The one place the state changes; a move not in TRANSITIONS is refused and recorded. */
+  #transition(to: ServerConnectionState, why: string): boolean {
+    const from = this.#state;
+    if (from === to) return true;
+    if (!TRANSITIONS[from].includes(to)) {
+      if (this.illegalTransitions.length < 16) this.illegalTransitions.push({ from, to, why });
+      return false;
+    }
+    this.#state = to;
+    return true;
+  }
+
+
+  /** The server-wide budget is spent (or freed again): stop (resume) reading this connection. */
+  setBudgetPaused(paused: boolean): void {
+    this.#pausedBy.budget = paused;
+    this.#updateReading();
+  }
+
+  /** Reads unless a reason to pause holds; always reads while discarding (to see the FIN and ACK, not RST). */
+  #updateReading(): void {
+    const s = this.#socket;
+    if (s.destroyed) return;
+    const p = this.#pausedBy;
+    if ((p.unreadAnswers || p.budget || p.stall) && !discards(this.#state)) s.pause();
+    else s.resume();
+  }
+
+  /** Reports this connection's buffered bytes to the server's budget. */
+  #account(): void {
+    const now = this.#state === 'closed' ? 0 : this.#decoder.retainedBytes + this.#unsentBytes;
+    if (now === this.#accounted) return;
+    this.#host.account(now - this.#accounted);
+    this.#accounted = now;
   }
 
   /** Sends SETTINGS (and, for a connection accepted only to be turned away, GOAWAY). */
@@ -180,7 +268,7 @@ export class ServerConnection {
   // ---- reading ------------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
-    if (this.#discarding) {
+    if (discards(this.#state)) {
       // After our SHUT_WR (003-e) or a protocol error: reading keeps the receive queue empty, so
       // the final close() finds no unread data and sends FIN rather than RST (tcp_close()).
       this.#discardedBytes += chunk.length;
@@ -191,16 +279,18 @@ export class ServerConnection {
       frames = this.#decoder.push(chunk);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
+      this.#account();
       for (const frame of err.framesBefore) {
         this.#onFrame(frame);
-        if (this.#discarding) return;
+        if (discards(this.#state)) return;
       }
       this.#protocolError(err);
       return;
     }
+    this.#account();
     for (const frame of frames) {
       this.#onFrame(frame);
-      if (this.#discarding) return;
+      if (discards(this.#state)) return;
     }
   }
 
@@ -227,6 +317,13 @@ export class ServerConnection {
           this.#writeError(f.id, 'OVERLOADED', `connection has ${this.#inFlight.size} calls in flight (maxInFlight); not run`);
           return;
         }
+        if (this.#host.overBudget()) {
+          // The server holds maxBufferedBytes of answers nobody reads and partial frames: reading
+          // has stopped; what was read already is refused unrun rather than run into more memory.
+          this.#host.stats.overloaded++;
+          this.#writeError(f.id, 'OVERLOADED', `the server's buffer budget (maxBufferedBytes=${this.#host.options.maxBufferedBytes}) is full; not run`);
+          return;
+        }
         this.#run({ id: f.id, method: f.method, body: f.body, idempotent: f.idempotent, deadlineMs: f.deadlineMs });
         return;
       }
@@ -246,6 +343,14 @@ export class ServerConnection {
         return;
       case 'PONG':
         return; // we send no PINGs; an unsolicited PONG is harmless
+      case 'SETTINGS':
+        // The client's limits, once, before its first REQUEST (docs/protocol.md, "SETTINGS").
+        if (this.#clientMaxPayload !== null || this.#highestId > 0) {
+          this.#protocolError(new FrameError('EPROTO', 'a client sends SETTINGS once, before its first REQUEST'));
+          return;
+        }
+        this.#clientMaxPayload = f.maxPayloadBytes;
+        return;
       default:
         // RESPONSE, ERROR, GOAWAY, SETTINGS travel server → client only.
         this.#protocolError(new FrameError('EPROTO', `${f.type} frame is sent by servers, not clients`));
@@ -269,7 +374,7 @@ export class ServerConnection {
     stats.calls++;
     const limitMs = Math.min(request.deadlineMs ?? Infinity, options.handlerTimeoutMs);
     const call: InFlight = { controller: null, timer: null };
-    call.timer = setTimeout(() => {
+    call.timer = options.clock.setTimeout(() => {
       if (this.#inFlight.get(id) !== call) return;
       stats.deadlineExceeded++;
       this.#finishCall(id, call, new CallAbortedError('DEADLINE_EXCEEDED', `deadline of ${limitMs} ms passed`));
@@ -301,14 +406,7 @@ export class ServerConnection {
           stats.handlerFailures++;
           this.#writeError(id, 'HANDLER_FAILED', `handler returned ${body === null ? 'null' : typeof body}, not a Uint8Array`);
         } else {
-          let frame: Buffer | null = null;
-          try {
-            frame = encodeResponse(id, body, options.maxPayloadBytes);
-          } catch (err) {
-            stats.handlerFailures++;
-            this.#writeError(id, 'HANDLER_FAILED', `response not sent: ${(err as Error).message}`);
-          }
-          if (frame !== null) this.#write(frame);
+          this.#answer(id, body);
         }
         this.#afterCall();
       },
@@ -322,17 +420,40 @@ export class ServerConnection {
     );
   }
 
+  /**
+   * Writes the handler's answer — unless it is larger than the client accepts (it would make the
+   * client close the connection and fail every call on it) or than the server's buffer budget
+   * has room for. Either way only this call fails, and the client learns that the handler ran.
+   */
+  #answer(id: number, body: Uint8Array): void {
+    const { stats, options } = this.#host;
+    const clientMax = this.#clientMaxPayload ?? 0;
+    const limit = clientMax > 0 ? Math.min(clientMax, options.maxPayloadBytes) : options.maxPayloadBytes;
+    if (body.length > limit) {
+      stats.responsesTooLarge++;
+      const whose = clientMax > 0 && clientMax < options.maxPayloadBytes ? "the client's announced maxPayloadBytes" : "the server's maxPayloadBytes";
+      this.#writeError(id, 'RESPONSE_TOO_LARGE', `the handler ran; its answer of ${body.length} bytes exceeds ${whose} (${limit}); not sent`);
+      return;
+    }
+    if (this.#host.wouldExceedBudget(FRAME_HEADER_BYTES + body.length)) {
+      stats.responsesDropped++;
+      this.#writeError(id, 'RESPONSE_DROPPED', `the handler ran; its answer of ${body.length} bytes was dropped: the server's buffer budget (maxBufferedBytes=${options.maxBufferedBytes}) is full of answers clients do not read`);
+      return;
+    }
+    this.#write(encodeResponse(id, body, limit));
+  }
+
   /** Removes a call from the in-flight set; aborts its signal when it ends without an answer from the handler. */
   #finishCall(id: number, call: InFlight, abort: CallAbortedError | null): void {
     this.#inFlight.delete(id);
-    if (call.timer !== null) clearTimeout(call.timer);
+    if (call.timer !== null) this.#host.options.clock.clearTimeout(call.timer);
     call.timer = null;
     if (abort !== null) call.controller?.abort(abort);
   }
 
   /** A call ended (answered): the connection may now be idle, or ready to close. */
   #afterCall(): void {
-    if (this.#inFlight.size > 0 || this.#closed) return;
+    if (this.#inFlight.size > 0 || this.#state === 'closed') return;
     this.#progress();
   }
 
@@ -340,7 +461,7 @@ export class ServerConnection {
 
   #write(frame: Buffer): void {
     const s = this.#socket;
-    if (this.#writeShut || s.destroyed || !s.writable) return;
+    if (writeShut(this.#state) || s.destroyed || !s.writable) return;
     if (!this.#corked) {
       // Answers finished in the same tick leave in one writev() instead of a send() each. (This,
       // the client's batching of calls and the lazy AbortController above took bench/throughput
@@ -352,16 +473,26 @@ export class ServerConnection {
         s.uncork();
       });
     }
-    if (!s.write(frame) && !this.#paused && !this.#discarding) {
-      // The client does not read its answers: stop reading its requests until it does, so one
-      // slow reader cannot make the server buffer without bound.
-      this.#paused = true;
-      s.pause();
-      s.once('drain', () => {
-        this.#paused = false;
-        if (!s.destroyed) s.resume();
-      });
+    if (!s.write(frame)) {
+      // Past the socket's high-water mark: the client is not taking its answers as fast as they
+      // come. Count what waits against the server's budget (below the mark it is a few KiB per
+      // connection on its way to the kernel, not counted) and stop reading this client's
+      // requests until it does, so one slow reader cannot make the server buffer without bound.
+      this.#unsentBytes = s.writableLength;
+      this.#account();
+      if (!this.#pausedBy.unreadAnswers) {
+        this.#pausedBy.unreadAnswers = true;
+        this.#updateReading();
+      }
     }
+  }
+
+  /** The socket's queue emptied into the kernel: the client reads again. */
+  #onDrain(): void {
+    this.#unsentBytes = 0;
+    this.#account();
+    this.#pausedBy.unreadAnswers = false;
+    this.#updateReading();
   }
 
   #writeError(id: number, code: ErrorCodeName, message: string): void {
@@ -377,17 +508,17 @@ export class ServerConnection {
    * @returns false when one was sent already or the connection is closing anyway.
    */
   goaway(reason: GoawayReasonName): boolean {
-    if (this.#goawayLastId !== null || this.#closed || this.#writeShut) return false;
+    if (this.#goawayLastId !== null || writeShut(this.#state)) return false;
     this.#goawayLastId = this.#highestId;
+    if (this.#state === 'serving') this.#transition('draining', `GOAWAY ${reason}`);
     this.#clearIdle();
     this.#write(encodeGoaway(this.#goawayLastId, reason, this.#host.options.idleTimeoutMs, goawayMessage(reason)));
     this.#host.stats.goawaysSent++;
     this.#host.emit('goaway', { connectionId: this.id, lastId: this.#goawayLastId, reason });
-    if (!this.#peerEnded) {
-      this.#drainTimer = setTimeout(() => {
+    if (this.#state === 'draining') {
+      this.#drainTimer = this.#host.options.clock.setTimeout(() => {
         this.#drainTimer = null;
-        this.#shutWhenIdle = true;
-        this.#progress();
+        if (this.#transition('shutting', 'drainMs passed without the client FIN')) this.#progress();
       }, this.#host.options.drainMs);
     }
     return true;
@@ -397,8 +528,8 @@ export class ServerConnection {
     const { stats } = this.#host;
     stats.protocolErrors++;
     this.#host.emit('protocolError', { connectionId: this.id, error: err });
-    this.#protocolErrored = true;
-    this.#discarding = true;
+    if (!this.#transition('broken', err.message)) return;
+    this.#updateReading();
     this.#clearIdle();
     // The stream is no longer at a frame boundary: say so, say which calls will still be
     // answered, then close without waiting for the client (docs/protocol.md, "Frames").
@@ -409,51 +540,45 @@ export class ServerConnection {
       this.#host.emit('goaway', { connectionId: this.id, lastId: this.#goawayLastId, reason: 'PROTOCOL_ERROR' });
     }
     this.#write(encodeGoaway(this.#goawayLastId, 'PROTOCOL_ERROR', this.#host.options.idleTimeoutMs, goawayMessage('PROTOCOL_ERROR')));
-    this.#shutWhenIdle = true;
     this.#progress();
   }
 
   /** Takes the next teardown step that the state allows; called whenever the state changes. */
   #progress(): void {
-    if (this.#closed) return;
+    const state = this.#state;
+    if (state === 'closed' || state === 'ending') return;
     if (this.#inFlight.size > 0) return; // answers owed: every teardown waits for them
-    if (this.#peerEnded) {
+    if (this.#sawPeerEnd) {
       // 002-i: read() returned 0 and nothing is left to answer: close. end() first so our FIN
       // follows the answers already queued; the socket is destroyed once they are flushed.
       this.#endThenDestroy();
       return;
     }
-    if (this.#shutWhenIdle) {
-      if (!this.#writeShut) this.#shutWrite();
+    if (state === 'shutting' || state === 'broken') {
+      this.#shutWrite();
       return;
     }
-    if (this.#goawayLastId === null) this.#armIdle();
+    if (state === 'serving') this.#armIdle();
   }
 
   /** shutdown(SHUT_WR) and keep reading (seed 003-e); reset at finalCloseMs if the client never closes. */
   #shutWrite(): void {
-    this.#writeShut = true;
-    this.#discarding = true;
-    if (!this.#protocolErrored) {
+    const afterProtocolError = this.#state === 'broken';
+    if (!this.#transition('write-shut', 'nothing in flight')) return;
+    if (!afterProtocolError) {
       this.#host.stats.halfClosedAfterDrain++;
       this.#host.emit('halfClose', { connectionId: this.id });
     }
     this.#socket.end(); // libuv: shutdown(fd, SHUT_WR) once the write queue is flushed
-    if (this.#paused) {
-      this.#paused = false;
-      this.#socket.resume(); // we must go on reading to see the client's FIN (and to ACK, not RST)
-    }
+    this.#updateReading(); // we must go on reading to see the client's FIN (and to ACK, not RST)
     this.#armFinal();
   }
 
   #endThenDestroy(): void {
-    if (this.#ending) return;
-    this.#ending = true;
+    const wasShut = writeShut(this.#state);
+    if (!this.#transition('ending', 'client FIN read, nothing in flight')) return;
     const s = this.#socket;
-    if (!this.#writeShut) {
-      this.#writeShut = true;
-      s.end();
-    }
+    if (!wasShut) s.end();
     if (s.writableFinished) {
       s.destroy();
       return;
@@ -466,7 +591,7 @@ export class ServerConnection {
 
   #armFinal(): void {
     if (this.#finalTimer !== null) return;
-    this.#finalTimer = setTimeout(() => {
+    this.#finalTimer = this.#host.options.clock.setTimeout(() => {
       this.#finalTimer = null;
       this.reset('final-deadline');
     }, this.#host.options.finalCloseMs);
@@ -478,18 +603,20 @@ export class ServerConnection {
    * Calls in flight lose their answers. For chaos tests; see {@link RpcServer.injectFault}.
    */
   crash(): void {
-    if (this.#closed || this.#socket.destroyed) return;
+    if (this.#state === 'closed' || this.#socket.destroyed) return;
     this.#socket.destroy();
   }
 
   /** Stops reading this connection for `ms` (a stalled server: requests queue in the kernel). */
   stall(ms: number): void {
     const s = this.#socket;
-    if (this.#closed || s.destroyed) return;
-    s.pause();
-    setTimeout(() => {
-      if (!s.destroyed && !this.#paused) s.resume();
-    }, ms).unref();
+    if (this.#state === 'closed' || s.destroyed) return;
+    this.#pausedBy.stall = true;
+    this.#updateReading();
+    this.#host.options.clock.setTimeout(() => {
+      this.#pausedBy.stall = false;
+      this.#updateReading();
+    }, ms).unref?.();
   }
 
   /**
@@ -499,37 +626,40 @@ export class ServerConnection {
    * (end()) was called (uv_tcp_close_reset() returns EINVAL), which is exactly our case.
    */
   reset(reason: ResetReason): void {
-    if (this.#closed || this.#socket.destroyed) return;
+    if (this.#state === 'closed' || this.#socket.destroyed) return;
     try {
       setLinger(fdOf(this.#socket), { onoff: true, seconds: 0 });
     } catch {
       // Handle already gone: destroy() below is all there is to do.
     }
     this.#host.stats.resets++;
-    this.#host.emit('reset', { connectionId: this.id, reason, peerClosed: this.#peerEnded });
+    this.#host.emit('reset', { connectionId: this.id, reason, peerClosed: this.#sawPeerEnd });
     this.#socket.destroy();
   }
 
   #onEnd(): void {
     // A partial frame still in the decoder is dropped: its request was never complete, so never
     // run, and the client that sent it has left.
-    this.#peerEnded = true;
+    this.#sawPeerEnd = true;
     // The client closed first: the good case of every path above (TIME_WAIT lands on it).
-    if (!this.#writeShut) this.#peerClosedFirst = true;
+    if (!writeShut(this.#state)) {
+      this.#peerClosedFirst = true;
+      this.#transition('peer-ended', 'client FIN read');
+    }
     this.#clearIdle();
     if (this.#drainTimer !== null) {
-      clearTimeout(this.#drainTimer);
+      this.#host.options.clock.clearTimeout(this.#drainTimer);
       this.#drainTimer = null;
     }
     this.#progress();
   }
 
   #onClose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state === 'closed' || !this.#transition('closed', 'socket closed')) return;
+    this.#account();
     if (this.#peerClosedFirst) this.#host.stats.peerClosedFirst++;
     this.#clearIdle();
-    for (const t of [this.#drainTimer, this.#finalTimer]) if (t !== null) clearTimeout(t);
+    for (const t of [this.#drainTimer, this.#finalTimer]) if (t !== null) this.#host.options.clock.clearTimeout(t);
     this.#drainTimer = this.#finalTimer = null;
     for (const [id, call] of [...this.#inFlight]) {
       this.#finishCall(id, call, new CallAbortedError('CONNECTION_CLOSED', 'the connection closed before the handler answered'));
@@ -540,17 +670,17 @@ export class ServerConnection {
 
   #armIdle(): void {
     const ms = this.#host.options.idleTimeoutMs;
-    if (ms === 0 || this.#idleTimer !== null || this.#goawayLastId !== null || this.#peerEnded || this.#discarding) return;
+    if (ms === 0 || this.#idleTimer !== null || this.#state !== 'serving' || this.#goawayLastId !== null) return;
     // The idle clock runs only while nothing is in flight; PINGs do not reset it (a client's
     // keepalive must not keep an unused connection open for ever).
-    this.#idleTimer = setTimeout(() => {
+    this.#idleTimer = this.#host.options.clock.setTimeout(() => {
       this.#idleTimer = null;
       if (this.#inFlight.size === 0) this.goaway('IDLE');
     }, ms);
   }
 
   #clearIdle(): void {
-    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    if (this.#idleTimer !== null) this.#host.options.clock.clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
   }
 }

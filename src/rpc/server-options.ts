@@ -3,6 +3,7 @@
  * construction, and a bad value throws with a message that names the option (undici's style):
  * a typo in a timeout should fail at start-up, not on the first idle connection an hour later.
  */
+import { MAX_TIMER_MS, systemClock, type Clock } from './clock.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './frame.js';
 
 /** Exponential backoff between accept() attempts that failed for lack of descriptors (seed 001-f). */
@@ -57,6 +58,16 @@ export interface ServerOptions {
   keepalive?: ServerKeepalive | null;
   /** TCP_USER_TIMEOUT on every accepted connection, ms (RFC 5482); null (default) leaves it unset. */
   userTimeoutMs?: number | null;
+  /**
+   * Server-wide budget of buffered bytes: partial inbound frames plus answers waiting in sockets
+   * beyond their high-water mark (clients not reading), across all connections. Past it the server
+   * stops reading every connection (backpressure) until it is back under 3/4 of it; a request
+   * read meanwhile is answered OVERLOADED unrun, an answer that would not fit is dropped (ERROR
+   * RESPONSE_DROPPED: the handler ran). Bytes, at least 64 KiB. Default 256 MiB.
+   */
+  maxBufferedBytes?: number;
+  /** Time and timers (tests pass a virtual clock). Default {@link systemClock}. */
+  clock?: Clock;
 }
 
 /** {@link ServerOptions} with every default filled in. */
@@ -72,10 +83,14 @@ export interface ResolvedServerOptions {
   backlog: number;
   keepalive: ServerKeepalive | null;
   userTimeoutMs: number | null;
+  maxBufferedBytes: number;
+  clock: Clock;
 }
 
-/** Node's timers take at most 2^31−1 ms; a longer value would fire at once (with a warning). */
-export const MAX_TIMER_MS = 0x7fff_ffff;
+export { MAX_TIMER_MS };
+
+/** Default {@link ServerOptions.maxBufferedBytes}: 256 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 << 20;
 
 function int(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -107,6 +122,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     'backlog',
     'keepalive',
     'userTimeoutMs',
+    'maxBufferedBytes',
+    'clock',
   ]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new TypeError(`ServerOptions has no option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
@@ -140,5 +157,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     backlog: int('backlog', o.backlog ?? 511, 0, 65_535),
     keepalive,
     userTimeoutMs: o.userTimeoutMs === undefined || o.userTimeoutMs === null ? null : int('userTimeoutMs', o.userTimeoutMs, 0, MAX_TIMER_MS),
+    maxBufferedBytes: int('maxBufferedBytes', o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 64 << 10, Number.MAX_SAFE_INTEGER),
+    clock: checkClock(o.clock ?? systemClock),
   };
+}
+
+function checkClock(clock: Clock): Clock {
+  if (typeof clock !== 'object' || clock === null || (['now', 'setTimeout', 'clearTimeout', 'random'] as const).some((k) => typeof clock[k] !== 'function')) {
+    throw new TypeError('ServerOptions.clock must be a Clock { now, setTimeout, clearTimeout, random }');
+  }
+  return clock;
 }

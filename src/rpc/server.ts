@@ -16,11 +16,12 @@ import net from 'node:net';
 import { closeRaw } from '../sys/index.js';
 import { nodeErrorCode } from '../tcp/errno.js';
 import { AcceptLoop, openListener } from './accept-loop.js';
+import type { ClockTimer } from './clock.js';
 import { ServerConnection, type ConnectionEvents, type ConnectionHost, type ConnectionMode } from './server-connection.js';
 import { MAX_TIMER_MS, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import type { Handler, ServerStats } from './types.js';
 
-export { CallAbortedError, type ConnectionEvents, type ConnectionMode, type ResetReason } from './server-connection.js';
+export { CallAbortedError, type ConnectionEvents, type ConnectionMode, type ResetReason, type ServerConnectionState } from './server-connection.js';
 export type { AcceptBackoff, ResolvedServerOptions, ServerKeepalive, ServerOptions } from './server-options.js';
 
 /** The address a server listens on. */
@@ -78,9 +79,12 @@ export class RpcServer extends EventEmitter {
   #address: ServerAddress | null = null;
   #starting: Promise<unknown> | null = null;
   #closing: Promise<void> | null = null;
-  #closeDeadline: { at: number; timer: NodeJS.Timeout } | null = null;
+  #closeDeadline: { at: number; timer: ClockTimer } | null = null;
   #allClosed: (() => void) | null = null;
   #unref = false;
+  /** Bytes buffered across all connections (see ServerOptions.maxBufferedBytes). */
+  #buffered = 0;
+  #overBudget = false;
   readonly #host: ConnectionHost;
 
   /**
@@ -110,6 +114,10 @@ export class RpcServer extends EventEmitter {
       protocolErrors: 0,
       acceptErrors: {},
       rejectedConnections: 0,
+      responsesTooLarge: 0,
+      responsesDropped: 0,
+      bufferedBytes: 0,
+      budgetPauses: 0,
     };
     this.#host = {
       options: this.options,
@@ -119,7 +127,28 @@ export class RpcServer extends EventEmitter {
         this.emit(event, payload as ServerEvents[typeof event]);
       },
       closed: (conn) => this.#connectionClosed(conn),
+      account: (delta) => this.#account(delta),
+      overBudget: () => this.#overBudget,
+      wouldExceedBudget: (bytes) => this.#buffered + bytes > this.options.maxBufferedBytes,
     };
+  }
+
+  /**
+   * The server-wide buffer budget (`maxBufferedBytes`). Past it every connection stops reading
+   * (the kernel's receive queues and TCP flow control push back on the clients), and reading
+   * resumes under 3/4 of it, so the server does not flap between the two on every answer.
+   */
+  #account(delta: number): void {
+    this.#buffered += delta;
+    const max = this.options.maxBufferedBytes;
+    if (!this.#overBudget && this.#buffered > max) {
+      this.#overBudget = true;
+      this.#stats.budgetPauses++;
+      for (const c of this.#conns) c.setBudgetPaused(true);
+    } else if (this.#overBudget && this.#buffered <= max * 0.75) {
+      this.#overBudget = false;
+      for (const c of this.#conns) c.setBudgetPaused(false);
+    }
   }
 
   /** Connections open now (served ones and those only being told to go away). */
@@ -155,7 +184,7 @@ export class RpcServer extends EventEmitter {
 
   /** A snapshot of the counters (a copy; later changes do not show in it). */
   stats(): ServerStats {
-    return { ...this.#stats, connectionsOpen: this.#conns.size, acceptErrors: { ...this.#stats.acceptErrors } };
+    return { ...this.#stats, connectionsOpen: this.#conns.size, bufferedBytes: this.#buffered, acceptErrors: { ...this.#stats.acceptErrors } };
   }
 
   /**
@@ -246,19 +275,20 @@ export class RpcServer extends EventEmitter {
     this.#loop = null;
     this.#address = null;
     if (this.#conns.size > 0) await new Promise<void>((resolve) => (this.#allClosed = resolve));
-    if (this.#closeDeadline !== null) clearTimeout(this.#closeDeadline.timer);
+    if (this.#closeDeadline !== null) this.options.clock.clearTimeout(this.#closeDeadline.timer);
     this.#closeDeadline = null;
     this.#state = 'closed';
     this.emit('close', undefined);
   }
 
   #armCloseDeadline(deadlineMs: number): void {
-    const at = performance.now() + deadlineMs;
+    const clock = this.options.clock;
+    const at = clock.now() + deadlineMs;
     if (this.#closeDeadline !== null) {
       if (this.#closeDeadline.at <= at) return;
-      clearTimeout(this.#closeDeadline.timer);
+      clock.clearTimeout(this.#closeDeadline.timer);
     }
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       for (const conn of [...this.#conns]) conn.reset('server-close-deadline');
     }, deadlineMs);
     this.#closeDeadline = { at, timer };

@@ -2,6 +2,7 @@
  * The shapes shared by the rpc server, client and interceptors. Durations are milliseconds,
  * sizes bytes.
  */
+import type { Clock } from './clock.js';
 
 /** A call as the server's handler sees it. */
 export interface RpcRequest {
@@ -34,7 +35,7 @@ export interface Call {
   readonly body: Uint8Array;
   /** The caller declares that running the call twice is harmless; enables retries after a connection failure and hedging. */
   readonly idempotent: boolean;
-  /** Absolute deadline over all attempts, `performance.now()` ms; null for none. */
+  /** Absolute deadline over all attempts, ms of the client's clock (`clock.now()`); null for none. */
   readonly deadline: number | null;
   /** Aborts the call (all attempts). */
   readonly signal: AbortSignal | null;
@@ -42,6 +43,11 @@ export interface Call {
   readonly attempt: number;
   /** True on an attempt a hedge interceptor started in parallel (counted in `hedges`, not `retries`). */
   readonly hedge?: boolean;
+  /**
+   * The client's clock (time, timers, randomness); interceptors wait and draw jitter on it, so a
+   * test's virtual clock drives them too. Absent on a hand-made call: the system clock.
+   */
+  readonly clock?: Clock;
 }
 
 /** Sends one attempt of a call (the next interceptor, or the pool at the end of the chain). */
@@ -108,4 +114,12 @@ export interface ServerStats {
   acceptErrors: Record<string, number>;
   /** Connections refused at maxConnections. */
   rejectedConnections: number;
+  /** Answers not sent because they exceed the client's announced maxPayloadBytes (or the server's): ERROR RESPONSE_TOO_LARGE. */
+  responsesTooLarge: number;
+  /** Answers dropped because the server's buffer budget (maxBufferedBytes) was full: ERROR RESPONSE_DROPPED. */
+  responsesDropped: number;
+  /** Bytes held now against maxBufferedBytes: partial inbound frames and answers clients have not taken. */
+  bufferedBytes: number;
+  /** Times the server stopped reading all connections because its buffer budget was full. */
+  budgetPauses: number;
 }

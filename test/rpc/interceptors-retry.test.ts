@@ -226,3 +226,21 @@ test('retry options are validated, naming the option', () => {
   assert.throws(() => retry({ initialBackoffMs: 100, maxBackoffMs: 10 }), /maxBackoffMs/);
   assert.throws(() => retry({ budget: { tokens: 1, refillPerSecond: -1 } }), /refillPerSecond/);
 });
+
+test('on a virtual clock the retry waits exactly the backoff drawn (shared formula: ceiling × (1 − jitter × draw))', async () => {
+  const { VirtualClock } = await import('./virtual-clock.js');
+  const clock = new VirtualClock();
+  clock.draws.push(0, 0.5, 0.25);
+  const at: number[] = [];
+  const failing = (): Promise<Buffer> => {
+    at.push(clock.now());
+    return Promise.reject(new RpcError('CONNECT_FAILED', 'x', { processed: 'no' }));
+  };
+  const call: Call = { method: 'm', body: b(''), idempotent: false, deadline: null, signal: null, attempt: 1, clock };
+  const p = retry({ maxAttempts: 4, initialBackoffMs: 20, multiplier: 2, maxBackoffMs: 50, jitter: 1, budget: null })(call, failing);
+  p.catch(() => undefined);
+  await clock.advance(1000);
+  await assert.rejects(p);
+  // ceilings 20, 40, 50; draws 0, 0.5, 0.25 → waits 20, 20, 37.5
+  assert.deepEqual(at, [0, 20, 40, 77.5]);
+});

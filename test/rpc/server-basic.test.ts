@@ -105,14 +105,15 @@ describe('rpc server: calls', () => {
     assert.equal(server.stats().handlerFailures, 4);
   });
 
-  it('a response over maxPayloadBytes is not sent: ERROR HANDLER_FAILED instead, the connection stays usable', async () => {
-    const { port } = await serve((req) => (req.method === 'big' ? Buffer.alloc(200) : Buffer.from('ok')), { maxPayloadBytes: 100 });
+  it('a response over maxPayloadBytes is not sent: ERROR RESPONSE_TOO_LARGE instead (the handler ran), the connection stays usable', async () => {
+    const { port, server } = await serve((req) => (req.method === 'big' ? Buffer.alloc(200) : Buffer.from('ok')), { maxPayloadBytes: 100 });
     const c = await client(port);
     c.request(1, 'big');
     const a = await c.answer(1);
     assert.equal(a.type, 'ERROR');
-    assert.equal(a.type === 'ERROR' && a.code, 'HANDLER_FAILED');
-    assert.match(a.type === 'ERROR' ? a.message : '', /EMSGSIZE/);
+    assert.equal(a.type === 'ERROR' && a.code, 'RESPONSE_TOO_LARGE');
+    assert.match(a.type === 'ERROR' ? a.message : '', /200 bytes exceeds the server's maxPayloadBytes \(100\)/);
+    assert.equal(server.stats().responsesTooLarge, 1);
     c.request(2, 'small');
     assert.equal((await c.answer(2)).type, 'RESPONSE');
   });

@@ -9,7 +9,8 @@
  * random in (0, min(initial × multiplier^(n−1), max)] by default, and throttling so that retries
  * cannot multiply the load on a server that is already failing.
  */
-import { performance } from 'node:perf_hooks';
+import { backoffMs, type BackoffPolicy } from '../backoff.js';
+import { checkDurationMs, systemClock, type Clock } from '../clock.js';
 import { RpcError, type Processed } from '../errors.js';
 import { pause, remainingMs, withProcessed, worse } from '../outcome.js';
 import type { Call, Interceptor } from '../types.js';
@@ -25,6 +26,8 @@ export interface RetryBudgetOptions {
    * at about 10 % of calls in the long run, the ratio gRPC A6 throttling aims at.
    */
   perCall?: number;
+  /** The clock the refill reads. Default {@link systemClock}. */
+  clock?: Clock;
 }
 
 /**
@@ -37,6 +40,7 @@ export class RetryBudget {
   readonly perCall: number;
   private level: number;
   private at: number;
+  private readonly clock: Clock;
 
   constructor(o: RetryBudgetOptions) {
     if (!(Number.isFinite(o.tokens) && o.tokens >= 0)) throw new RangeError(`retry budget: tokens must be a finite number >= 0, got ${o.tokens}`);
@@ -48,7 +52,8 @@ export class RetryBudget {
     this.refillPerSecond = refill;
     this.perCall = perCall;
     this.level = o.tokens;
-    this.at = performance.now();
+    this.clock = o.clock ?? systemClock;
+    this.at = this.clock.now();
   }
 
   /** Tokens available now. */
@@ -73,7 +78,7 @@ export class RetryBudget {
   }
 
   private refill(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     if (this.refillPerSecond > 0) this.level = Math.min(this.capacity, this.level + ((now - this.at) / 1000) * this.refillPerSecond);
     this.at = now;
   }
@@ -150,8 +155,8 @@ function positive(name: string, v: number, min: number): number {
  */
 export function retry(options: RetryOptions = {}): Interceptor {
   const maxAttempts = Math.floor(positive('maxAttempts', options.maxAttempts ?? 3, 1));
-  const initial = positive('initialBackoffMs', options.initialBackoffMs ?? 50, 0);
-  const max = positive('maxBackoffMs', options.maxBackoffMs ?? 2000, 0);
+  const initial = checkDurationMs('retry: initialBackoffMs', options.initialBackoffMs ?? 50);
+  const max = checkDurationMs('retry: maxBackoffMs', options.maxBackoffMs ?? 2000);
   const multiplier = positive('multiplier', options.multiplier ?? 2, 1);
   const jitter = positive('jitter', options.jitter ?? 1, 0);
   if (jitter > 1) throw new RangeError(`retry: jitter must be in 0..1, got ${jitter}`);
@@ -159,6 +164,7 @@ export function retry(options: RetryOptions = {}): Interceptor {
   const budget =
     options.budget === null ? null : options.budget instanceof RetryBudget ? options.budget : new RetryBudget(options.budget ?? { tokens: 10, refillPerSecond: 1, perCall: 0.1 });
   const retryOn = options.retryOn ?? defaultRetryOn;
+  const policy: BackoffPolicy = { initialMs: initial, maxMs: max, multiplier, jitter };
 
   return async (call, next) => {
     budget?.deposit();
@@ -177,9 +183,9 @@ export function retry(options: RetryOptions = {}): Interceptor {
         // The hard rule of docs/protocol.md: a written call whose connection failed may have run.
         if (err.processed === 'maybe' && !call.idempotent) throw fail();
         if (!retryOn(err, call)) throw fail();
-        const ceiling = Math.min(max, initial * multiplier ** (n - 1));
-        const delay = ceiling * (1 - jitter * Math.random());
-        if (remainingMs(call.deadline) <= delay) throw fail();
+        const clock = call.clock ?? systemClock;
+        const delay = backoffMs(policy, n, clock.random());
+        if (remainingMs(call.deadline, clock) <= delay) throw fail();
         if (budget && !budget.tryWithdraw()) {
           throw new RpcError('RETRY_BUDGET_EXHAUSTED', `no retry token left after attempt ${n} failed with ${err.code}: ${err.detail}`, {
             processed: worst,
@@ -188,7 +194,7 @@ export function retry(options: RetryOptions = {}): Interceptor {
             cause: err,
           });
         }
-        if (!(await pause(delay, call.signal))) {
+        if (!(await pause(delay, call.signal, clock))) {
           throw withProcessed(new RpcError('CANCELLED', 'the caller aborted the call during a retry backoff', { processed: 'no', cause: err }), worst, attempts);
         }
       }

@@ -29,13 +29,15 @@ export interface ConnectionCounts {
 }
 
 const [contender, scenario, answerArg, budgetArg] = process.argv.slice(2);
-const answer = Buffer.alloc(Number(answerArg), 1);
+const answerBytes = Number(answerArg);
 const budgetBytes = Number(budgetArg);
-if ((contender !== 'rpc' && contender !== 'grpc') || !['fragments', 'unread', 'limit'].includes(scenario ?? '') || !(budgetBytes > 0)) {
+const positive = (n: number): boolean => Number.isSafeInteger(n) && n > 0;
+if ((contender !== 'rpc' && contender !== 'grpc') || !['fragments', 'unread', 'limit'].includes(scenario ?? '') || !positive(answerBytes) || !positive(budgetBytes)) {
   process.stderr.write('usage: hostile-server <rpc|grpc> <fragments|unread|limit> <answer bytes> <budget bytes>\n');
   process.exit(2);
 }
 
+const answer = Buffer.alloc(answerBytes, 1);
 const counts: ConnectionCounts = { served: 0, overLimit: 0 };
 const LIMIT_CONNECTIONS = 2;
 const MAX_IN_FLIGHT = 128;

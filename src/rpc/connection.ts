@@ -34,6 +34,7 @@ import type { Call, CloseReason } from './types.js';
 import { onAbort } from './abort.js';
 import type { Clock, ClockTimer } from './clock.js';
 import type { UnrunWhy } from './resend.js';
+import { StateMachine } from './state.js';
 import { fdOf, setKeepalive, setUserTimeout, type KeepaliveOptions } from '../sys/index.js';
 import { formatEndpoint } from '../tcp/address.js';
 
@@ -114,7 +115,7 @@ export type ConnectionState = 'connecting' | 'handshake' | 'ready' | 'draining' 
  * `ClientConnection.transition` (as grpc-js's `Subchannel.transitionToState` refuses a move
  * from a state not in its list). Every state may fail straight to `closed`.
  */
-const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+export const CLIENT_CONNECTION_TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
   connecting: ['handshake', 'closed'],
   handshake: ['ready', 'closed'],
   ready: ['draining', 'closed'],
@@ -126,12 +127,7 @@ const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>>
 /** How far along its life a connection got (closed adds nothing): `opened` and `wasReady` are read from it after the close. */
 const PROGRESS: Readonly<Record<ConnectionState, number>> = { connecting: 0, handshake: 1, ready: 2, draining: 3, closing: 4, closed: 0 };
 
-/** An illegal move asked of a connection, kept for diagnostics. */
-export interface IllegalTransition {
-  from: ConnectionState;
-  to: ConnectionState;
-  why: string;
-}
+
 
 interface Pending {
   readonly id: number;
@@ -156,11 +152,10 @@ let serials = 0;
 export class ClientConnection {
   /** Client-wide connection number, 1-based. */
   readonly serial = ++serials;
-  #state: ConnectionState = 'connecting';
+  /** The lifecycle; moves refused by {@link transition} are recorded on it. */
+  readonly lifecycle = new StateMachine<ConnectionState>('connecting', CLIENT_CONNECTION_TRANSITIONS);
   /** The furthest state reached (by PROGRESS), so `opened`/`wasReady` survive the close. */
   #furthest = 0;
-  /** Moves refused by {@link transition} (at most 16 kept), for diagnostics and tests. */
-  readonly illegalTransitions: IllegalTransition[] = [];
 
   private readonly s: ConnectionSettings;
   private readonly hooks: ConnectionHooks;
@@ -193,20 +188,15 @@ export class ClientConnection {
   }
 
   get state(): ConnectionState {
-    return this.#state;
+    return this.lifecycle.state;
   }
 
   /**
-   * The one place the state changes. A move not in TRANSITIONS is refused — the state stays —
-   * and recorded in {@link illegalTransitions}; it returns false so the caller can stop.
+   * The one place the state changes. A move not in CLIENT_CONNECTION_TRANSITIONS is refused — the
+   * state stays — and recorded on {@link lifecycle}; it returns false so the caller can stop.
    */
   private transition(to: ConnectionState, why: string): boolean {
-    const from = this.#state;
-    if (!TRANSITIONS[from].includes(to)) {
-      if (this.illegalTransitions.length < 16) this.illegalTransitions.push({ from, to, why });
-      return false;
-    }
-    this.#state = to;
+    if (!this.lifecycle.to(to, why)) return false;
     this.#furthest = Math.max(this.#furthest, PROGRESS[to]);
     return true;
   }
@@ -223,7 +213,8 @@ export class ClientConnection {
 
   /** Not yet ready: TCP or SETTINGS still awaited. */
   get connecting(): boolean {
-    return this.#state === 'connecting' || this.#state === 'handshake';
+    const s = this.lifecycle.state;
+    return s === 'connecting' || s === 'handshake';
   }
 
   // ---- what the pool reads -------------------------------------------------------------------
@@ -271,6 +262,7 @@ export class ClientConnection {
       local: sock?.localAddress ? formatEndpoint({ address: sock.localAddress, port: sock.localPort ?? 0 }) : null,
       remote: sock?.remoteAddress ? formatEndpoint({ address: sock.remoteAddress, port: sock.remotePort ?? 0 }) : null,
       inFlight: this.pending.size,
+      illegalTransitions: this.lifecycle.illegalCount,
       maxInFlight: this.maxInFlight,
       idleTimeoutMs: this.effectiveIdleMs,
       fd,
@@ -850,4 +842,6 @@ export interface ConnectionSnapshot {
   idleTimeoutMs: number;
   /** The socket's descriptor (for getsockopt and the doctor), or null. */
   fd: number | null;
+  /** State moves the connection refused as illegal (a bug if ever above 0). */
+  illegalTransitions: number;
 }

@@ -73,6 +73,7 @@ export function emptyStats(): ClientStats {
     connectionsClosed: 0,
     connectionsClosedBy: Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>,
     goawaysReceived: 0,
+    illegalTransitions: 0,
   };
 }
 
@@ -321,6 +322,7 @@ export class Pool {
 
   private onClosed(c: ClientConnection, reason: CloseReason, error: (() => RpcError) | null, info: { opened: boolean; wasReady: boolean }): void {
     this.conns.delete(c);
+    this.stats.illegalTransitions += c.lifecycle.illegalCount;
     if (info.opened) {
       this.stats.connectionsClosed++;
       this.stats.connectionsClosedBy[reason]++;

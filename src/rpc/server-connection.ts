@@ -47,6 +47,7 @@ import {
   type GoawayReasonName,
 } from './frame.js';
 import type { ClockTimer } from './clock.js';
+import { StateMachine } from './state.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import type { Handler, HandlerContext, RpcRequest, ServerStats } from './types.js';
 
@@ -98,7 +99,7 @@ export interface ConnectionHost {
 export type ServerConnectionState = 'serving' | 'draining' | 'shutting' | 'broken' | 'write-shut' | 'peer-ended' | 'ending' | 'closed';
 
 /** The legal moves; anything else is refused and recorded (grpc-js transitionToState, smoltcp set_state). */
-const TRANSITIONS: Readonly<Record<ServerConnectionState, readonly ServerConnectionState[]>> = {
+export const SERVER_CONNECTION_TRANSITIONS: Readonly<Record<ServerConnectionState, readonly ServerConnectionState[]>> = {
   serving: ['draining', 'broken', 'peer-ended', 'closed'],
   draining: ['shutting', 'broken', 'peer-ended', 'closed'],
   shutting: ['write-shut', 'broken', 'peer-ended', 'closed'],
@@ -143,9 +144,8 @@ export class ServerConnection {
   readonly #host: ConnectionHost;
   readonly #decoder: FrameDecoder;
   readonly #inFlight = new Map<number, InFlight>();
-  #state: ServerConnectionState = 'serving';
-  /** Moves refused by #transition (at most 16 kept), for diagnostics and tests. */
-  readonly illegalTransitions: { from: ServerConnectionState; to: ServerConnectionState; why: string }[] = [];
+  /** The lifecycle; moves refused by #transition are recorded on it. */
+  readonly lifecycle = new StateMachine<ServerConnectionState>('serving', SERVER_CONNECTION_TRANSITIONS);
   /** Answers of this tick are batched into one writev (cork until the next tick). */
   #corked = false;
   /** Highest request id read; ids must increase (docs/protocol.md, "Request ids"). */
@@ -189,20 +189,13 @@ export class ServerConnection {
     if (host.overBudget()) this.setBudgetPaused(true);
   }
 
-  get state(): ServerConnectionState {
-    return this.#state;
+  get #state(): ServerConnectionState {
+    return this.lifecycle.state;
   }
 
-  /** The one place the state changes; a move not in TRANSITIONS is refused and recorded. */
+  /** The one place the state changes; a move not in SERVER_CONNECTION_TRANSITIONS is refused and recorded. */
   #transition(to: ServerConnectionState, why: string): boolean {
-    const from = this.#state;
-    if (from === to) return true;
-    if (!TRANSITIONS[from].includes(to)) {
-      if (this.illegalTransitions.length < 16) this.illegalTransitions.push({ from, to, why });
-      return false;
-    }
-    this.#state = to;
-    return true;
+    return this.lifecycle.state === to || this.lifecycle.to(to, why);
   }
 
 

@@ -118,6 +118,7 @@ export class RpcServer extends EventEmitter {
       responsesDropped: 0,
       bufferedBytes: 0,
       budgetPauses: 0,
+      illegalTransitions: 0,
     };
     this.#host = {
       options: this.options,
@@ -322,6 +323,7 @@ export class RpcServer extends EventEmitter {
 
   #connectionClosed(conn: ServerConnection): void {
     if (!this.#conns.delete(conn)) return;
+    this.#stats.illegalTransitions += conn.lifecycle.illegalCount;
     if (conn.serving) this.#serving--;
     this.#stats.connectionsClosed++;
     if (this.#conns.size === 0 && this.#allClosed !== null) {

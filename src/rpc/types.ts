@@ -85,6 +85,8 @@ export interface ClientStats {
   connectionsClosed: number;
   connectionsClosedBy: Record<CloseReason, number>;
   goawaysReceived: number;
+  /** State moves closed connections refused as illegal (see StateMachine); a bug if ever above 0. */
+  illegalTransitions: number;
 }
 
 /** Server counters since creation. */
@@ -122,4 +124,6 @@ export interface ServerStats {
   bufferedBytes: number;
   /** Times the server stopped reading all connections because its buffer budget was full. */
   budgetPauses: number;
+  /** State moves closed connections refused as illegal (see StateMachine); a bug if ever above 0. */
+  illegalTransitions: number;
 }

@@ -128,12 +128,14 @@ describe('rpc chaos: crashes, resets and stalls under 10k calls with deadlines',
       `# chaos ${why}: ${failed.length} of ${CALLS} failed (${[...new Set(failed.map((o) => (o.error as RpcError).code))].join(', ')}); ` +
         `retries ${stats.retries}, transparent ${stats.transparentRetries}, connections ${stats.connectionsOpened}\n`,
     );
+    assert.equal(stats.illegalTransitions, 0, `client connections refused illegal state moves ${why}`);
     // Chaos must not make the layer give up on everything.
     assert.ok(failed.length < CALLS / 2, `${failed.length} of ${CALLS} calls failed ${why}`);
 
     await client.close();
     client = null;
     await server.close();
+    assert.equal(server.stats().illegalTransitions, 0, `server connections refused illegal state moves ${why}`);
     server = null;
     await eventually(
       'no CLOSE_WAIT on either side of the server port',

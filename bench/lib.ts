@@ -226,19 +226,31 @@ export function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /**
  * Sends `msg` to a forked bench server and resolves with its next message.
- * @throws Error when no answer comes within `timeoutMs` (a server stuck under attack must not hang the bench).
+ * @throws Error when the process exits first, or no answer comes within `timeoutMs` (a server
+ *   stuck under attack must not hang the bench).
  */
 export function askChild<T>(child: ChildProcess, msg: object, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const done = (): void => {
+      clearTimeout(timer);
       child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const timer = setTimeout(() => {
+      done();
       reject(new Error(`server process ${child.pid} did not answer ${JSON.stringify(msg)} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onMessage = (m: T): void => {
-      clearTimeout(timer);
+      done();
       resolve(m);
     };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      done();
+      reject(new Error(`server process ${child.pid} exited (${signal ?? `code ${code}`}) before it answered ${JSON.stringify(msg)}`));
+    };
     child.once('message', onMessage);
-    child.send(msg);
+    child.once('exit', onExit);
+    if (child.connected) child.send(msg);
+    else onExit(child.exitCode, child.signalCode);
   });
 }

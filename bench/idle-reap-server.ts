@@ -9,14 +9,19 @@
  *   timeout". `Connection: keep-alive` is set by hand so Node sends no `Keep-Alive: timeout=`
  *   hint: the article's server gives none, nor does nginx by default.
  * - tcp-teardown rpc with `idleTimeoutMs = T`.
+ * - grpc-js with `grpc.max_connection_idle_ms = T`: a connection with no stream open for T ms
+ *   gets an HTTP/2 GOAWAY and is closed once its streams are done (Node's `session.close()`).
+ *   Its connections come through a counting listener (bench/lib-grpc `listenCounted`), so the
+ *   bench can show that reaps happened.
  *
- * argv: T (ms). Parent → child IPC: `{ cmd: 'counts', prefix }` → `{ counts: [id, n][] }` for
- * the ids starting with `prefix`. The child prints nothing; it exits when its IPC channel closes.
+ * argv: T (ms). Parent → child IPC: `{ cmd: 'counts', prefix }` → `{ counts: [id, n][], grpcConnections }`
+ * for the ids starting with `prefix`. The child prints nothing; it exits when its IPC channel closes.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 import { createServer as createRpcServer } from '../src/rpc/index.js';
+import { createGrpcServer, listenCounted } from './lib-grpc.js';
 
 const idleMs = Number(process.argv[2]);
 if (!Number.isInteger(idleMs) || idleMs <= 0) {
@@ -63,19 +68,30 @@ const rpcServer = createRpcServer(
   { idleTimeoutMs: idleMs },
 );
 
+const grpcServer = createGrpcServer(
+  (body) => {
+    count(body.toString('utf8'));
+    return Buffer.from('ok');
+  },
+  { 'grpc.max_connection_idle_ms': idleMs },
+);
+
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
 const rpcAddress = await rpcServer.listen(0, '127.0.0.1');
+const grpcListener = await listenCounted(grpcServer);
 
 process.on('message', (msg: { cmd: string; prefix: string }) => {
   if (msg.cmd === 'counts') {
     const out: [string, number][] = [];
     for (const [id, n] of counts) if (id.startsWith(msg.prefix)) out.push([id, n]);
-    process.send?.({ counts: out });
+    process.send?.({ counts: out, grpcConnections: grpcListener.counts.accepted });
   }
 });
 process.on('disconnect', () => {
   httpServer.closeAllConnections();
   httpServer.close();
+  grpcListener.close();
+  grpcServer.forceShutdown();
   void rpcServer.close({ deadlineMs: 100 }).finally(() => process.exit(0));
 });
-process.send?.({ ready: true, httpPort: (httpServer.address() as AddressInfo).port, rpcPort: rpcAddress.port });
+process.send?.({ ready: true, httpPort: (httpServer.address() as AddressInfo).port, rpcPort: rpcAddress.port, grpcPort: grpcListener.port });

@@ -9,7 +9,9 @@
  * node:http Agent (keepAlive), fetch (Node's bundled undici), undici 7 Pool, undici 7 Pool with
  * its retry interceptor, tcp-teardown rpc as configured by default, and tcp-teardown rpc with its
  * own early idle retirement switched off, so that every reap goes through GOAWAY/REFUSED — the
- * protocol, not the client's timer, has to keep the count at zero.
+ * protocol, not the client's timer, has to keep the count at zero. And grpc-js (HTTP/2), its
+ * server's `grpc.max_connection_idle_ms` set to T: the other protocol built so that an idle close
+ * (GOAWAY, then REFUSED_STREAM for a stream that crossed it) loses nothing.
  *
  * Gaps: half the calls wait a uniform [T−3, T+3] ms, half [0.8T, 1.2T], after the lane's previous
  * call ended; odd calls are idempotent (PUT for HTTP), even ones are not (POST). `lanes` sequential
@@ -29,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { interceptors, Pool } from 'undici';
 
 import { createClient, type RpcClient } from '../src/rpc/index.js';
+import { createGrpcClient, grpc, GRPC_JS_VERSION } from './lib-grpc.js';
 import { envInt, forkReady, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 
 const SERVER = fileURLToPath(new URL('./idle-reap-server.js', import.meta.url));
@@ -43,8 +46,8 @@ interface Contender {
   key: string;
   label: string;
   lane(): LaneClient;
-  /** Extra figures the contender reports about itself (transparent retries …), after its lanes closed. */
-  extra?(): string;
+  /** Extra figures the contender reports (transparent retries …), after its lanes closed; `server` is the server's last report. */
+  extra?(server: ServerReport): string;
 }
 
 type GapMode = 'T±3ms' | '0.8T–1.2T';
@@ -74,9 +77,18 @@ function errorCode(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 40) : String(err);
 }
 
-function serverCounts(child: ChildProcess, prefix: string): Promise<Map<string, number>> {
+interface ServerReport {
+  /** How many times the server ran each call id. */
+  counts: Map<string, number>;
+  /** Connections the grpc-js server was handed since it started. */
+  grpcConnections: number;
+}
+
+function serverReport(child: ChildProcess, prefix: string): Promise<ServerReport> {
   return new Promise((resolve) => {
-    child.once('message', (m: { counts: [string, number][] }) => resolve(new Map(m.counts)));
+    child.once('message', (m: { counts: [string, number][]; grpcConnections: number }) =>
+      resolve({ counts: new Map(m.counts), grpcConnections: m.grpcConnections }),
+    );
     child.send({ cmd: 'counts', prefix });
   });
 }
@@ -170,6 +182,30 @@ function rpc(port: number, earlyRetire: boolean): Contender {
   };
 }
 
+function grpcJs(port: number): Contender {
+  return {
+    key: 'grpc',
+    label: `grpc-js ${GRPC_JS_VERSION} (max_connection_idle_ms = T)`,
+    lane: () => {
+      // One channel per lane, with its own connection (see createGrpcClient). gRPC has no
+      // per-call idempotency flag; grpc-js retries transparently only what provably never ran
+      // (REFUSED_STREAM, a stream the GOAWAY's last-stream-id excludes).
+      const client = createGrpcClient(port);
+      return {
+        call: async (id) => {
+          await client.call(Buffer.from(id)).catch((err: unknown) => {
+            const code = (err as { code?: unknown }).code;
+            throw typeof code === 'number' ? Object.assign(new Error(String(err)), { code: grpc.status[code] ?? String(code) }) : err;
+          });
+        },
+        close: async () => client.close(),
+      };
+    },
+    // Each lane's first call opens a connection; every further one follows a reap.
+    extra: (server) => `connections ${server.grpcConnections}`,
+  };
+}
+
 async function runLanes(
   contender: Contender,
   idleMs: number,
@@ -213,8 +249,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleMs = envInt('IDLE_REAP_T_MS', 500);
   const callsPerMode = envInt('IDLE_REAP_CALLS', 1000);
   const lanes = envInt('IDLE_REAP_LANES', 100);
-  const { child, ready } = await forkReady<{ httpPort: number; rpcPort: number }>(SERVER, [String(idleMs)]);
-  const { httpPort, rpcPort } = ready;
+  const { child, ready } = await forkReady<{ httpPort: number; rpcPort: number; grpcPort: number }>(SERVER, [String(idleMs)]);
+  const { httpPort, rpcPort, grpcPort } = ready;
   const contenders: (() => Contender)[] = [
     () => nodeHttp(httpPort),
     () => nodeFetch(httpPort),
@@ -222,6 +258,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     () => undiciPool(httpPort, true),
     () => rpc(rpcPort, true),
     () => rpc(rpcPort, false),
+    () => grpcJs(grpcPort),
   ];
   const summary: BenchTable = {
     title: `all calls (${2 * callsPerMode} per contender); "ran" = the server counted the call`,
@@ -242,7 +279,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         ...(await runLanes(contender, idleMs, 'T±3ms', callsPerMode, lanes, 0)),
         ...(await runLanes(contender, idleMs, '0.8T–1.2T', callsPerMode, lanes, 10 * callsPerMode)),
       ];
-      const counts = await serverCounts(child, `${contender.key}:`);
+      const report = await serverReport(child, `${contender.key}:`);
+      const counts = report.counts;
       const total = emptyCell();
       const errors = new Map<string, number>();
       const byCell = new Map<string, Cell>();
@@ -265,7 +303,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         if (r.error !== null) errors.set(r.error, (errors.get(r.error) ?? 0) + 1);
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const notes = [`${seconds} s`, contender.extra?.(), total.vanished ? `${total.vanished} succeeded but not counted!` : undefined]
+      const notes = [`${seconds} s`, contender.extra?.(report), total.vanished ? `${total.vanished} succeeded but not counted!` : undefined]
         .filter((x): x is string => x !== undefined)
         .join('; ');
       summary.rows.push([
@@ -296,6 +334,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     notes: [
       'HTTP server: node:http closing a keep-alive connection T ms after its last response (nginx keepalive_timeout style; Node 20\'s own keepAliveTimeout closes 1 s late), no Keep-Alive: timeout= hint',
       'rpc server: the same T as idleTimeoutMs; "no early retire" ignores its SETTINGS hint, so every reap is a GOAWAY racing the next call',
+      'grpc-js server: the same T as grpc.max_connection_idle_ms (GOAWAY, then close once its streams are done); one channel per lane',
       'failed but ran = the caller saw an error although the server ran the call: a blind retry would run it twice',
     ],
     tables: [summary, cells],

@@ -3,6 +3,7 @@
  * median and quantiles, timed child processes, and the result shape `run.ts` prints.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** What `run.ts` passes to a bench's `run()`. */
 export interface BenchOptions {
@@ -189,8 +190,12 @@ export function envInt(name: string, fallback: number): number {
  * (a bench server's "ready, here are my ports").
  * @throws Error naming the program when it fails to start or exits before that message.
  */
-export function forkReady<T>(modulePath: string, args: readonly string[] = []): Promise<{ child: ChildProcess; ready: T }> {
-  const child = fork(modulePath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+export function forkReady<T>(
+  modulePath: string,
+  args: readonly string[] = [],
+  execArgv: readonly string[] = process.execArgv,
+): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(modulePath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [...execArgv] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => reject(new Error(`${modulePath} exited (${signal ?? `code ${code}`}) before it was ready`)));
@@ -206,4 +211,46 @@ export async function stopChild(child: ChildProcess, graceMs = 1000): Promise<vo
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * A `kB` field of `/proc/PID/status` (`VmRSS`: resident set now, `VmHWM`: its peak), in bytes.
+ * @throws Error when the process is gone or has no such field.
+ */
+export function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field} line`);
+  return Number(m[1]) * 1024;
+}
+
+/**
+ * Sends `msg` to a forked bench server and resolves with its next message.
+ * @throws Error when the process exits first, or no answer comes within `timeoutMs` (a server
+ *   stuck under attack must not hang the bench).
+ */
+export function askChild<T>(child: ChildProcess, msg: object, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`server process ${child.pid} did not answer ${JSON.stringify(msg)} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (m: T): void => {
+      done();
+      resolve(m);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      done();
+      reject(new Error(`server process ${child.pid} exited (${signal ?? `code ${code}`}) before it answered ${JSON.stringify(msg)}`));
+    };
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+    if (child.connected) child.send(msg);
+    else onExit(child.exitCode, child.signalCode);
+  });
 }

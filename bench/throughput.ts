@@ -1,7 +1,8 @@
 /**
  * throughput: 64-byte calls, many in flight, on 1 and on 8 connections — calls per second and
  * p50/p99 latency of tcp-teardown rpc against undici 7 (HTTP/1.1 keep-alive, pipelining 10, to a
- * node:http server) and against the floor: a raw `net` echo of 64-byte messages, no framing, no
+ * node:http server), against grpc-js (HTTP/2, generic service with raw Buffer serializers, one
+ * channel per connection) and against the floor: a raw `net` echo of 64-byte messages, no framing, no
  * ids, no pool. Servers run in a child process (bench/throughput-server), clients here.
  *
  * Load is closed-loop and the same for everyone: `inFlightPerConnection` × connections callers,
@@ -17,16 +18,19 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
 import { createClient } from '../src/rpc/index.js';
+import { createGrpcClient, GRPC_JS_VERSION } from './lib-grpc.js';
 import { envInt, forkReady, quantile, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 
 const SERVER = fileURLToPath(new URL('./throughput-server.js', import.meta.url));
 const MESSAGE_BYTES = 64;
+const GRPC_LABEL = `grpc-js ${GRPC_JS_VERSION}, unary`;
 const WARMUP_MS = 300;
 
 interface Ports {
   rpcPort: number;
   httpPort: number;
   echoPort: number;
+  grpcPort: number;
 }
 
 interface CaseResult {
@@ -94,6 +98,20 @@ async function undiciCase(port: number, connections: number, inFlight: number, d
   return meter.result();
 }
 
+/** `connections` grpc-js channels (one HTTP/2 connection each), callers spread over them evenly. */
+async function grpcCase(port: number, connections: number, inFlight: number, durationMs: number): Promise<CaseResult> {
+  const clients = Array.from({ length: connections }, () => createGrpcClient(port));
+  const body = Buffer.alloc(MESSAGE_BYTES, 7);
+  const meter = new Meter(durationMs);
+  let next = 0;
+  try {
+    await closedLoop(connections * inFlight, meter, () => (clients[next++ % connections] as (typeof clients)[number]).call(body));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return meter.result();
+}
+
 /** The floor: each connection keeps `inFlight` 64-byte messages outstanding; echo order is FIFO. */
 async function rawEchoCase(port: number, connections: number, inFlight: number, durationMs: number): Promise<CaseResult> {
   const meter = new Meter(durationMs);
@@ -135,10 +153,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const durationMs = envInt('THROUGHPUT_MS', 2000);
   const inFlight = envInt('THROUGHPUT_IN_FLIGHT', 64);
   const { child, ready } = await forkReady<Ports>(SERVER);
-  const { rpcPort, httpPort, echoPort } = ready;
+  const { rpcPort, httpPort, echoPort, grpcPort } = ready;
   const table: BenchTable = {
     title: `${MESSAGE_BYTES}-byte calls, ${inFlight} in flight per connection, ${durationMs} ms per case after ${WARMUP_MS} ms warm-up`,
-    head: ['contender', 'connections', 'calls/s', 'p50 ms', 'p99 ms', 'calls/s ÷ undici', 'calls/s ÷ raw net', 'p99 ÷ undici'],
+    head: ['contender', 'connections', 'calls/s', 'p50 ms', 'p99 ms', 'calls/s ÷ undici', 'calls/s ÷ grpc-js', 'calls/s ÷ raw net', 'p99 ÷ undici'],
     rows: [],
   };
   try {
@@ -147,6 +165,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       const cases: [string, () => Promise<CaseResult>][] = [
         ['raw net echo (floor)', () => rawEchoCase(echoPort, connections, inFlight, durationMs)],
         ['undici 7 Pool, pipelining 10', () => undiciCase(httpPort, connections, inFlight, durationMs)],
+        [GRPC_LABEL, () => grpcCase(grpcPort, connections, inFlight, durationMs)],
         ['tcp-teardown rpc', () => rpcCase(rpcPort, connections, inFlight, durationMs)],
       ];
       for (const [label, fn] of cases) {
@@ -155,6 +174,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       }
       const raw = results.get('raw net echo (floor)') as CaseResult;
       const und = results.get('undici 7 Pool, pipelining 10') as CaseResult;
+      const grp = results.get(GRPC_LABEL) as CaseResult;
       const rate = (r: CaseResult): number => r.calls / r.seconds;
       const pct = (r: CaseResult, q: number): number => quantile([...r.latenciesMs].sort((a, b) => a - b), q);
       for (const [label, r] of results) {
@@ -165,6 +185,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           pct(r, 0.5).toFixed(2),
           pct(r, 0.99).toFixed(2),
           `${(rate(r) / rate(und)).toFixed(2)}×`,
+          `${(rate(r) / rate(grp)).toFixed(2)}×`,
           `${(rate(r) / rate(raw)).toFixed(2)}×`,
           `${(pct(r, 0.99) / pct(und, 0.99)).toFixed(2)}×`,
         ]);
@@ -179,7 +200,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     params: { messageBytes: MESSAGE_BYTES, inFlightPerConnection: inFlight, durationMs },
     rows: [],
     ratios: [],
-    notes: ['undici talks HTTP/1.1 to a node:http server; the raw echo has no framing, ids or pool: the floor no protocol can beat'],
+    notes: [
+      'undici talks HTTP/1.1 to a node:http server; grpc-js talks HTTP/2 to a grpc-js server (identity serializers: no protobuf cost); the raw echo has no framing, ids or pool: the floor no protocol can beat',
+    ],
     tables: [table],
   };
 }

@@ -200,7 +200,7 @@ export function stateCounts(sockets: readonly Pick<DoctorSocket, 'state'>[]): Pa
 
 function limitsOf(snap: DoctorSnapshot, kernel: KernelState): string[] {
   const out: string[] = [];
-  if (!snap.ownersScanned) out.push('owners not scanned: held sockets show no owner');
+  if (!snap.ownersScanned) out.push('owners not scanned (--no-owners): sockets a descriptor holds show "?", owner unknown');
   if (snap.unreadablePids > 0) {
     out.push(
       `could not read /proc/PID/fd of ${snap.unreadablePids} process${snap.unreadablePids === 1 ? '' : 'es'} ` +

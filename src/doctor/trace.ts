@@ -1,4 +1,4 @@
-import type { TcpTraceEvent } from '../trace/index.js';
+import { StateTimeline, type TcpTraceEvent } from '../trace/index.js';
 import { rstReasonMeaning, type RstReason } from '../tcp/rst-reason.js';
 import type { TcpState } from '../tcp/state.js';
 
@@ -80,17 +80,18 @@ export interface TransitionTrackerOptions {
 
 interface SocketMemory {
   state: TcpState;
-  sinceNs: bigint;
   pid: number | null;
 }
 
 /**
- * Turns the tracer's events into {@link TraceLine}s: remembers, per socket (its kernel address),
- * when it entered its state and which process last acted on it. Memory is bounded: a socket is
- * forgotten when it reaches CLOSE, and the oldest beyond `maxSockets` are dropped.
+ * Turns the tracer's events into {@link TraceLine}s: the time in the previous state from trace/'s
+ * {@link StateTimeline}, and, per socket (its kernel address), its state and the process that last
+ * acted on it. Memory is bounded: a socket is forgotten when it reaches CLOSE, and the oldest
+ * beyond `maxSockets` are dropped.
  */
 export class TransitionTracker {
   readonly #sockets = new Map<bigint, SocketMemory>();
+  readonly #timeline: StateTimeline;
   readonly #max: number;
   readonly #commandOf: (pid: number) => string | null;
 
@@ -98,6 +99,7 @@ export class TransitionTracker {
     const max = opts.maxSockets ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxSockets must be a positive integer, got ${String(opts.maxSockets)}`);
     this.#max = max;
+    this.#timeline = new StateTimeline(max);
     this.#commandOf = opts.commandOf ?? (() => null);
   }
 
@@ -112,10 +114,11 @@ export class TransitionTracker {
       const known = this.#sockets.get(e.skaddr);
       const own = isProcessContext(e.from, e.to) && e.pid > 0;
       const pid = own ? e.pid : (known?.pid ?? null);
-      const inPreviousMs = known !== undefined && known.state === e.from ? Number(e.clockNs - known.sinceNs) / 1e6 : null;
+      const { msInPrevious } = this.#timeline.track(e);
+      const inPreviousMs = known !== undefined && known.state === e.from ? msInPrevious : null;
       this.#sockets.delete(e.skaddr); // re-inserted last: Map order is the eviction order
       if (e.to !== 'CLOSE') {
-        this.#sockets.set(e.skaddr, { state: e.to, sinceNs: e.clockNs, pid });
+        this.#sockets.set(e.skaddr, { state: e.to, pid });
         if (this.#sockets.size > this.#max) this.#sockets.delete(this.#sockets.keys().next().value as bigint);
       }
       return {

@@ -2,7 +2,7 @@ import type { DoctorSocket } from '../socket.js';
 import { processText, type Finding } from '../finding.js';
 import { UNREADABLE } from '../socket.js';
 import type { ProcessRef } from '../watch.js';
-import { canonical, cap, groupBy, sideOf, holdersOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, seconds, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { canonical, cap, groupBy, holderOf, sideOf, holdersOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, seconds, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * CLOSE_WAIT: the peer sent FIN and our kernel ACKed it (seed 001-e); only the application's
@@ -136,7 +136,7 @@ export function closeWait(ctx: Context): Finding[] {
   const counters = ctx.input.counters;
   for (const [listener, socks] of groupBy(ownerless, (s) => ctx.listeners.find(s.local))) {
     const ports = uniqueSorted(socks.map((s) => split(s.local).port));
-    const listenerOwner = listener === undefined ? null : ownerRef(listener);
+    const listenerOwner = listener === undefined ? null : holderOf(listener);
     const listenerText = listenerOwner === null ? 'the listening process' : listenerOwner === UNREADABLE ? 'the listening process (owner unreadable: run as root to name it)' : processText(listenerOwner);
     const waitingEstablished =
       listener === undefined
@@ -180,7 +180,7 @@ export function acceptQueues(ctx: Context): Finding[] {
     const backlog = l.sendQ > 0 ? l.sendQ : null;
     // sk_acceptq_is_full(): full when the queue holds more than the backlog (backlog + 1 fit).
     const full = backlog !== null && l.recvQ > backlog;
-    const owner = ownerRef(l);
+    const owner = holderOf(l);
     out.push({
       id: 'accept-queue',
       severity: full ? 'critical' : 'info',

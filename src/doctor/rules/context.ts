@@ -6,7 +6,9 @@ import type { DiagnoseInput, DoctorThresholds } from '../finding.js';
 import { ownerProcess, UNREADABLE, type DoctorSocket, type ProcessOrUnknown, type ProcessRef } from '../socket.js';
 import { ageKey } from '../watch.js';
 
-export { ownerRef } from '../socket.js';
+import { ownerRef } from '../socket.js';
+
+export { ownerRef };
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -79,6 +81,15 @@ export function holdersOf(s: DoctorSocket): ProcessRef[] {
   if (s.holders !== undefined) return uniqueProcesses(s.holders);
   const o = ownerProcess(s);
   return o === undefined ? [] : [{ pid: o.pid, command: o.command }];
+}
+
+/**
+ * Who holds the socket as findings name it: the process, {@link UNREADABLE} when a descriptor
+ * holds it but no process was named (unreadable, or owners not scanned), or null only when no
+ * descriptor holds it (inode 0).
+ */
+export function holderOf(s: DoctorSocket): ProcessOrUnknown {
+  return isUnreadable(s) ? UNREADABLE : ownerRef(s);
 }
 
 /** A socket a descriptor holds whose holder could not be named. */

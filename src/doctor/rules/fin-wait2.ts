@@ -1,6 +1,6 @@
 import { processText, type Finding } from '../finding.js';
 import { UNREADABLE, type DoctorSocket } from '../socket.js';
-import { cap, groupBy, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { cap, groupBy, holderOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * FIN_WAIT2: we sent FIN and it was ACKed; the peer has not sent its own. Held by a process it is
@@ -16,7 +16,7 @@ export function finWait2(ctx: Context): Finding[] {
 
   for (const socks of groupBy(held, (s) => (isUnreadable(s) ? -1 : (ownerRef(s) as { pid: number }).pid)).values()) {
     const first = socks[0] as DoctorSocket;
-    const process = isUnreadable(first) ? UNREADABLE : ownerRef(first);
+    const process = holderOf(first);
     const peerSocks = socks.map((s) => peerOf(ctx, s)).filter((p): p is DoctorSocket => p !== undefined && p.state === 'CLOSE_WAIT');
     const peers = uniqueProcesses(peerSocks.map(ownerRef));
     const peersWithoutOwner = peerSocks.filter(isUnheld).length;
@@ -82,8 +82,8 @@ export function finWait2(ctx: Context): Finding[] {
   };
   for (const group of groupBy(pairs, (p) => `${pidText(p.fw2)} ${pidText(p.cw)}`).values()) {
     const first = group[0] as { fw2: DoctorSocket; cw: DoctorSocket };
-    const a = isUnreadable(first.fw2) ? UNREADABLE : ownerRef(first.fw2);
-    const b = isUnreadable(first.cw) ? UNREADABLE : ownerRef(first.cw);
+    const a = holderOf(first.fw2);
+    const b = holderOf(first.cw);
     const bText = b === null ? 'nobody (never accepted)' : b === UNREADABLE ? 'a process whose owner is unreadable' : processText(b);
     const aText = a === null ? 'an orphan (closed)' : a === UNREADABLE ? 'a process whose owner is unreadable' : processText(a);
     out.push({

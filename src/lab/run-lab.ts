@@ -66,7 +66,8 @@ export async function runLab(
   const findings = ran.flatMap((o) => (o.trace.findings ?? []).map((f) => ({ ...f, scenario: o.scenario })));
   const notes = [
     ...ran.flatMap((o) => (o.trace.notes ?? []).map((n) => ({ claim: n.claim, note: `${o.scenario}: ${n.note}` }))),
-    ...findings.flatMap((f) => f.claims.map((claim) => ({ claim, note: `finding ${f.id} (${f.scenario}): ${f.fact} ${f.evidence}` }))),
+    // The finding itself is printed once, in its own section; beside the claim, its fact and where to read more.
+    ...findings.flatMap((f) => f.claims.map((claim) => ({ claim, note: `finding ${f.id} (${f.scenario}): ${f.fact}` }))),
   ];
   for (const s of scenarios) for (const c of Object.keys(s.notes ?? {})) inScope.add(c);
   const why = (claim: string): string => {

@@ -168,7 +168,11 @@ export function timeline(
     const pictures = s.watched && s.watched.length > 1 ? ` (${s.watched.length} pictures)` : '';
     // A successful call's value alone (`→ 4`, `→ 7 B "rsp1"`); a failure's errno (`→ EPIPE + SIGPIPE`), in red.
     const result = resultText(s.result).replace(/^ok: /, '');
-    const text = [...wrap(`${s.text}${s.label ? ` [${s.label}]` : ''}${pictures}${result === 'ok' ? '' : ` → ${result}`}`, stepWidth, 2, 0)];
+    const tail = `${pictures}${result === 'ok' ? '' : ` → ${result}`}`;
+    // The step's label (the scenario's name for the moment) when it fits on the line; the call
+    // and its result always show.
+    const labelled = `${s.text}${s.label ? ` [${s.label}]` : ''}${tail}`;
+    const text = wrap(labelled.length <= stepWidth ? labelled : `${s.text}${tail}`, stepWidth, 2, 0);
     const kernel = kernelEvents(events, s.index, (label) => before.get(label)?.split('|')[0], (label) => now.get(label)?.split('|')[0]);
     const kernelLines = kernel ? kernel.split('\n').flatMap((k) => wrap(k, stepWidth, 2, 0)) : [];
     const rows = [
@@ -182,6 +186,13 @@ export function timeline(
       ].join(' ')),
       ...gone.map((label) => [cell(label, COLS.socket), cell('gone', COLS.state)].join(' ')),
     ];
+    // A pause during which nothing changed and the kernel did nothing says nothing: not listed
+    // (the step numbers show the gap).
+    if ((s.step.op === 'wait' || s.step.op === 'watch') && s.result.ok && rows.length === 0 && !kernel) {
+      before = now;
+      beforeTuples = tuples;
+      continue;
+    }
     // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const rowWidth = COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5;
     const kernelRight = kernel ? kernel.split('\n').flatMap((k) => wrap(k, rowWidth, 2, 0)) : [];
@@ -208,7 +219,7 @@ export const TIMELINE_LEGEND =
   '~x = the far end of x; * = held by a process but gone from /proc/net/tcp (state from TCP_INFO); a socket is listed ' +
   'when its state, queues, owner or timer changed; magenta lines are what the tracepoints saw during the step that the ' +
   'rows do not show: passing states and RSTs with the kernel\'s reason (not repeated: every connect() passing SYN_SENT ' +
-  'and every accepted connection SYN_RECV on the way to ESTABLISHED)';
+  'and every accepted connection SYN_RECV on the way to ESTABLISHED); a wait during which nothing changed is not listed';
 
 /** A socket's kernel timer in a few characters: `time_wait 59.9s`, `probe 0.2s` (zero-window probe). */
 function timerText(x: ObservedSocket): string {

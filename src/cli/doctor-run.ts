@@ -5,7 +5,7 @@ import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
 import { threadsForOneShot } from '../doctor/snapshot.js';
 import { renderReport } from '../doctor/render.js';
 import { DoctorWatch } from '../doctor/watch.js';
-import { fitLine, paintFor, standardOutput, type Output } from './output.js';
+import { fitLine, paintFor, standardOutput, StopSignal, type Output } from './output.js';
 import { withProgress } from './ss.js';
 
 // `teardown doctor` and `teardown exporter`: argv → one call into doctor/, and printing.
@@ -106,24 +106,13 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
   const watch = new DoctorWatch();
   const ages = opts.trace === false ? undefined : await startAges('doctor');
   const screen = !opts.json && out.isTTY ? new Screen(out) : undefined;
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const stop = (): void => {
-    stopped = true;
-    wake?.();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  void out.gone.then(stop);
+  const stop = new StopSignal(out);
   let code = 0;
   try {
-    for (let i = 0; !stopped && (opts.count === undefined || i < opts.count); i++) {
+    for (let i = 0; !stop.stopped && (opts.count === undefined || i < opts.count); i++) {
       if (i > 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, intervalMs);
-        });
-        if (stopped) break;
+        await stop.sleep(intervalMs);
+        if (stop.stopped) break;
       }
       const report = await runDoctor({ ...base, watch, ...(ages === undefined ? {} : { entries: ages.entries() }) });
       if (screen !== undefined) screen.draw(text(report));
@@ -133,8 +122,7 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
   } finally {
     await ages?.close();
     screen?.leave();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stop.dispose();
   }
   return code;
 }

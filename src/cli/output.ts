@@ -138,3 +138,45 @@ export function fitLine(line: string, columns: number): string {
   }
   return cut ? `${out}\x1b[0m` : out;
 }
+
+/**
+ * Why a long-running command (a watch, a trace) stops: SIGINT, SIGTERM, or its reader going away.
+ * One of these per loop; `sleep()` is a pause the stop cuts short; `dispose()` unhooks the signals.
+ */
+export class StopSignal {
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  readonly #onSignal = (): void => this.stop();
+
+  constructor(out: Output) {
+    process.once('SIGINT', this.#onSignal);
+    process.once('SIGTERM', this.#onSignal);
+    void out.gone.then(this.#onSignal);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#wake?.();
+  }
+
+  /** Waits `ms` milliseconds, or less when the command is stopped meanwhile. */
+  sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.#onSignal);
+    process.off('SIGTERM', this.#onSignal);
+  }
+}

@@ -4,7 +4,7 @@ import { parseStateName } from '../doctor/states.js';
 import { matchesFilter, TRACE_HEADER, traceLineText, TransitionTracker, type TraceFilter } from '../doctor/trace.js';
 import type { TcpState } from '../tcp/state.js';
 import { openTcpTracer } from '../trace/index.js';
-import { standardOutput } from './output.js';
+import { standardOutput, StopSignal } from './output.js';
 
 // `teardown trace`: live TCP state transitions and RSTs from a private tracefs instance (no BPF),
 // printed as they come; the instance is removed on Ctrl+C, SIGTERM, a closed pipe or --duration.
@@ -63,15 +63,7 @@ export async function traceCommand(opts: TraceCliOptions): Promise<number> {
   }
   const out = standardOutput();
   const tracker = new TransitionTracker({ commandOf: commandReader() });
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const stop = (): void => {
-    stopped = true;
-    wake?.();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  void out.gone.then(stop);
+  const stop = new StopSignal(out);
   const deadline = opts.duration === undefined ? Infinity : performance.now() + opts.duration * 1000;
   const drain = (): void => {
     for (const e of tracer.read()) {
@@ -84,17 +76,13 @@ export async function traceCommand(opts: TraceCliOptions): Promise<number> {
     if (tracer.missingEvents.length > 0) process.stderr.write(`teardown trace: this kernel lacks ${tracer.missingEvents.join(', ')}: those events are not shown\n`);
     process.stderr.write(`teardown trace: tracing (tracefs instance ${tracer.instance}); Ctrl+C to stop\n`);
     if (!opts.json) out.write(`${TRACE_HEADER}\n`);
-    while (!stopped && performance.now() < deadline) {
+    while (!stop.stopped && performance.now() < deadline) {
       drain();
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, Math.max(0, Math.min(READ_EVERY_MS, deadline - performance.now())));
-      });
+      await stop.sleep(Math.max(0, Math.min(READ_EVERY_MS, deadline - performance.now())));
     }
     if (out.state === 'open') drain();
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stop.dispose();
     await tracer.close();
   }
   return 0;

@@ -1,4 +1,4 @@
-import { formatEndpoint } from '../../tcp/address.js';
+import { formatEndpoint, formatIPv6Bytes } from '../../tcp/address.js';
 import type { TcpFlag } from '../../tcp/segment.js';
 
 /**
@@ -141,36 +141,8 @@ function decodeIpv6(f: Uint8Array, origLen: number): DecodeResult {
   return decodeTcpHeader(f, ip + 40, tcpLength, 6, ipv6Text(f, ip + 8), ipv6Text(f, ip + 24));
 }
 
-/**
- * An IPv6 address as RFC 5952 writes it: lower-case hex, no leading zeros, the longest run of two
- * or more zero groups (the first of equals) as `::`, IPv4-mapped addresses as `::ffff:a.b.c.d`
- * (§5), the way Node prints `socket.remoteAddress`.
- */
-export function ipv6Text(b: Uint8Array, at: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(u16(b, at + i * 2));
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    return `::ffff:${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
+/** The IPv6 address at `at`, as RFC 5952 writes it: src/tcp's {@link formatIPv6Bytes}, as proc/ and tracefs print it. */
+export const ipv6Text = formatIPv6Bytes;
 
 const FLAG_BITS: ReadonlyArray<[number, TcpFlag]> = [
   [0x01, 'FIN'],

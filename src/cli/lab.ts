@@ -145,7 +145,7 @@ function humanReport(r: LabResult, full: boolean, width: number): string {
     `  ${r.outcomes.length - skipped.length - failed.length} scenarios ran, ${skipped.length} skipped, ${failed.length} failed in ${(r.durationMs / 1000).toFixed(1)} s; ` +
     `${r.claims.length}${full ? '' : ` of ${CLAIMS.size}`} claims: ${pc.green(`${count('confirmed')} confirmed`)}, ${pc.magenta(`${count('partly')} partly`)}, ` +
     `${pc.red(`${count('contradicted')} contradicted`)}, ${pc.yellow(`${count('unverified')} unverified`)}; ${r.findings.length} findings beyond the articles`;
-  out.push(...wrap(totals, width, 4, 0), '');
+  out.push(...block('  ', totals, width, 4), '');
   const kernels = new Set(r.outcomes.flatMap((o) => (o.status === 'ran' ? [o.trace.env.kernel] : [])));
   const kernel = kernels.size === 1 ? [...kernels][0] : undefined;
   if (kernel !== undefined) out.push(`  every scenario ran on kernel ${kernel}`);
@@ -163,13 +163,13 @@ function humanReport(r: LabResult, full: boolean, width: number): string {
     }
     out.push('');
   }
-  out.push(pc.bold('━━ summary'));
+  out.push('', pc.bold('━━ summary'));
   for (const s of skipped) if (s.status === 'skipped') out.push(...block(pc.yellow(`  skipped ${s.scenario}: `), s.reason, width, 4, s.scenario.length + 11));
   for (const f of failed) if (f.status === 'failed') out.push(...block(pc.red(`  FAILED ${f.scenario}: `), f.error, width, 4, f.scenario.length + 10));
   if (full) {
     const uncovered = uncoveredClaims(CATALOGUE);
     if (uncovered.length) out.push(pc.yellow(`  claims no scenario judges yet: ${uncovered.join(' ')}`));
   }
-  out.push(...wrap(totals, width, 4, 0));
+  out.push(...block('  ', totals, width, 4));
   return `${out.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
-import { accessSync, constants as fsConstants, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
@@ -24,7 +24,8 @@ export interface LabCommandOptions {
 /** Makes `dir` (and its parents); the reason in one line when it cannot be made or written. */
 function outputDir(flag: string, dir: string): string | null {
   try {
-    mkdirSync(dir, { recursive: true });
+    if (dir.trim() === '') throw Object.assign(new Error('an empty path'), { code: 'EINVAL' });
+    makeDirs(resolve(dir));
     accessSync(dir, fsConstants.W_OK);
     return null;
   } catch (e) {
@@ -47,6 +48,20 @@ function listing(): object {
     })),
     uncovered: uncoveredClaims(CATALOGUE),
   };
+}
+
+/**
+ * mkdir -p, one level at a time. Why not `mkdirSync(dir, { recursive: true })`: on Node 20 it never
+ * returns for a path under a file system that answers ENOENT to every mkdir (`/proc/x`).
+ * @throws the first mkdir error that is not EEXIST.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) mkdirSync(d);
 }
 
 /**

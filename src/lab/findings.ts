@@ -1,0 +1,51 @@
+/**
+ * Findings beyond the articles that more than one scenario shows: each a {@link FindingCheck}
+ * whose evidence is built from the run's own trace.
+ */
+import type { FindingCheck } from './scenario.js';
+import type { TraceReset, TraceView } from './trace.js';
+
+/**
+ * Why each RST of the run was sent: the kernel's reason (`tcp:tcp_send_reset`), the step and the
+ * sending socket's state, and whether it went out as `R` (no ACK: it answers a segment that
+ * carried an ACK, its sequence number taken from that ACK, RFC 9293 §3.10.7.1) or `R.` (RST+ACK:
+ * a socket aborting its own connection, `tcp_send_active_reset()`, or a reply to a segment
+ * without ACK such as a SYN).
+ * @param scenario the scenario's id, to keep the finding's id unique in the catalogue.
+ */
+export function rstReasons(scenario: string, claims: string[] = []): FindingCheck {
+  return {
+    id: `rst-reasons:${scenario}`,
+    fact: 'Each RST has a reason the kernel names, and goes out as RST+ACK when a socket aborts its own connection, as a bare RST when it answers a segment that carried an ACK.',
+    claims,
+    check: rstReasonsText,
+  };
+}
+
+/** The evidence of {@link rstReasons}: one phrase per distinct (reason, step, state, flags); null when no RST was sent or RSTs were not traced. */
+export function rstReasonsText(t: TraceView): string | null {
+  const sent = (t.trace.resets ?? []).filter((r) => r.direction === 'sent');
+  if (sent.length === 0) return null;
+  const phrases = new Map<string, number>();
+  for (const r of sent) {
+    const key = `${r.reason ?? 'no reason given'} from ${r.socket}${r.state ? ` in ${r.state}` : ''} at "${stepName(t, r)}" as ${flagsOf(t, r)}`;
+    phrases.set(key, (phrases.get(key) ?? 0) + 1);
+  }
+  return `${sent.length} RST(s) sent: ${[...phrases].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k)).join('; ')}`;
+}
+
+function stepName(t: TraceView, r: TraceReset): string {
+  const s = t.trace.steps[r.step];
+  return s?.label ?? s?.text ?? `step ${r.step}`;
+}
+
+/** `R.` (RST+ACK) or `R` from the captured segment the socket sent in the reset's step; `R?` when not captured. */
+function flagsOf(t: TraceView, r: TraceReset): string {
+  if (!t.captured) return 'R? (not captured)';
+  const addr = t.addr(r.socket) ?? (r.socket.includes('>') ? r.socket.split('>')[0] : undefined);
+  const step = t.trace.steps[r.step];
+  const segs = (step?.segments ?? []).map((i) => t.trace.segments?.[i]).filter((s) => s !== undefined);
+  const rst = segs.find((s) => s.flags.includes('RST') && (addr === undefined || s.src === addr) && (r.reason === null || s.rstReason === undefined || s.rstReason === r.reason));
+  if (!rst) return 'R? (segment not found)';
+  return rst.flags.includes('ACK') ? 'R.' : 'R';
+}

@@ -49,3 +49,41 @@ function flagsOf(t: TraceView, r: TraceReset): string {
   if (!rst) return 'R? (segment not found)';
   return rst.flags.includes('ACK') ? 'R.' : 'R';
 }
+
+/**
+ * An orphaned FIN_WAIT2 and a TIME_WAIT are timewait sockets, not full ones: `tcp_time_wait()`
+ * hands the connection to a small `inet_timewait_sock` (no inode, no owner, one timer, shown as
+ * `time_wait`) and the full socket goes to CLOSE, which is the transition the tracepoint shows.
+ * A FIN_WAIT2 still held by a process (after shutdown()) is the full socket: an inode, no timer.
+ */
+export const timewaitSockets: FindingCheck = {
+  id: 'timewait-sockets',
+  fact:
+    'An orphaned FIN_WAIT2 and a TIME_WAIT are timewait sockets (tcp_time_wait()): inode 0 and a "time_wait" timer in the table, ' +
+    'while the traced full socket goes FIN_WAIT2 → CLOSE; a FIN_WAIT2 a process still holds has an inode and no timer.',
+  claims: ['004-j'],
+  check: timewaitText,
+};
+
+/** The evidence of {@link timewaitSockets}: each socket's first FIN_WAIT2/TIME_WAIT row (inode, timer), with its traced end; null when no timewait row was seen. */
+export function timewaitText(t: TraceView): string | null {
+  const rows = new Map<string, string>();
+  let timewait = 0;
+  for (const st of t.trace.steps) {
+    for (const snap of [...(st.watched ?? []), st.after]) {
+      for (const s of snap.sockets) {
+        if ((s.state !== 'FIN_WAIT2' && s.state !== 'TIME_WAIT') || rows.has(`${s.label} ${s.state}`)) continue;
+        if (s.inode === 0 && s.timer.kind === 'time_wait') timewait++;
+        const path = s.inode === 0 && s.state === 'FIN_WAIT2' ? tracedEnd(t, s.label) : '';
+        rows.set(`${s.label} ${s.state}`, `${s.label} ${s.state} inode ${s.inode} timer ${s.timer.kind}${path}`);
+      }
+    }
+  }
+  return timewait === 0 ? null : [...rows.values()].join('; ');
+}
+
+function tracedEnd(t: TraceView, label: string): string {
+  const moves = t.transitionsOf(label);
+  const last = moves[moves.length - 1];
+  return last ? ` (traced ${last.from} → ${last.to})` : '';
+}

@@ -59,6 +59,6 @@ export default scenario({
         return `~q waited ${q.state} in L's queue (owner ${q.owner === null ? 'none' : q.actor}); close(L) sent ${rst}; the client's read() then failed ${rd.errno}`;
       },
     },
-    rstReasons('reset-arrivals', ['004-e']),
+    rstReasons('reset-arrivals'),
   ],
 });

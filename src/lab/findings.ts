@@ -16,7 +16,7 @@ import type { TraceReset, TraceView } from './trace.js';
 export function rstReasons(scenario: string, claims: string[] = []): FindingCheck {
   return {
     id: `rst-reasons:${scenario}`,
-    fact: 'Each RST has a reason the kernel names, and goes out as RST+ACK when a socket aborts its own connection, as a bare RST when it answers a segment that carried an ACK.',
+    fact: 'Each RST has a reason the kernel names; R. (RST+ACK) when a socket aborts, a bare R when it answers a segment that carried an ACK.',
     claims,
     check: rstReasonsText,
   };
@@ -31,7 +31,7 @@ export function rstReasonsText(t: TraceView): string | null {
     const key = `${r.reason ?? 'no reason given'} from ${r.socket}${r.state ? ` in ${r.state}` : ''} at "${stepName(t, r)}" as ${flagsOf(t, r)}`;
     phrases.set(key, (phrases.get(key) ?? 0) + 1);
   }
-  return `${sent.length} RST(s) sent: ${[...phrases].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k)).join('; ')}`;
+  return `${[...phrases].length < sent.length ? `${sent.length} RSTs: ` : ''}${[...phrases].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k)).join('; ')}`;
 }
 
 function stepName(t: TraceView, r: TraceReset): string {
@@ -59,23 +59,24 @@ function flagsOf(t: TraceView, r: TraceReset): string {
 export const timewaitSockets: FindingCheck = {
   id: 'timewait-sockets',
   fact:
-    'An orphaned FIN_WAIT2 and a TIME_WAIT are timewait sockets (tcp_time_wait()): inode 0 and a "time_wait" timer in the table, ' +
-    'while the traced full socket goes FIN_WAIT2 → CLOSE; a FIN_WAIT2 a process still holds has an inode and no timer.',
+    'Orphaned FIN_WAIT2 and TIME_WAIT are timewait sockets (tcp_time_wait()): inode 0, a time_wait timer; the full socket goes to CLOSE.',
   claims: ['004-j'],
   check: timewaitText,
 };
 
 /** The evidence of {@link timewaitSockets}: each socket's first FIN_WAIT2/TIME_WAIT row (inode, timer), with its traced end; null when no timewait row was seen. */
 export function timewaitText(t: TraceView): string | null {
+  // One example of each kind of row: (state, inode 0 or not, timer kind).
   const rows = new Map<string, string>();
   let timewait = 0;
   for (const st of t.trace.steps) {
     for (const snap of [...(st.watched ?? []), st.after]) {
       for (const s of snap.sockets) {
-        if ((s.state !== 'FIN_WAIT2' && s.state !== 'TIME_WAIT') || rows.has(`${s.label} ${s.state}`)) continue;
+        const kind = `${s.state} ${s.inode === 0} ${s.timer.kind}`;
+        if ((s.state !== 'FIN_WAIT2' && s.state !== 'TIME_WAIT') || rows.has(kind)) continue;
         if (s.inode === 0 && s.timer.kind === 'time_wait') timewait++;
         const path = s.inode === 0 && s.state === 'FIN_WAIT2' ? tracedEnd(t, s.label) : '';
-        rows.set(`${s.label} ${s.state}`, `${s.label} ${s.state} inode ${s.inode} timer ${s.timer.kind}${path}`);
+        rows.set(kind, `${s.label} ${s.state} inode ${s.inode} timer ${s.timer.kind}${path}`);
       }
     }
   }

@@ -40,8 +40,7 @@ export default scenario({
     {
       id: 'emfile-busy-loop',
       fact:
-        'While accept() fails with EMFILE the connection stays in the queue, so a level-triggered epoll keeps reporting the listener ' +
-        'readable: the loop spins without making progress, which is why 001-f\'s remedy (a spare descriptor, or backing off) is needed.',
+        'While accept() fails EMFILE the connection stays queued, so level-triggered epoll reports the listener readable again and again: a busy loop.',
       claims: ['001-f'],
       check: (t) => {
         const r = t.result('busy loop');
@@ -50,7 +49,7 @@ export default scenario({
         const errors = resultField(r, 'errors');
         if (!r.ok || wakeups === 0 || accepted > 0) return null;
         const errs = errors && typeof errors === 'object' && !Array.isArray(errors) ? Object.entries(errors).map(([k, v]) => `${String(v)} × ${k}`).join(', ') : 'none';
-        return `in ${(t.step('busy loop').step as { ms?: number }).ms ?? '?'} ms epoll_wait reported L readable ${wakeups} times and accept() failed ${errs}, ${accepted} accepted; L's Recv-Q stayed ${t.sock('busy loop', 'L')?.recvQ ?? '?'}`;
+        return `in ${(t.step('busy loop').step as { ms?: number }).ms ?? '?'} ms: L readable ${wakeups} times, accept() ${errs}, ${accepted} accepted, L Recv-Q ${t.sock('busy loop', 'L')?.recvQ ?? '?'}`;
       },
     },
   ],

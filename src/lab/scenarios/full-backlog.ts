@@ -44,8 +44,7 @@ export default scenario({
     {
       id: 'syn-retries-etimedout',
       fact:
-        'A SYN that meets a full accept queue is dropped without an answer (counted as ListenOverflows): the client retransmits it ' +
-        'until its SYN retries (tcp_syn_retries) are spent, then connect() fails with ETIMEDOUT.',
+        'A SYN meeting a full accept queue is dropped unanswered (ListenOverflows); the client retries, then connect() fails ETIMEDOUT.',
       claims: ['001-a'],
       check: (t) => {
         const so = t.result('d error');
@@ -56,24 +55,22 @@ export default scenario({
         const at = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
         const mine = (t.trace.errors ?? []).filter((e) => e.socket === 'd' || e.socket.startsWith(`${t.addr('d') ?? '?'}>`));
         const err = mine[0];
-        const synText = !t.captured ? 'SYNs not captured' : first ? `d sent ${syns.length} SYN(s), at ${syns.map((x) => at(x.epochMs - first.epochMs)).join(', ')}, ${t.from('~d', segs).length} answered` : 'no SYN from d seen';
-        return `${synText} (tcp_syn_retries = ${t.trace.env.sysctls['net.ipv4.tcp_syn_retries'] ?? 'default'}); ` +
-          `${err && first ? `the kernel set ${err.errno ?? err.error} on d at ${at(err.epochMs - first.epochMs)}; ` : ''}SO_ERROR → ${String(so.value)}; ${counterText(t)}`;
+        const synText = !t.captured ? 'SYNs not captured' : first ? `d's SYNs at ${syns.map((x) => at(x.epochMs - first.epochMs)).join(', ')}, ${t.from('~d', segs).length} answered` : 'no SYN from d seen';
+        return `${synText} (tcp_syn_retries ${t.trace.env.sysctls['net.ipv4.tcp_syn_retries'] ?? 'default'}); ` +
+          `${err && first ? `${err.errno ?? err.error} set at ${at(err.epochMs - first.epochMs)}, ` : ''}SO_ERROR → ${String(so.value)}; ${counterText(t)}`;
       },
     },
     {
       id: 'half-open-on-overflow',
       fact:
-        'When the handshake\'s last ACK meets a full accept queue the server drops it and keeps only a request socket (SYN_RECV), ' +
-        'while the client is already ESTABLISHED: a half-open connection.',
+        'A handshake ACK meeting a full accept queue is dropped: the client is ESTABLISHED, the server holds only a SYN_RECV request.',
       claims: ['001-a'],
       check: (t) => {
         const f = t.sock('d gave up', 'f');
         const far = t.sock('d gave up', '~f');
         if (f?.state !== 'ESTABLISHED' || far?.state !== 'SYN_RECV') return null;
         const synacks = t.captured ? t.from('~f', t.segments('f connected', 'd gave up')).filter((x) => x.flags.includes('SYN')).length : null;
-        return `f ${f.state}, its server end ${far.state} (inode ${far.inode}, timer ${far.timer.kind}); e ${t.sock('d gave up', 'e')?.state ?? 'gone'}, ~e ${t.sock('d gave up', '~e')?.state ?? 'gone'}` +
-          `${synacks === null ? '' : `; the server sent f ${synacks} SYN-ACK(s)`}; ${counterText(t)}`;
+        return `f ${f.state}, ~f ${far.state} (timer ${far.timer.kind}${synacks === null ? '' : `, ${synacks} SYN-ACKs`}); e ${t.sock('d gave up', 'e')?.state ?? 'gone'}, ~e ${t.sock('d gave up', '~e')?.state ?? 'gone'}`;
       },
     },
   ],

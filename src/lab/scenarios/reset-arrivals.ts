@@ -1,4 +1,3 @@
-import { rstReasons } from '../findings.js';
 import { actor, scenario } from '../scenario.js';
 import { readBytes, resultField } from '../trace.js';
 
@@ -38,27 +37,26 @@ export default scenario({
   findings: [
     {
       id: 'rst-keeps-received-data',
-      fact: 'A RST does not discard data already received: read() returns it first, and only the next read() fails ECONNRESET.',
-      claims: ['004-e', '004-h'],
+      fact: 'A RST does not discard received data: read() returns it first, and only the next read() fails ECONNRESET.',
+      claims: ['004-h'],
       check: (t) => {
         const r1 = t.result('d read 1');
         const r2 = t.result('d read 2');
         if (readBytes(r1) <= 0 || r2.errno !== 'ECONNRESET') return null;
-        return `after ${t.rstText('sd', 'sd aborted')} from sd (d then ${t.sock('sd aborted', 'd')?.state ?? 'gone'}), d's first read() returned ${readBytes(r1)} B ${JSON.stringify(resultField(r1, 'text'))}, the second ${r2.errno}`;
+        return `after sd's ${t.rstText('sd', 'sd aborted')}, d's read() returned ${readBytes(r1)} B ${JSON.stringify(resultField(r1, 'text'))}, then ${r2.errno}`;
       },
     },
     {
       id: 'listener-close-resets-queue',
-      fact: "close() of a listener resets every connection still in its accept queue (inet_csk_listen_stop()): the client, ESTABLISHED and never accepted, gets ECONNRESET.",
+      fact: 'Closing a listener resets every connection still in its accept queue (inet_csk_listen_stop()).',
       claims: ['001-a'],
       check: (t) => {
         const q = t.sock('q queued', '~q');
         const rd = t.result('q read');
         const rst = t.rstText('~q', 'L closed');
         if (q === undefined || rd.errno !== 'ECONNRESET') return null;
-        return `~q waited ${q.state} in L's queue (owner ${q.owner === null ? 'none' : q.actor}); close(L) sent ${rst}; the client's read() then failed ${rd.errno}`;
+        return `~q, ${q.state} in L's queue${q.owner === null ? ' (no owner)' : ''}: close(L) sent ${rst}; q's read() failed ${rd.errno}`;
       },
     },
-    rstReasons('reset-arrivals'),
   ],
 });

@@ -90,14 +90,13 @@ export default scenario({
     {
       id: 'reply-then-close-segments',
       fact:
-        'A reply written on EOF and then close() leave as two segments (the data, carrying the ACK of the FIN, then the FIN) unless the data ' +
-        'still waits in the send queue when close() runs (MSG_MORE, TCP_CORK): then tcp_send_fin() sets FIN on that data segment.',
+        'Reply-then-close() sends data and FIN apart, unless the data is still queued at close() (MSG_MORE, TCP_CORK): tcp_send_fin() joins them.',
       claims: ['004-l'],
       check: (t) => {
         const l = replyTeardown(t, 'l', 'sl', 'sl armed', 'l done');
         const m = replyTeardown(t, 'm', 'sm', 'sm armed', 'm done');
         if (!l || !m) return null;
-        return `written then close(): ${l}; written with MSG_MORE then close(): ${m}`;
+        return `plain: ${l}; with MSG_MORE: ${m}`;
       },
     },
   ],

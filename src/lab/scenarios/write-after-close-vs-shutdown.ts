@@ -77,15 +77,15 @@ export default scenario({
     rstReasons('write-after-close-vs-shutdown'),
     {
       id: 'so-error-close-wait',
-      fact: 'A RST that meets a socket in CLOSE_WAIT leaves EPIPE on it, not ECONNRESET (tcp_reset()): SO_ERROR and the next write() say EPIPE.',
-      claims: ['004-h', '003-d'],
+      fact: 'A RST that meets a socket in CLOSE_WAIT leaves EPIPE on it, not ECONNRESET (tcp_reset()).',
+      claims: ['004-h'],
       check: (t) => {
         const so = t.result('pa SO_ERROR');
         const state = t.sock('pa eof', 'pa')?.state;
         const errs = (t.trace.errors ?? []).filter((e) => e.socket === 'pa').map((e) => e.errno ?? String(e.error));
         if (!so.ok || so.value === 0 || so.value === undefined) return null;
-        return `pa was ${state ?? 'gone'} when ${t.rstText('a', 'pa write 1', 'pa after write 1')} came; getsockopt(SO_ERROR) → ${String(so.value)}` +
-          `${t.trace.errors === null ? '' : `; the kernel set ${errs.length ? errs.join(', ') : 'no error'} on pa (traced)`}`;
+        return `pa ${state ?? 'gone'} got ${t.rstText('a', 'pa write 1', 'pa after write 1')}: SO_ERROR → ${String(so.value)}` +
+          `${t.trace.errors === null ? '' : `, traced error ${errs.length ? errs.join(', ') : 'none'}`}`;
       },
     },
   ],

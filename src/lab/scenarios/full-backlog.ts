@@ -9,6 +9,12 @@ const client = actor('client');
  * accept queue has room. Linux admits backlog + 1 connections (`sk_acceptq_is_full()` tests
  * `>`), then drops further SYNs (`tcp_conn_request()` in net/ipv4/tcp_input.c, counted as
  * ListenOverflows); the client retransmits its SYN after the 1 s initial RTO (RFC 6298).
+ *
+ * Findings beyond the article, with tcp_syn_retries = 1 so the run ends in seconds: a client whose
+ * every SYN meets the full queue (`d`) ends with ETIMEDOUT; and two clients whose last handshake
+ * ACK is held back (TCP_QUICKACK 0 before connect()) both pass the SYN check while the queue has
+ * room, but only the first ACK finds room: `f` is ESTABLISHED while the server keeps only a
+ * request socket (SYN_RECV), retransmitting its SYN-ACK (`tcp_check_req()` drops the ACK).
  */
 export default scenario({
   id: 'full-backlog',

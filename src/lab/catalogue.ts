@@ -25,6 +25,9 @@ import selfConnect from './scenarios/self-connect.js';
 import simultaneousClose from './scenarios/simultaneous-close.js';
 import sharedDescriptor from './scenarios/shared-descriptor.js';
 import acceptedNeverClosed from './scenarios/accepted-never-closed.js';
+import resetArrivals from './scenarios/reset-arrivals.js';
+import delayedAckRule from './scenarios/delayed-ack-rule.js';
+import selfConnectPorts from './scenarios/self-connect-ports.js';
 
 /** Every scenario of the lab, in the order `teardown lab` runs them. */
 export const CATALOGUE: readonly Scenario[] = [
@@ -54,6 +57,9 @@ export const CATALOGUE: readonly Scenario[] = [
   simultaneousClose,
   sharedDescriptor,
   acceptedNeverClosed,
+  resetArrivals,
+  delayedAckRule,
+  selfConnectPorts,
 ];
 
 /** Scenario by id. */

@@ -9,7 +9,27 @@ export type ActorOp =
   /** socket() + bind() to an ephemeral loopback port + listen(backlog). */
   | { op: 'listen'; sock: string; backlog?: number; rcvbuf?: number; family?: 4 | 6 }
   /** socket() + connect() to the listener `to`; waits up to `waitMs` for the handshake (EINPROGRESS if still pending). */
-  | { op: 'connect'; sock: string; to: string; waitMs?: number; rcvbuf?: number; sndbuf?: number }
+  | {
+      op: 'connect';
+      sock: string;
+      to: string;
+      waitMs?: number;
+      rcvbuf?: number;
+      sndbuf?: number;
+      /**
+       * TCP_QUICKACK 0 before connect(): the socket is in pingpong (delayed-ACK) mode, so the kernel
+       * holds back the handshake's last ACK for up to TCP_DELACK_MAX (200 ms) while the socket is
+       * already ESTABLISHED (`tcp_rcv_synsent_state_process()`): the server sees that ACK late.
+       */
+      delayAck?: boolean;
+    }
+  /**
+   * connect() to 127.0.0.1:(low + `offset`) of the namespace's `ip_local_port_range`, with no listener
+   * there, `tries` times: each attempt is refused, unless the kernel picked the destination port as
+   * the source port, and the socket connected to itself (then it is aborted with SO_LINGER 0).
+   * Reports `{ port, tries, selfConnects, refused, sourcePorts }` (seeds 004-m, 004-p).
+   */
+  | { op: 'connectScan'; sock: string; offset: number; tries: number }
   /** socket() + SO_REUSEADDR + bind(P) + connect(P): the self-connect of seeds 004-m/004-p. */
   | { op: 'selfConnect'; sock: string }
   /** accept4() on listener `sock`, naming the new socket `into`; waits up to `waitMs` for a connection. */
@@ -20,7 +40,20 @@ export type ActorOp =
    * (SO_SNDTIMEO 2 s as a guard), the C write of seed 002-l; reports `{ bytes, elapsedMs, unacked }`,
    * `unacked` read from TCP_INFO the moment send() returned.
    */
-  | { op: 'write'; sock: string; data?: string; bytes?: number; fill?: boolean; blocking?: boolean }
+  | {
+      op: 'write';
+      sock: string;
+      data?: string;
+      bytes?: number;
+      fill?: boolean;
+      blocking?: boolean;
+      /**
+       * The write is made by a child process holding the socket, with SIGPIPE's default disposition
+       * and unblocked, as a C program has it: the result says `{ code, signal }` of the child
+       * (`signal: 'SIGPIPE'` when the write killed it) (seed 004-h).
+       */
+      defaultSigpipe?: boolean;
+    }
   /**
    * recv(): waits up to `waitMs` for readability (0 = non-blocking), `peek` = MSG_PEEK. With
    * `blocking`: one recv() with flags 0 on the socket switched to blocking mode (SO_RCVTIMEO
@@ -37,7 +70,14 @@ export type ActorOp =
    * so it happens inside the ~40 ms the kernel holds back its ACK of the FIN (seeds 004-k, 004-l).
    * Gives up after `waitMs` (default 5 s).
    */
-  | { op: 'closeOnEof'; sock: string; write?: string; waitMs?: number }
+  | {
+      op: 'closeOnEof';
+      sock: string;
+      write?: string;
+      waitMs?: number;
+      /** Send `write` with MSG_MORE: the data waits in the send queue, and close() puts its FIN on that segment (`tcp_send_fin()`). */
+      more?: boolean;
+    }
   | { op: 'close'; sock: string }
   /** SO_LINGER {1, seconds}; 0 makes close() abortive (RST). */
   | { op: 'linger'; sock: string; seconds: number }
@@ -47,6 +87,15 @@ export type ActorOp =
   | { op: 'epoll'; sock: string; waitMs?: number }
   /** TCP_INFO of the socket: state, unacked, rtt. */
   | { op: 'info'; sock: string }
+  /** getsockopt(SO_ERROR): the error the kernel left on the socket (and clears); the value is its errno name, or 0. */
+  | { op: 'soError'; sock: string }
+  /** The namespace's TCP counters (`/proc/net/netstat` TcpExt, `/proc/net/snmp` Tcp) named in `names`. */
+  | { op: 'counters'; names: string[] }
+  /**
+   * The accept loop of a level-triggered epoll server for `ms`: each time epoll_wait reports the
+   * listener readable, one accept(). Reports `{ wakeups, accepted, errors }` (errno name → count) (seed 001-f).
+   */
+  | { op: 'acceptLoop'; sock: string; ms: number }
   /** Lowers RLIMIT_NOFILE to what the process holds now plus `spare`, so the next socket or accept() fails with EMFILE. */
   | { op: 'limitFds'; spare: number }
   /** Restores RLIMIT_NOFILE. */

@@ -72,6 +72,11 @@ export interface Scenario {
   actors: string[];
   /** Per-namespace sysctls the scenario needs (`net.ipv4.tcp_fin_timeout: 2`); needs root to set. */
   sysctls?: Record<string, number>;
+  /**
+   * Only the first `localPorts` ports of the scenario's port slot as `ip_local_port_range`, for a
+   * scenario about which port the kernel picks (even: the kernel walks ports two by two).
+   */
+  localPorts?: number;
   /** Needs the right to duplicate another process's descriptor (pidfd_getfd). */
   needsPidfd?: boolean;
   steps: Step[];
@@ -125,6 +130,11 @@ export function actor(name: string) {
     quickack: (sock: string, on: boolean) => step('quickack', { sock, on }),
     epoll: (sock: string, waitMs = 0) => step('epoll', { sock, waitMs }),
     info: (sock: string) => step('info', { sock }),
+    soError: (sock: string) => step('soError', { sock }),
+    counters: (...names: string[]) => step('counters', { names }),
+    acceptLoop: (sock: string, ms: number) => step('acceptLoop', { sock, ms }),
+    connectScan: (sock: string, offset: number, tries: number) => step('connectScan', { sock, offset, tries }),
+    defaultSigpipeWrite: (sock: string, data: string) => step('write', { sock, data, defaultSigpipe: true }),
     limitFds: (spare: number) => step('limitFds', { spare }),
     unlimitFds: () => step('unlimitFds', {}),
     share: (sock: string, from: string) => step('share', { sock, from }),

@@ -28,6 +28,19 @@ export function watchSigpipe(): void {
   sigpipeBlocked = true;
 }
 
+/**
+ * Gives SIGPIPE back its default disposition (terminate) and unblocks it, as a C program starts
+ * with: the next write to a reset socket without MSG_NOSIGNAL kills this process (seed 004-h).
+ * Node itself ignores SIGPIPE; this is for a throwaway child process.
+ * @throws SysError when pthread_sigmask fails.
+ */
+export function defaultSigpipe(): void {
+  libc.signal(C.SIGPIPE, C.SIG_DFL);
+  const r = libc.pthread_sigmask(C.SIG_UNBLOCK, sigpipeSet(), null) as number;
+  if (r !== 0) throw new SysError('pthread_sigmask', r);
+  sigpipeBlocked = false;
+}
+
 /** True if a SIGPIPE was raised on this thread since the last call (and consumes it). */
 export function takeSigpipe(): boolean {
   const pending = Buffer.alloc(SIGSET_BYTES);

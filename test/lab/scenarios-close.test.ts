@@ -170,7 +170,7 @@ test('fin-on-exit-and-kill: exit and SIGKILL both send FIN', { skip }, async () 
   assert.equal(verdict(trace, '004-b'), 'confirmed');
 });
 
-test('three-vs-four-way: 3 segments when the passive side closes at once, 4 when it waits, 5 with a reply', { skip }, async () => {
+test('three-vs-four-way: 3 segments when the passive side closes at once, 4 when it waits, 5 with a reply, 3 with a reply sent with MSG_MORE', { skip }, async () => {
   const { trace, t } = await run(threeVsFourWay);
   const who = (s: CapturedSegment, client: string): string => `${s.src === t.addr(client) ? 'c' : 's'}:${flagString(s.flags)}`;
 
@@ -191,7 +191,12 @@ test('three-vs-four-way: 3 segments when the passive side closes at once, 4 when
 
   assert.equal(verdict(trace, '004-a'), 'confirmed');
   assert.equal(verdict(trace, '004-k'), 'confirmed');
-  assert.equal(verdict(trace, '004-l'), 'contradicted');
+  const m = fromFirstFin(t, 'm', 'sm', 'sm armed', 'm done');
+  assert.deepEqual(m.map((s) => who(s, 'm')), ['c:F.', 's:F.', 'c:.'], 'data, FIN and the ACK of the FIN in one segment');
+  assert.equal(m[1]?.length, 10);
+  assert.equal(m[1]?.ack, (m[0]?.seq ?? 0) + 1);
+  assert.deepEqual(obj(t.result('m read')), { bytes: 10, eof: true });
+  assert.equal(verdict(trace, '004-l'), 'confirmed');
 });
 
 test('blocking-write-rtt: a blocking send() returns before the ACK; a blocking recv() of queued data at once', { skip }, async () => {

@@ -29,11 +29,13 @@ export class NetNamespace {
   ) {}
 
   /**
-   * Makes the namespace, brings `lo` up and sets `sysctls` (plus its port range).
+   * Makes the namespace, brings `lo` up and sets `sysctls` (plus its port range: the whole slot, or
+   * its first `localPorts` ports — still inside the slot, so every traced event stays attributable).
    * @throws SysError when a namespace cannot be made (EPERM: not root) or a sysctl cannot be set;
    *   Error when no port slot is free. Nothing is left behind then.
    */
-  static create(sysctls: Record<string, number>): NetNamespace {
+  static create(sysctls: Record<string, number>, localPorts?: number): NetNamespace {
+    if (localPorts !== undefined && (!Number.isInteger(localPorts) || localPorts < 2)) throw new RangeError(`localPorts ${localPorts} is not an integer ≥ 2`);
     resources.hook();
     const name = `tt-${process.pid}-${++counter}`;
     const slot = takePortSlot((process.pid + counter) % SLOT_COUNT);
@@ -47,7 +49,8 @@ export class NetNamespace {
       ns.#slot = slot;
       ns.#unregisterSlot = unregisterSlot;
       setLinkUp(ns.path, 'lo');
-      const all: Record<string, string | number> = { ...sysctls, 'net.ipv4.ip_local_port_range': `${slot.range[0]} ${slot.range[1]}` };
+      const high = localPorts === undefined ? slot.range[1] : Math.min(slot.range[1], slot.range[0] + localPorts - 1);
+      const all: Record<string, string | number> = { ...sysctls, 'net.ipv4.ip_local_port_range': `${slot.range[0]} ${high}` };
       for (const [key, value] of Object.entries(all)) writeNetnsSysctl(ns.path, key, value);
       return ns;
     } catch (e) {

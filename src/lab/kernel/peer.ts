@@ -3,8 +3,10 @@
  * Raw calls go straight to libc through src/sys, so the errno, SIGPIPE and blocking semantics
  * are the C ones the articles describe; `node*` ops use node:net, to show Node's own behaviour.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
-import { socketInodeOfLink } from '../../proc/index.js';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { readNetCountersSync, socketInodeOfLink } from '../../proc/index.js';
 import { errnoName } from '../../tcp/errno.js';
 import net from 'node:net';
 import { formatEndpoint } from '../../tcp/address.js';
@@ -130,11 +132,14 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
       } catch (e) {
         return { ok: false, errno: (e as { errno?: string }).errno ?? 'EINVAL' };
       }
+      if (op.delayAck) setIntOptRaw(fd, LINUX.IPPROTO_TCP, LINUX.TCP_QUICKACK, 0);
       const r = connectRaw(fd, req.address);
       if (r.ok) return { ok: true };
       if (r.errno !== 'EINPROGRESS') return fromSys(r);
       return finishConnect(fd, op.waitMs ?? 1000);
     }
+    case 'connectScan':
+      return connectScan(op.offset, op.tries);
     case 'selfConnect': {
       const fd = newSocket(op.sock, 4, { reuse: true });
       const b = bindRaw(fd, { address: '127.0.0.1', port: 0 });
@@ -173,6 +178,7 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
         }
       }
       const data = op.data !== undefined ? Buffer.from(op.data) : Buffer.alloc(op.bytes ?? 1, 0x78);
+      if (op.defaultSigpipe) return writeFromChild(s.fd, data.toString('latin1'));
       if (op.blocking) {
         // A blocking send() only sleeps while the send buffer has no room; the guard bounds that sleep.
         return blockingCall(s.fd, 'SO_SNDTIMEO', 2000, () => sendRaw(s.fd, data, 0), (n, elapsedMs) => {
@@ -228,7 +234,7 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
           const r = recvRaw(s.fd, 65536, LINUX.MSG_DONTWAIT);
           if (r.ok && r.value.length > 0) continue;
           if (r.ok) {
-            if (reply) sendRaw(s.fd, reply, LINUX.MSG_DONTWAIT);
+            if (reply) sendRaw(s.fd, reply, LINUX.MSG_DONTWAIT | (op.more ? LINUX.MSG_MORE : 0));
             takeSigpipe();
             closeRaw(s.fd);
             s.closed = true;
@@ -262,6 +268,17 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
     }
     case 'info':
       return fromSys(tcpInfoRaw(raw(op.sock).fd), (i) => ({ ...i }));
+    case 'soError':
+      return fromSys(getIntOptRaw(raw(op.sock).fd, LINUX.SOL_SOCKET, LINUX.SO_ERROR), (e) => (e === 0 ? 0 : errnoName(e)));
+    case 'counters': {
+      // /proc/net is this process's namespace: the scenario's own counters.
+      const c = readNetCountersSync();
+      const value: Record<string, number> = {};
+      for (const n of op.names) value[n] = c['TcpExt']?.[n] ?? c['Tcp']?.[n] ?? -1;
+      return { ok: true, value };
+    }
+    case 'acceptLoop':
+      return acceptLoop(raw(op.sock).fd, op.ms);
     case 'limitFds': {
       // RLIMIT_NOFILE bounds descriptor *numbers*, so gaps below the limit would still be handed
       // out: set the limit just above the highest open descriptor, fill every gap with /dev/null,
@@ -326,6 +343,75 @@ function blockingCall<T>(
   setTimeoutOptRaw(fd, guard, 0);
   setNonBlockingRaw(fd, true);
   return result.ok ? result : { ...result, value: { elapsedMs } };
+}
+
+const SIGPIPE_WRITER = fileURLToPath(new URL('./sigpipe-writer.js', import.meta.url));
+
+/** One write by a child holding the socket as descriptor 3, with SIGPIPE's default disposition. */
+function writeFromChild(fd: number, data: string): CallResult {
+  const r = spawnSync(process.execPath, [SIGPIPE_WRITER, data], { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: 3000 });
+  const errno = r.stderr?.toString().trim();
+  return { ok: r.status === 0, ...(errno ? { errno } : {}), value: { code: r.status, signal: r.signal } };
+}
+
+/**
+ * The accept loop of a level-triggered epoll server: wait, accept, again, for `ms`. The epoll
+ * descriptor takes one of the /dev/null fillers' places, so accept() still has none to spare.
+ */
+function acceptLoop(fd: number, ms: number): CallResult {
+  const filler = fillers.pop();
+  if (filler !== undefined) closeRaw(filler);
+  const w = new EpollWatch(fd, ['EPOLLIN']);
+  let wakeups = 0;
+  let accepted = 0;
+  const errors: Record<string, number> = {};
+  const end = Date.now() + ms;
+  try {
+    while (Date.now() < end && wakeups < 1_000_000) {
+      if (w.wait(Math.max(0, end - Date.now())).length === 0) continue;
+      wakeups++;
+      const r = acceptRaw(fd);
+      if (r.ok) {
+        accepted++;
+        closeRaw(r.value.fd);
+      } else errors[r.errno] = (errors[r.errno] ?? 0) + 1;
+    }
+  } finally {
+    w.close();
+    if (filler !== undefined) {
+      const again = openDevNull();
+      if (again.ok) fillers.push(again.fd);
+    }
+  }
+  return { ok: true, value: { wakeups, accepted, errors } };
+}
+
+/**
+ * connect() to 127.0.0.1:(range start + offset), `tries` times, no listener there: which source
+ * port the kernel picks each time, and how often it is the destination port itself (a self-connect).
+ */
+function connectScan(offset: number, tries: number): CallResult {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+  const port = (low ?? 0) + offset;
+  let selfConnects = 0;
+  let refused = 0;
+  const sourcePorts: number[] = [];
+  for (let i = 0; i < tries; i++) {
+    const r = socketRaw(4, true);
+    if (!r.ok) return fromSys(r);
+    const fd = r.value;
+    const c = connectRaw(fd, { address: '127.0.0.1', port });
+    const me = socknameRaw(fd);
+    if (me.ok) sourcePorts.push(me.value.port);
+    const done = c.ok ? { ok: true } : c.errno === 'EINPROGRESS' ? finishConnect(fd, 200) : fromSys(c);
+    if (done.ok) {
+      selfConnects++;
+      // Aborted: no TIME_WAIT holds the port for the next attempt.
+      setLingerRaw(fd, { onoff: true, seconds: 0 });
+    } else if (done.errno === 'ECONNREFUSED') refused++;
+    closeRaw(fd);
+  }
+  return { ok: true, value: { port, tries, selfConnects, refused, sourcePorts } };
 }
 
 function finishConnect(fd: number, waitMs: number): CallResult {

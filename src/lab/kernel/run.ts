@@ -85,7 +85,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   let captureNote: string | null = null;
   let traceNote: string | null = null;
   try {
-    if (useNetns) ns = NetNamespace.create(sysctls);
+    if (useNetns) ns = NetNamespace.create(sysctls, sc.localPorts);
     const nsEnv = ns?.env ?? {};
     if (ns) sentinel = await startSentinel(nsEnv);
     if (opts.capture === false) captureNote = 'packets not captured: capture turned off';

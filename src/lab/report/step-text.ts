@@ -8,12 +8,15 @@ export function stepText(step: Step): string {
     case 'listen':
       return `${who} listen ${step.sock} (backlog ${step.backlog ?? 128}${step.rcvbuf ? `, SO_RCVBUF ${step.rcvbuf}` : ''})`;
     case 'connect':
-      return `${who} connect ${step.sock} → ${step.to}`;
+      return `${who} connect ${step.sock} → ${step.to}${step.delayAck ? ' (TCP_QUICKACK 0: last ACK delayed)' : ''}`;
+    case 'connectScan':
+      return `${who} ${step.tries} × connect ${step.sock} → 127.0.0.1:(range start + ${step.offset}), no listener`;
     case 'selfConnect':
       return `${who} bind + connect ${step.sock} to its own address`;
     case 'accept':
       return `${who} accept ${step.sock} → ${step.into}`;
     case 'write':
+      if (step.defaultSigpipe) return `${who} write ${step.sock} ${JSON.stringify(step.data ?? '')} from a child with SIGPIPE's default disposition`;
       return `${who} ${step.blocking ? 'blocking ' : ''}write ${step.sock} ${step.fill ? 'until the send buffer is full' : step.data !== undefined ? JSON.stringify(step.data) : `${step.bytes} B`}`;
     case 'read':
       return `${who} ${step.peek ? 'peek' : 'read'} ${step.sock}${step.blocking ? ' (blocking)' : step.waitMs ? ` (≤ ${step.waitMs} ms)` : ' (non-blocking)'}`;
@@ -22,7 +25,7 @@ export function stepText(step: Step): string {
     case 'shutdown':
       return `${who} shutdown(${step.sock}, ${step.how})`;
     case 'closeOnEof':
-      return `${who} on EOF on ${step.sock}: ${step.write !== undefined ? `write ${JSON.stringify(step.write)}, then ` : ''}close() at once (armed)`;
+      return `${who} on EOF on ${step.sock}: ${step.write !== undefined ? `write ${JSON.stringify(step.write)}${step.more ? ' (MSG_MORE)' : ''}, then ` : ''}close() at once (armed)`;
     case 'close':
       return `${who} close(${step.sock})`;
     case 'linger':
@@ -33,6 +36,12 @@ export function stepText(step: Step): string {
       return `${who} epoll_wait ${step.sock}`;
     case 'info':
       return `${who} TCP_INFO ${step.sock}`;
+    case 'soError':
+      return `${who} getsockopt(${step.sock}, SO_ERROR)`;
+    case 'counters':
+      return `${who} read ${step.names.join(', ')}`;
+    case 'acceptLoop':
+      return `${who} epoll_wait + accept(${step.sock}) loop for ${step.ms} ms`;
     case 'limitFds':
       return `${who} RLIMIT_NOFILE = open + ${step.spare}`;
     case 'unlimitFds':

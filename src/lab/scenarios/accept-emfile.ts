@@ -1,4 +1,5 @@
 import { actor, judge, scenario, wait } from '../scenario.js';
+import { resultField } from '../trace.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -23,6 +24,8 @@ export default scenario({
     client.connect('c', 'L').as('connected'),
     client.write('c', 'ping'),
     server.accept('L', 's', 100).as('accept fails'),
+    // What an epoll server's loop does meanwhile: level-triggered, the listener stays readable.
+    server.acceptLoop('L', 20).as('busy loop'),
     client.close('c'),
     // Past the ~40 ms delayed ACK of the FIN: the client is in FIN_WAIT2, the queued end in CLOSE_WAIT.
     wait(100, 'waiting in queue'),
@@ -32,6 +35,23 @@ export default scenario({
     server.drain('s', 50).as('read'),
     server.close('s').as('closed'),
     wait(50, 'released'),
+  ],
+  findings: [
+    {
+      id: 'emfile-busy-loop',
+      fact:
+        'While accept() fails EMFILE the connection stays queued, so level-triggered epoll reports the listener readable again and again: a busy loop.',
+      claims: ['001-f'],
+      check: (t) => {
+        const r = t.result('busy loop');
+        const wakeups = Number(resultField(r, 'wakeups') ?? 0);
+        const accepted = Number(resultField(r, 'accepted') ?? 0);
+        const errors = resultField(r, 'errors');
+        if (!r.ok || wakeups === 0 || accepted > 0) return null;
+        const errs = errors && typeof errors === 'object' && !Array.isArray(errors) ? Object.entries(errors).map(([k, v]) => `${String(v)} × ${k}`).join(', ') : 'none';
+        return `in ${(t.step('busy loop').step as { ms?: number }).ms ?? '?'} ms: L readable ${wakeups} times, accept() ${errs}, ${accepted} accepted, L Recv-Q ${t.sock('busy loop', 'L')?.recvQ ?? '?'}`;
+      },
+    },
   ],
   checks: {
     '001-f': (t) => {

@@ -1,6 +1,7 @@
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readBytes, type TraceView } from '../trace.js';
+import { rstReasons } from '../findings.js';
 
 const server = actor('server');
 const client = actor('client');
@@ -15,7 +16,7 @@ const client = actor('client');
  * - `s2` (contrast): nothing unread, but SO_LINGER {1, 0}: the abortive close, RST with an
  *   empty buffer, and no FIN_WAIT / TIME_WAIT left behind on the closing side.
  *
- * Judges 004-e.
+ * Judges 004-e, and 004-h's read (a RST that meets an ESTABLISHED socket: ECONNRESET).
  */
 export default scenario({
   id: 'close-unread-data',
@@ -53,7 +54,16 @@ export default scenario({
     // Would-be FIN_WAIT / TIME_WAIT of s2 would still be in the table here.
     wait(30, 'after abort'),
   ],
+  findings: [rstReasons('close-unread-data')],
   checks: {
+    '004-h': (t) => {
+      const before = t.sock('c1 request queued', 'c1');
+      const rd = t.result('c1 read');
+      return judge(
+        before?.state === 'ESTABLISHED' && rd.errno === 'ECONNRESET',
+        `the part about read(): c1 was ${before?.state ?? 'gone'} when ${t.rstText('s1', 's1 closed')} came, and its read() ${rd.ok ? 'succeeded' : `failed ${rd.errno}`}`,
+      );
+    },
     '004-e': (t) => {
       if (!t.captured) return notCaptured(t, 'FIN or RST cannot be seen');
       const unread = t.sock('c1 request queued', 's1')?.recvQ ?? 0;

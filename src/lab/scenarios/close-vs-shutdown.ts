@@ -1,3 +1,4 @@
+import { timewaitSockets } from '../findings.js';
 import type { CallResult } from '../ops.js';
 import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
 import { readBytes, readEof as isEof, type ObservedSocket, type TraceView } from '../trace.js';
@@ -74,6 +75,7 @@ export default scenario({
     server.close('swr').as('swr closed'),
     wait(30, 'wr torn down'),
   ],
+  findings: [timewaitSockets],
   checks: {
     '002-a': (t) => {
       const rdRead = t.result('rd read');

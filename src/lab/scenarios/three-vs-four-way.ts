@@ -1,6 +1,6 @@
 import { flagString } from '../../tcp/segment.js';
 import type { CapturedSegment } from '../../tcp/segment.js';
-import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
+import { actor, confirmed, judge, notCaptured, scenario, unverified, wait } from '../scenario.js';
 import { readBytes, type TraceView } from '../trace.js';
 
 const server = actor('server');
@@ -16,8 +16,10 @@ const client = actor('client');
  * - `a` (004-a): the server closes 200 ms after the FIN came: by then the delayed ACK has gone
  *   out on its own; four segments.
  * - `l` (004-l): the client uses shutdown(SHUT_WR) (so it can still take data), and the server,
- *   the moment it reads EOF, writes a reply and closes. Does delayed ACK fold the ACK of the FIN,
- *   the data and the server's FIN into one segment (three in all)?
+ *   the moment it reads EOF, writes a reply and closes: the ACK rides on the data, the FIN follows
+ *   apart (finding reply-then-close-segments).
+ * - `m` (004-l constructed): the same, with the reply sent with MSG_MORE, so it is still queued when
+ *   close() runs and `tcp_send_fin()` sets FIN on it: data, FIN and the ACK of the FIN in one segment.
  *
  * "At once" has to be inside the ~40 ms timer, closer than the runner's step-by-step
  * observation can go, so the server arms `closeOnEof` before the client's FIN: its own process
@@ -35,7 +37,7 @@ export default scenario({
   summary:
     'The passive side closes at once on EOF (3 segments: its FIN carries the delayed ACK of the first FIN), or 200 ms ' +
     'later (4 segments: the delayed ACK leaves alone after ~40 ms), or writes a reply and then closes at once (the ACK ' +
-    'rides on the data, but the data and its FIN are separate segments).',
+    'rides on the data, but the data and its FIN are separate segments), or does so with MSG_MORE (data, FIN and ACK in one: 3 segments).',
   actors: ['server', 'client'],
   steps: [
     server.listen('L').as('listen'),
@@ -45,6 +47,8 @@ export default scenario({
     server.accept('L', 'sa').as('sa accepted'),
     client.connect('l', 'L').as('l connected'),
     server.accept('L', 'sl').as('sl accepted'),
+    client.connect('m', 'L').as('m connected'),
+    server.accept('L', 'sm').as('sm accepted'),
     // A request on each connection, read by the server: its delayed-ACK timer is now 40 ms.
     client.write('k', 'request').as('k request'),
     server.read('sk', { waitMs: 100 }).as('sk request read'),
@@ -52,6 +56,8 @@ export default scenario({
     server.read('sa', { waitMs: 100 }).as('sa request read'),
     client.write('l', 'request').as('l request'),
     server.read('sl', { waitMs: 100 }).as('sl request read'),
+    client.write('m', 'request').as('m request'),
+    server.read('sm', { waitMs: 100 }).as('sm request read'),
 
     // 004-k: the server closes within a millisecond of reading EOF.
     server.closeOnEof('sk').as('sk armed'),
@@ -72,6 +78,27 @@ export default scenario({
     wait(80, 'l done'),
     // The half-closed client can still read: the reply, then EOF.
     client.drain('l', 50).as('l read'),
+
+    // 004-l constructed: the reply is sent with MSG_MORE, so it waits in the send queue, and
+    // close() puts its FIN on that very segment (`tcp_send_fin()`), which also ACKs the client's FIN.
+    server.closeOnEof('sm', { write: 'late reply', more: true }).as('sm armed'),
+    client.shutdown('m', 'SHUT_WR').as('m shut'),
+    wait(80, 'm done'),
+    client.drain('m', 50).as('m read'),
+  ],
+  findings: [
+    {
+      id: 'reply-then-close-segments',
+      fact:
+        'Reply-then-close() sends data and FIN apart, unless the data is still queued at close() (MSG_MORE, TCP_CORK): tcp_send_fin() joins them.',
+      claims: ['004-l'],
+      check: (t) => {
+        const l = replyTeardown(t, 'l', 'sl', 'sl armed', 'l done');
+        const m = replyTeardown(t, 'm', 'sm', 'sm armed', 'm done');
+        if (!l || !m) return null;
+        return `plain: ${l}; with MSG_MORE: ${m}`;
+      },
+    },
   ],
   checks: {
     '004-a': (t) => {
@@ -106,24 +133,17 @@ export default scenario({
       );
     },
     '004-l': (t) => {
-      const tear = teardown(t, 'l', 'sl', 'sl armed', 'l done');
+      // A claim about what *can* happen: confirmed by the construction where it happens (m), unverified if it could not be built.
+      const tear = teardown(t, 'm', 'sm', 'sm armed', 'm done');
       if (!tear) return notCaptured(t, 'segments cannot be counted');
       if (!tear.passiveFin) return noPassiveClose(tear);
-      const fromServer = tear.segs.filter((s) => !fromActive(t, 'l', s));
-      const data = fromServer.find((s) => s.length > 0);
-      const dataCarriesAck = data !== undefined && data.ack === tear.finAck;
-      const merged = fromServer.some((s) => s.length > 0 && s.flags.includes('FIN'));
-      const serverFin = fromServer.find((s) => s.flags.includes('FIN'));
-      const dataAcks = data ? tear.segs.filter((s) => fromActive(t, 'l', s) && isPureAck(s) && s.epochMs >= data.epochMs && s.ack === (data.seq ?? 0) + data.length) : [];
-      const ackedBeforeFin = dataAcks.some((s) => serverFin === undefined || s.epochMs < serverFin.epochMs);
-      const rd = t.result('l read');
-      const got = Math.max(0, readBytes(rd));
-      return judge(
-        tear.segs.length === 3,
-        `${tear.text}; ${tear.standaloneAck ? 'a standalone ACK of the FIN was sent' : `no standalone ACK of the FIN${dataCarriesAck ? ': it rode on the data segment' : ''}`}; ` +
-          `${merged ? 'the data and the server FIN left in one segment' : data ? 'but the data and the server FIN left in separate segments' : 'no data segment from the server'}` +
-          `${dataAcks.length > 0 ? `, and the client ACKed the data on its own${ackedBeforeFin ? ' before the FIN came' : ''}` : ''}; the client read ${got} B of reply${states(t, 'l', 'sl', 'l shut', 'l done')}`,
-      );
+      const merged = tear.segs.find((x) => !fromActive(t, 'm', x) && x.length > 0 && x.flags.includes('FIN') && x.ack === tear.finAck);
+      const got = Math.max(0, readBytes(t.result('m read')));
+      const observed =
+        `reply sent with MSG_MORE, then close(): ${tear.text}; ` +
+        `${merged ? `one server segment carried the ${merged.length} B of data, its FIN and the ACK of the client's FIN` : 'no server segment carried data, FIN and the ACK of the FIN together'}` +
+        `${tear.standaloneAck ? '; a standalone ACK of the FIN was sent' : ''}${states(t, 'm', 'sm', 'm shut', 'm done')}; the client read ${got} B of reply`;
+      return merged && tear.segs.length === 3 ? confirmed(observed) : unverified(`could not build it: ${observed}`);
     },
   },
 });
@@ -188,4 +208,13 @@ function states(t: TraceView, active: string, passive: string, from: string, end
   const after = `then the client end is ${t.sock(end, active)?.state ?? 'gone'} in the table`;
   if (a === null || p === null) return ` (${t.trace.env.traceNote ?? 'transitions not traced'}: passing states unseen); ${after}`;
   return `; traced: client ${a}; server ${p}; ${after}`;
+}
+
+/** One phrase for a reply-then-close teardown: its segment count and whether data and FIN shared a segment; null when not captured or not closed. */
+function replyTeardown(t: TraceView, active: string, passive: string, from: string, to: string): string | null {
+  const tear = teardown(t, active, passive, from, to);
+  if (!tear || !tear.passiveFin) return null;
+  const server = tear.segs.filter((x) => !fromActive(t, active, x));
+  const merged = server.some((x) => x.length > 0 && x.flags.includes('FIN'));
+  return `${tear.segs.length} segments, ${merged ? 'data and FIN in one' : 'data and FIN apart'} (${server.map((x) => `${flagString(x.flags)}${x.length ? ` ${x.length} B` : ''}`).join(', ')})`;
 }

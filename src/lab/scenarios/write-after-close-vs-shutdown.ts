@@ -1,6 +1,7 @@
 import type { CallResult } from '../ops.js';
-import { actor, judge, notCaptured, scenario, wait } from '../scenario.js';
-import { readBytes, readEof as eof } from '../trace.js';
+import { rstReasons } from '../findings.js';
+import { actor, confirmed, contradicted, judge, notCaptured, partly, scenario, wait } from '../scenario.js';
+import { readBytes, readEof as eof, resultField } from '../trace.js';
 
 const active = actor('active');
 const passive = actor('passive');
@@ -18,7 +19,7 @@ const passive = actor('passive');
  * - `b`: the active side shutdown(SHUT_WR)s. The passive side reads EOF and writes twice; the
  *   active side then reads what was written (003-e, 004-i).
  *
- * Judges 004-g, 004-h, 004-i, 003-e.
+ * Judges 004-g, 004-h (by parts: read, and a default-disposition writer killed by SIGPIPE), 004-i, 003-e.
  */
 export default scenario({
   id: 'write-after-close-vs-shutdown',
@@ -49,8 +50,12 @@ export default scenario({
     passive.write('pa', 'one').as('pa write 1'),
     // Loopback answers at once; this pause only makes sure the RST is in before the next call.
     wait(30, 'pa after write 1'),
+    // The error the RST left on pa in CLOSE_WAIT (reading it clears it; the next write fails all the same).
+    passive.soError('pa').as('pa SO_ERROR'),
     passive.write('pa', 'two').as('pa write 2'),
     passive.read('pa').as('pa read'),
+    // The same write from a process with SIGPIPE's default disposition, as a C program has it.
+    passive.defaultSigpipeWrite('pa', 'three').as('pa write by C'),
 
     // Connection r: read EOF, write, then read twice with no second write (004-h's read).
     passive.read('pr', { waitMs: 200 }).as('pr eof'),
@@ -67,6 +72,22 @@ export default scenario({
     // Past the delayed-ACK timer: whatever ACKs the active kernel sends for the data are out.
     wait(80, 'pb written'),
     active.drain('b', 100).as('b read'),
+  ],
+  findings: [
+    rstReasons('write-after-close-vs-shutdown'),
+    {
+      id: 'so-error-close-wait',
+      fact: 'A RST that meets a socket in CLOSE_WAIT leaves EPIPE on it, not ECONNRESET (tcp_reset()).',
+      claims: ['004-h'],
+      check: (t) => {
+        const so = t.result('pa SO_ERROR');
+        const state = t.sock('pa eof', 'pa')?.state;
+        const errs = (t.trace.errors ?? []).filter((e) => e.socket === 'pa').map((e) => e.errno ?? String(e.error));
+        if (!so.ok || so.value === 0 || so.value === undefined) return null;
+        return `pa ${state ?? 'gone'} got ${t.rstText('a', 'pa write 1', 'pa after write 1')}: SO_ERROR → ${String(so.value)}` +
+          `${t.trace.errors === null ? '' : `, traced error ${errs.length ? errs.join(', ') : 'none'}`}`;
+      },
+    },
   ],
   checks: {
     '004-g': (t) => {
@@ -91,6 +112,8 @@ export default scenario({
       );
     },
     '004-h': (t) => {
+      const byC = t.result('pa write by C');
+      const killed = resultField(byC, 'signal') === 'SIGPIPE';
       const w2 = t.result('pa write 2');
       const after = [t.result('pr read 1'), t.result('pr read 2'), t.result('pa read')];
       const txt = (r: CallResult): string => (r.ok ? (eof(r) ? '0 (EOF)' : `${JSON.stringify(r.value)}`) : r.errno ?? 'failed');
@@ -98,8 +121,11 @@ export default scenario({
       const pa = t.sock('pa after write 1', 'pa');
       const rsts = t.rstsSent('a', 'pa write 1', 'pa after write 1');
       const rstWords = rsts === null || rsts.length === 0 ? 'RST' : rsts.join(', ');
-      return judge(
-        reset && !w2.ok && w2.sigpipe === true,
+      const sigpipe = !w2.ok && w2.sigpipe === true && killed;
+      const verdict = reset && sigpipe ? confirmed : !reset && !sigpipe ? contradicted : partly;
+      return verdict(
+        `${reset ? 'ECONNRESET on read holds' : 'the read part does not hold here'}; ${sigpipe ? 'the SIGPIPE part holds' : 'the SIGPIPE part does not hold'}: ` +
+        `a process with SIGPIPE's default disposition writing to pa ${killed ? 'was killed by SIGPIPE' : `was not killed (${byC.ok ? 'write ok' : byC.errno ?? 'failed'}, exit ${JSON.stringify(byC.value ?? null)})`}; ` +
         `after ${rsts === null ? 'the RST (unseen: packets not captured, RSTs not traced)' : rsts.length === 0 ? 'the first write (no RST seen)' : `the ${rstWords}`}, passive end ${pa?.state ?? 'gone'}${pa && !pa.inTable ? ', gone from the table' : ''}: write() fails ${w2.ok ? 'not at all' : w2.errno}${w2.sigpipe ? ' + SIGPIPE' : ' without SIGPIPE'}, ` +
           `read() returns ${txt(after[0] as CallResult)} then ${txt(after[1] as CallResult)} (and ${txt(after[2] as CallResult)} after the failed write)` +
           (reset ? '' : `: never ECONNRESET${t.sock('pa eof', 'pa')?.state === 'CLOSE_WAIT' ? ', the FIN was in first (pa CLOSE_WAIT before the write), so read() reports EOF' : ''}${!w2.ok && w2.errno === 'EPIPE' ? ' and the reset surfaces as EPIPE on write' : ''}`),

@@ -4,9 +4,10 @@ import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
 import { isRoot } from '../lab/kernel/netns.js';
-import { DEFAULT_WIDTH, renderTrace, TIMELINE_LEGEND, timeline, verdictWord, wrap } from '../lab/report/text.js';
+import { DEFAULT_WIDTH, renderTrace, TIMELINE_LEGEND, timeline, timelineHeader, verdictWord, wrap } from '../lab/report/text.js';
 import { standardOutput } from './output.js';
 import { runLab, uncoveredClaims, type LabResult } from '../lab/run-lab.js';
+import type { ScenarioFinding } from '../lab/judge/index.js';
 
 export interface LabCommandOptions {
   list?: boolean;
@@ -143,15 +144,24 @@ function humanReport(r: LabResult, full: boolean, width: number): string {
   // Summary first: one line per claim, its verdict coloured, the findings of its scenarios beneath.
   out.push(pc.bold('━━ claims'));
   for (const c of r.claims) {
+    // Notes that point at a finding name it at the end of the evidence (its fact and evidence are
+    // in the findings section); other notes are printed whole beneath.
+    const refs = c.notes.filter((n) => n.startsWith('finding ')).map((n) => n.split(' ')[1] ?? n);
+    const see = refs.length > 0 ? ` (see finding${refs.length > 1 ? 's' : ''} ${refs.join(', ')})` : '';
     const head = `  ${c.claim} ${c.verdict}: `;
-    out.push(...block(`  ${pc.bold(c.claim)} ${verdictWord(c.verdict)}: `, c.observed, width, 8, head.length));
-    if (c.findings.length > 1 || (c.findings.length === 1 && c.findings[0]?.observed !== c.observed)) {
-      for (const f of c.findings) {
+    if (c.findings.length > 1) {
+      // Several scenarios judged it: the first one's finding shares the claim's line, the others follow.
+      const [firstFinding, ...rest] = c.findings as [ScenarioFinding, ...ScenarioFinding[]];
+      const lead = `${head}${firstFinding.scenario} ${firstFinding.verdict}: `;
+      out.push(...block(`  ${pc.bold(c.claim)} ${verdictWord(c.verdict)}: ${pc.dim(firstFinding.scenario)} ${verdictWord(firstFinding.verdict)}: `, firstFinding.observed, width, 10, lead.length));
+      rest.forEach((f, i) => {
         const fh = `      ${f.scenario} ${f.verdict}: `;
-        out.push(...block(`      ${pc.dim(f.scenario)} ${verdictWord(f.verdict)}: `, f.observed, width, 10, fh.length));
-      }
+        out.push(...block(`      ${pc.dim(f.scenario)} ${verdictWord(f.verdict)}: `, `${f.observed}${i === rest.length - 1 ? see : ''}`, width, 10, fh.length));
+      });
+    } else {
+      out.push(...block(`  ${pc.bold(c.claim)} ${verdictWord(c.verdict)}: `, `${c.observed}${see}`, width, 8, head.length));
     }
-    for (const n of c.notes) out.push(...block(`      ${pc.cyan('note')}: `, n, width, 10, 12));
+    for (const n of c.notes.filter((x) => !x.startsWith('finding '))) out.push(...block(`      ${pc.cyan('note')}: `, n, width, 10, 12));
   }
   const count = (k: string): number => r.claims.filter((c) => c.verdict === k).length;
   const skipped = r.outcomes.filter((o) => o.status === 'skipped');
@@ -164,10 +174,10 @@ function humanReport(r: LabResult, full: boolean, width: number): string {
   const kernels = new Set(r.outcomes.flatMap((o) => (o.status === 'ran' ? [o.trace.env.kernel] : [])));
   const kernel = kernels.size === 1 ? [...kernels][0] : undefined;
   if (kernel !== undefined) out.push(`  every scenario ran on kernel ${kernel}`);
-  out.push(...block('  ', TIMELINE_LEGEND, width, 2).map((l) => pc.dim(l)), '');
+  out.push(...block('  ', TIMELINE_LEGEND, width, 2).map((l) => pc.dim(l)), timelineHeader(width), '');
   for (const o of r.outcomes) {
     // No blank line between scenarios: each starts with its ━━ title.
-    if (o.status === 'ran') out.push(renderTrace(o.trace, { width, kernelShown: kernel !== undefined }));
+    if (o.status === 'ran') out.push(renderTrace(o.trace, { width, kernelShown: kernel !== undefined, headerShown: true }));
     if (o.status === 'failed') out.push(pc.red(pc.bold(`━━ ${o.scenario} FAILED`)), ...(o.steps?.length ? [timeline(o.steps)] : []), ...block('   ', o.error, width, 3));
   }
   if (r.findings.length > 0) {

@@ -42,7 +42,7 @@ export async function runLab(
   scenarios: readonly Scenario[],
   opts: KernelRunOptions & { progress?: LabProgress; concurrency?: number; allClaims?: boolean } = {},
 ): Promise<LabResult> {
-  const started = Date.now();
+  const started = performance.now();
   const outcomes: ScenarioOutcome[] = new Array<ScenarioOutcome>(scenarios.length);
   // Each scenario has its own namespace, so a few can run at once without seeing each other;
   // most of a scenario's time is waiting for kernel timers, not CPU.
@@ -81,7 +81,7 @@ export async function runLab(
     notes,
     why,
   );
-  return { outcomes, verdicts, unjudged, claims, findings, durationMs: Date.now() - started };
+  return { outcomes, verdicts, unjudged, claims, findings, durationMs: Math.round(performance.now() - started) };
 }
 
 async function runOne(sc: Scenario, opts: KernelRunOptions & { progress?: LabProgress }): Promise<ScenarioOutcome> {

@@ -336,7 +336,7 @@ export function segmentWords(s: CapturedSegment): string {
 /**
  * The scenario's name for the socket whose own end is `local` and whose peer is `remote`: a named
  * socket, `~x` for the far end of a named `x`, or `null`. A listener (no peer, remote a wildcard)
- * is found by its local address alone.
+ * is found by its local address alone, and so is a socket only ever seen unconnected (SYN_SENT).
  */
 export function socketLabel(local: string, remote: string, addresses: Readonly<Record<string, string>>, remotes: Readonly<Record<string, string>>): string | null {
   const names = Object.keys(addresses);
@@ -344,6 +344,12 @@ export function socketLabel(local: string, remote: string, addresses: Readonly<R
   if (own) return own;
   const far = names.find((n) => addresses[n] === remote && remotes[n] === local);
   if (far) return `~${far}`;
-  if (/^(0\.0\.0\.0|\[::\]):0$/.test(remote)) return names.find((n) => addresses[n] === local && remotes[n] === undefined) ?? null;
-  return null;
+  const unconnected = names.find((n) => addresses[n] === local && remotes[n] === undefined);
+  if (unconnected === undefined) return null;
+  if (/^(0\.0\.0\.0|\[::\]):0$/.test(remote)) return unconnected;
+  // A socket the snapshots only saw unconnected (SYN_SENT: getpeername() fails ENOTCONN) is it,
+  // unless that name is a listener (others connect to its address): then this is one of its
+  // children that has no name of its own.
+  const isListener = Object.values(remotes).includes(local);
+  return isListener ? null : unconnected;
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { CATALOGUE, findScenario } from '../../src/lab/catalogue.js';
 import { judgeTrace, notesAndFindings } from '../../src/lab/judge/index.js';
 import { renderTrace } from '../../src/lab/report/text.js';
-import type { Trace } from '../../src/lab/trace.js';
+import { socketLabel, type Trace } from '../../src/lab/trace.js';
 import { recorded } from './helpers.js';
 
 
@@ -256,4 +256,27 @@ test('004-o takes CLOSING from the traced transitions: moved to the other end, t
   untraced.transitions = null;
   untraced.env.traceNote = 'transitions not traced: not root';
   assert.match(verdictOf(untraced, '004-o').observed, /seen in snapshots \(transitions not traced: not root\): c ESTABLISHED → FIN_WAIT1 → CLOSING → TIME_WAIT/);
+});
+
+test('full-backlog on 001-a: the backlog is a limit stated in the evidence, not a contradiction; no handshake completed would be one', () => {
+  const trace = recorded('full-backlog');
+  const v = verdictOf(trace, '001-a');
+  assert.equal(v.verdict, 'confirmed');
+  assert.match(v.observed, /c SYN_SENT/);
+  for (const name of ['a', 'b']) {
+    const s = trace.steps.find((x) => x.label === 'third')?.after.sockets.find((x) => x.label === name);
+    assert.ok(s);
+    s.state = 'SYN_SENT';
+  }
+  assert.equal(verdictOf(trace, '001-a').verdict, 'contradicted');
+});
+
+test('socketLabel: own tuple, far end, listener by its address, a socket seen only in SYN_SENT by its local address', () => {
+  const addresses = { L: '127.0.0.1:80', c: '127.0.0.1:5000', d: '127.0.0.1:5001' };
+  const remotes = { c: '127.0.0.1:80' };
+  assert.equal(socketLabel('127.0.0.1:5000', '127.0.0.1:80', addresses, remotes), 'c');
+  assert.equal(socketLabel('127.0.0.1:80', '127.0.0.1:5000', addresses, remotes), '~c');
+  assert.equal(socketLabel('127.0.0.1:80', '0.0.0.0:0', addresses, remotes), 'L');
+  assert.equal(socketLabel('127.0.0.1:5001', '127.0.0.1:80', addresses, remotes), 'd');
+  assert.equal(socketLabel('127.0.0.1:80', '127.0.0.1:5001', addresses, remotes), null, "a listener's unnamed child is not the listener");
 });

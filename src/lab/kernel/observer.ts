@@ -49,6 +49,7 @@ export interface ObserveContext {
   endpoints: Set<string> | null;
   actorsByPid: Map<number, string>;
   names: SocketNames;
+  /** performance.now() at which the steps began: snapshot times count from it (monotonic, unlike Date.now()). */
   startedAt: number;
 }
 
@@ -58,7 +59,7 @@ export interface ObserveContext {
  * table (state CLOSE, from TCP_INFO).
  */
 export async function observe(ctx: ObserveContext, held: Map<string, HeldSocket[]>): Promise<Snapshot> {
-  const atMs = Date.now() - ctx.startedAt;
+  const atMs = Math.round(performance.now() - ctx.startedAt);
   const allHeld = [...held.values()].flat();
   ctx.names.learn(allHeld);
   let rows = await readTcpTables(ctx.netnsPid !== null ? { pid: ctx.netnsPid } : {});

@@ -76,7 +76,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   }
   if (sc.needsPidfd && !root) throw new ScenarioSkipped(sc.id, 'needs pidfd_getfd on another process (root or CAP_SYS_PTRACE)');
 
-  const started = Date.now();
+  const started = performance.now();
   const peers = new Map<string, PeerProcess>();
   let ns: NetNamespace | null = null;
   let sentinel: number | null = null;
@@ -128,10 +128,10 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     // transition caused by a step can never be counted in the next one.
     const stepStarts: number[] = [];
     // Step times count from the first step, not from the set-up (namespace, processes, capture).
-    const stepsStarted = Date.now();
+    const stepsStarted = performance.now();
     ctx.startedAt = stepsStarted;
     for (const [index, step] of sc.steps.entries()) {
-      const t0 = Date.now();
+      const t0 = performance.now();
       const t0Epoch = epochMsNow();
       stepStarts.push(t0Epoch);
       let outcome: Awaited<ReturnType<typeof perform>>;
@@ -149,9 +149,9 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         step: stripFunctions(step),
         text: stepText(step),
         result,
-        startMs: t0 - stepsStarted,
+        startMs: Math.round(t0 - stepsStarted),
         startEpochMs: t0Epoch,
-        durationMs: Date.now() - t0,
+        durationMs: Math.round(performance.now() - t0),
         after,
         ...(watched ? { watched } : {}),
         segments: [],
@@ -206,7 +206,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       verdicts: [],
       notes: [],
       findings: [],
-      durationMs: Date.now() - started,
+      durationMs: Math.round(performance.now() - started),
     };
     trace.verdicts = judgeTrace(sc, trace);
     Object.assign(trace, notesAndFindings(sc, trace));
@@ -261,8 +261,8 @@ async function perform(
       return { result: { ok: true } };
     }
     const pics: Snapshot[] = [];
-    const end = Date.now() + step.ms;
-    while (Date.now() < end) {
+    const end = performance.now() + step.ms;
+    while (performance.now() < end) {
       const pic = await snapshot();
       const last = pics.at(-1);
       if (!last || !samePicture(last, pic)) pics.push(pic);

@@ -40,13 +40,19 @@ export interface DiagramOptions {
    * its own line. Default false.
    */
   compact?: boolean;
+  /**
+   * With `compact`: a pure ACK of data or a FIN that is the connection's very next segment is
+   * folded onto that segment's line when it came within this many ms, its delay written there
+   * (`ACKed 41.6 ms later`). Default 1 (only ACKs sent at once).
+   */
+  foldAckMs?: number;
 }
 
 /** Within this many ms an ACK of data counts as "at once" (not delayed) for the compact diagram. */
 const AT_ONCE_MS = 1;
 
 /** Which segments a compact diagram folds: `handshake` starts a plain three-way handshake; `acked` is data whose pure ACK follows at once. */
-function foldings(segments: readonly Segment[]): Map<number, 'handshake' | 'acked'> {
+function foldings(segments: readonly Segment[], foldAckMs: number): Map<number, 'handshake' | 'acked'> {
   const out = new Map<number, 'handshake' | 'acked'>();
   const is = (s: Segment | undefined, flags: string): boolean => s !== undefined && flagString(s.flags) === flags;
   for (let i = 0; i < segments.length; i++) {
@@ -60,7 +66,7 @@ function foldings(segments: readonly Segment[]): Map<number, 'handshake' | 'acke
     // Data or a FIN, and the pure ACK of exactly it, sent back at once (no delayed ACK).
     const consumed = a ? a.length + (a.flags.includes('FIN') ? 1 : 0) : 0;
     if (a && b && consumed > 0 && !a.flags.includes('SYN') && !a.flags.includes('RST') && a.seq !== null && is(b, '.') && b.length === 0 && b.src === a.dst && b.dst === a.src && a.src !== a.dst &&
-      b.ack === (a.seq + consumed) % TWO32 && b.timeMs - a.timeMs <= AT_ONCE_MS && b.window !== 0) {
+      b.ack === (a.seq + consumed) % TWO32 && b.timeMs - a.timeMs <= foldAckMs && b.window !== 0) {
       out.set(i, 'acked');
       i += 1;
     }
@@ -140,8 +146,14 @@ export function renderSequenceDiagram(segments: readonly Segment[], ends: Diagra
     return lines.join('\n') + '\n';
   }
 
-  const folded = opts.compact ? foldings(segments) : new Map<number, 'handshake' | 'acked'>();
-  for (const [i, kind] of folded) labels[i] = kind === 'handshake' ? 'handshake: S, S. ack 1, . ack 1' : `${labels[i]}, ACKed at once`;
+  const folded = opts.compact ? foldings(segments, opts.foldAckMs ?? AT_ONCE_MS) : new Map<number, 'handshake' | 'acked'>();
+  for (const [i, kind] of folded) {
+    if (kind === 'handshake') labels[i] = 'handshake: S, S. ack 1, . ack 1';
+    else {
+      const delay = (segments[i + 1] as Segment).timeMs - (segments[i] as Segment).timeMs;
+      labels[i] = `${labels[i]}, ACKed ${delay <= AT_ONCE_MS ? 'at once' : `${delay.toFixed(1)} ms later`}`;
+    }
+  }
   // Arrow body between the lifelines: `----- label ----->` needs label + 11 characters.
   const longest = Math.max(0, ...labels.map((l) => l.length));
   const body = Math.max(width - barCol - 2, longest + 11, 20);

@@ -8,6 +8,7 @@ import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict, VerdictKind } from '../scenario.js';
 import type { ObservedSocket, StepRecord, Trace } from '../trace.js';
 import { groupByConnection, renderSequenceDiagram, defaultEnds, type DiagramEnds } from './diagram.js';
+import { flagString } from '../../tcp/segment.js';
 
 /** Columns of the report by default. */
 export const DEFAULT_WIDTH = 120;
@@ -100,6 +101,8 @@ export interface ReportOptions {
   width?: number;
   /** The kernel release is printed once above (the whole run's), not per scenario. */
   kernelShown?: boolean;
+  /** The timeline's column heads are printed once above (with the legend), not per scenario. */
+  headerShown?: boolean;
 }
 
 /** The full report of one scenario: summary, compact timeline, packets, and what it judged. */
@@ -109,14 +112,12 @@ export function renderTrace(t: Trace, opts: ReportOptions = {}): string {
   const title = `━━ ${t.scenario}  (article ${t.article})  `;
   out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + wrap(t.title, width, 3, title.length).join('\n'));
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
-  const actors = Object.entries(t.env.actors).map(([name, a]) => `${name} ${a.pid}`).join(', ');
-  const where = `[${opts.kernelShown ? '' : `kernel ${t.env.kernel}, `}${t.env.netns ? '' : 'host namespace, '}${sysctls ? `${sysctls}, ` : ''}${t.durationMs} ms; pids: ${actors}]`;
-  out.push(wrap(`${t.summary ?? ''} ${where}`, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n'));
-  out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name])), t, width));
+  const env = [opts.kernelShown ? '' : `kernel ${t.env.kernel}`, t.env.netns ? '' : 'host namespace', sysctls].filter(Boolean).join(', ');
+  out.push(wrap(`${t.summary ?? ''}${env ? ` [${env}]` : ''}`, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n'));
+  out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name])), t, width, opts.headerShown !== true));
   for (const note of [t.env.captureNote, t.env.traceNote]) if (note) out.push(pc.yellow(wrap(note, width, 4, 2).map((l, i) => (i === 0 ? `  ${l}` : l)).join('\n')));
   const pk = packets(t);
   if (pk) out.push(pk);
-  for (const f of t.findings ?? []) out.push(...wrap(`finding ${f.id}: ${f.evidence}`, width, 4, 2).map((l, i) => (i === 0 ? `  ${l}` : l)));
   return out.join('\n');
 }
 
@@ -142,26 +143,24 @@ export function timeline(
   actorsByPid: ReadonlyMap<number, string> = new Map(),
   events: Pick<Trace, 'transitions' | 'resets'> = { transitions: null, resets: null },
   width = DEFAULT_WIDTH,
+  header = true,
 ): string {
   const stepWidth = Math.max(COLS.step, COLS.step + width - DEFAULT_WIDTH);
-  const head = [
-    cell('#', COLS.index, 'right'),
-    cell('ms', COLS.ms, 'right'),
-    cell('step → result (ok unless shown)', stepWidth),
-    cell('socket', COLS.socket),
-    cell('state', COLS.state),
-    cell('RecvQ', COLS.recvQ, 'right'),
-    cell('SendQ', COLS.sendQ, 'right'),
-    cell('owner', COLS.owner),
-    'timer',
-  ].join(' ');
-  const lines: string[] = [pc.cyan(` ${head}`.trimEnd())];
+  const lines: string[] = header ? [timelineHeader(width)] : [];
   let before = new Map<string, string>();
   let beforeTuples = new Map<string, string>();
   for (const s of steps) {
     const now = new Map(s.after.sockets.map((x) => [x.label, rowKey(x)]));
     const tuples = new Map(s.after.sockets.map((x) => [x.label, `${x.local}>${x.remote}`]));
-    const changed = s.after.sockets.filter((x) => before.get(x.label) !== now.get(x.label));
+    // A listener whose accept queue only grew or shrank is not repeated (each queued connection
+    // has its own ~x row), unless the queue is full: then the count itself is the news.
+    const listenerQueueOnly = (x: ObservedSocket): boolean => {
+      const was = before.get(x.label)?.split('|');
+      const is = now.get(x.label)?.split('|');
+      return x.state === 'LISTEN' && was !== undefined && is !== undefined && x.recvQ < x.sendQ &&
+        was.filter((_, i) => i !== 2).join('|') === is.filter((_, i) => i !== 2).join('|');
+    };
+    const changed = s.after.sockets.filter((x) => before.get(x.label) !== now.get(x.label) && !listenerQueueOnly(x));
     // Gone: no socket with that 4-tuple is left (a queued `~c` accepted as `s` is renamed, not gone).
     const present = new Set(tuples.values());
     const gone = [...beforeTuples].filter(([label, tuple]) => !now.has(label) && !present.has(tuple)).map(([label]) => label);
@@ -184,7 +183,8 @@ export function timeline(
         cell(ownerText(x, actorsByPid), COLS.owner),
         timerText(x),
       ].join(' ')),
-      ...gone.map((label) => [cell(label, COLS.socket), cell('gone', COLS.state)].join(' ')),
+      // Every socket that left the table in this step, on one row.
+      ...(gone.length > 0 ? wrap(`${gone.join(' ')} gone`, COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5, 0, 0) : []),
     ];
     // A pause during which nothing changed and the kernel did nothing says nothing: not listed
     // (the step numbers show the gap).
@@ -214,12 +214,32 @@ export function timeline(
   return lines.join('\n');
 }
 
+/** The timeline's column heads (printed once above a whole run's timelines). */
+export function timelineHeader(width = DEFAULT_WIDTH): string {
+  const stepWidth = Math.max(COLS.step, COLS.step + width - DEFAULT_WIDTH);
+  const head = [
+    cell('#', COLS.index, 'right'),
+    cell('ms', COLS.ms, 'right'),
+    cell('step → result (ok unless shown)', stepWidth),
+    cell('socket', COLS.socket),
+    cell('state', COLS.state),
+    cell('RecvQ', COLS.recvQ, 'right'),
+    cell('SendQ', COLS.sendQ, 'right'),
+    cell('owner', COLS.owner),
+    'timer',
+  ].join(' ');
+  return pc.cyan(` ${head}`.trimEnd());
+}
+
 /** How the timelines read; printed once above them. */
 export const TIMELINE_LEGEND =
   '~x = the far end of x; * = held by a process but gone from /proc/net/tcp (state from TCP_INFO); a socket is listed ' +
-  'when its state, queues, owner or timer changed; magenta lines are what the tracepoints saw during the step that the ' +
+  'when its state, queues, owner or timer changed (a listener whose accept queue only grew or shrank, short of full, is ' +
+  'not: each queued connection has its own ~x row); magenta lines are what the tracepoints saw during the step that the ' +
   'rows do not show: passing states and RSTs with the kernel\'s reason (not repeated: every connect() passing SYN_SENT ' +
-  'and every accepted connection SYN_RECV on the way to ESTABLISHED); a wait during which nothing changed is not listed';
+  'and every accepted connection SYN_RECV on the way to ESTABLISHED, an active close ESTABLISHED→FIN_WAIT1→FIN_WAIT2 ' +
+  'completed into the TIME_WAIT (or FIN_WAIT2) timewait socket its row shows, a passive close CLOSE_WAIT→LAST_ACK→CLOSE ' +
+  'completed); a wait during which nothing changed is not listed';
 
 /** A socket's kernel timer in a few characters: `time_wait 59.9s`, `probe 0.2s` (zero-window probe). */
 function timerText(x: ObservedSocket): string {
@@ -256,6 +276,11 @@ export function kernelEvents(
     const path = states.join('→');
     // Every connect() passes SYN_SENT and every accepted child SYN_RECV: said once in the legend.
     if (path === 'CLOSE→SYN_SENT→ESTABLISHED' || path === 'LISTEN→SYN_RECV→ESTABLISHED') return false;
+    // A whole active close ending in the timewait socket the row shows, or a whole passive close
+    // ending with the socket gone: said once in the legend.
+    const after = stateAfter(socket);
+    if (path.endsWith('ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE') && (after === 'TIME_WAIT' || after === 'FIN_WAIT2')) return false;
+    if (path.endsWith('CLOSE_WAIT→LAST_ACK→CLOSE') && after === undefined) return false;
     const was = stateBefore(socket) ?? 'CLOSE'; // a socket new in this step was CLOSE
     if (states.length !== 2 || states[0] !== was) return true;
     // The snapshot shows the new state, or (for → CLOSE) that the socket left the table.
@@ -280,12 +305,23 @@ function packets(t: Trace): string {
     const far = Object.keys(t.addresses).find((n) => t.addresses[n] === remote && t.remotes[n] === local);
     return far ? `~${far}` : fallback;
   };
+  // A connection whose exchange has the very shape of one drawn before (same segments, same
+  // directions, numbers and RST reasons; only the times differ) is named, not drawn again.
+  const drawn = new Map<string, string>();
+  const first = t.segments[0];
   for (const segs of groupByConnection(t.segments).values()) {
     const ends: DiagramEnds = defaultEnds(segs);
     ends.left.label = nameOf(ends.left.address, ends.right.address, ends.left.label);
     ends.right.label = nameOf(ends.right.address, ends.left.address, ends.right.label);
-    const first = t.segments[0];
-    out.push(renderSequenceDiagram(segs, ends, { decimals: 1, compact: true, ...(first ? { originMs: first.timeMs } : {}) }).trimEnd().replace(/^/gm, '   '));
+    const shape = segs.map((x) => `${x.src === ends.left.address ? '>' : '<'}${flagString(x.flags)} ${x.seq} ${x.ack} ${x.length} ${x.rstReason ?? ''}`).join(';');
+    const same = drawn.get(shape);
+    const at = (segs[0]?.timeMs ?? 0) - (first?.timeMs ?? 0);
+    if (same !== undefined) {
+      out.push(...wrap(`${ends.left.label} ⇄ ${ends.right.label}: the same ${segs.length} segments as ${same}, from ${at.toFixed(1)} ms`, DEFAULT_WIDTH, 9, 5).map((l, i) => (i === 0 ? `     ${l}` : l)));
+      continue;
+    }
+    drawn.set(shape, `${ends.left.label} ⇄ ${ends.right.label}`);
+    out.push(renderSequenceDiagram(segs, ends, { decimals: 1, compact: true, foldAckMs: Infinity, ...(first ? { originMs: first.timeMs } : {}) }).trimEnd().replace(/^/gm, '   '));
   }
   return out.join('\n');
 }

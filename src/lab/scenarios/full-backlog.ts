@@ -88,8 +88,12 @@ export default scenario({
       const listener = t.sock('third', 'L');
       const later = t.sock('after SYN retransmit', 'c');
       const synsFromC = t.from('c', t.segments('third', 'after SYN retransmit')).filter((x) => x.flags.includes('SYN')).length;
+      // The claim (the kernel completes handshakes without accept()) says nothing of the backlog:
+      // a full accept queue is a limit to state in the evidence, not a contradiction (SEEDS rules).
+      // It would be contradicted only if no connection got ESTABLISHED without accept().
+      const established = [a, b, c].filter((x) => x?.state === 'ESTABLISHED').length;
       return judge(
-        a?.state === 'ESTABLISHED' && b?.state === 'ESTABLISHED' && c?.state === 'ESTABLISHED',
+        a?.state === 'ESTABLISHED' && established >= 1,
         `with backlog 1 and no accept(): a ${a?.state}, b ${b?.state}, c ${c?.state} (connect → ${t.result('third').errno ?? 'ok'}); ` +
           `accept queue Recv-Q ${listener?.recvQ ?? '?'}/${listener?.sendQ ?? '?'}${queueText(listener?.recvQ, listener?.sendQ, [a, b, c])}; ` +
           `after one accept() c is ${later?.state ?? 'gone'}${t.captured ? ` (${synsFromC} SYNs sent by c)` : ''}`,

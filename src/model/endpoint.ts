@@ -663,8 +663,9 @@ export class Endpoint {
   /** `tcp_cleanup_rbuf()`: a read that at least doubles a small advertised window sends an update. */
   #cleanupRbuf(): void {
     if (this.rcvShutdown || this.state === 'CLOSE') return;
-    const now = this.#window();
-    if (2 * this.lastWindow <= this.rcvbuf && now >= 2 * this.lastWindow) this.sendAck();
+    const open = Math.max(0, this.rcvWup + this.lastWindow - this.rcvNxt); // tcp_receive_window()
+    const next = this.#window();
+    if (2 * open <= this.rcvbuf && next > 0 && next >= 2 * open) this.sendAck();
   }
 
   /**

@@ -568,6 +568,15 @@ export class Process {
     return { ok: true };
   }
 
+  /** SO_RCVBUF, bytes: bounds unread data and so the advertised window; a listener passes it to its children. */
+  setRcvbuf(fd: number, bytes: number): CallResult {
+    const ep = this.#get(fd);
+    if (typeof ep === 'string') return fail(ep);
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) return fail('EINVAL');
+    ep.rcvbuf = bytes;
+    return { ok: true };
+  }
+
   /** close(2): the endpoint closes when no other descriptor (in any process) holds it. */
   close(fd: number): CallResult {
     const ep = this.#get(fd);

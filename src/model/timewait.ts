@@ -44,9 +44,9 @@ export class TimewaitSock {
   /**
    * `tcp_timewait_state_process()` (net/ipv4/tcp_minisocks.c). In FIN_WAIT2: a RST kills; new
    * data is answered with a RST (TCP_TIMEWAIT_SOCKET); the FIN at rcv_nxt moves to TIME_WAIT
-   * (ACKed, timer restarted at 60 s); duplicates are dropped. In TIME_WAIT: a RST kills (RFC
-   * 1337's hazard, as Linux does by default); a new SYN kills so a listener may take it; anything
-   * else is ACKed (RFC 9293 §3.10.7.4), a FIN restarting the 60 s.
+   * (ACKed, timer restarted at 60 s); duplicates are dropped. In TIME_WAIT: a RST at rcv_nxt kills
+   * (RFC 1337's hazard, as Linux does by default); a new SYN kills so a listener may take it;
+   * anything else is ACKed (RFC 9293 §3.10.7.4), an ACK-bearing one restarting the 60 s.
    */
   process(seg: WireSegment): { verdict: TimewaitVerdict; restart: boolean } {
     const end = seg.seq + segLen(seg);
@@ -59,9 +59,17 @@ export class TimewaitSock {
       this.rcvNxt = end;
       return { verdict: 'ack', restart: true };
     }
-    if (has(seg, 'RST')) return { verdict: 'kill', restart: false };
+    // TIME_WAIT. In window (at rcv_nxt): a RST kills — TIME-WAIT assassination, RFC 1337, as
+    // Linux does with tcp_rfc1337 = 0 — and a bare ACK restarts the 60 s.
+    if (seg.seq === this.rcvNxt && (end === seg.seq || has(seg, 'RST'))) {
+      if (has(seg, 'RST')) return { verdict: 'kill', restart: false };
+      return { verdict: 'drop', restart: true };
+    }
+    // A new SYN above rcv_nxt may open a new connection (TCP_TW_SYN).
     if (has(seg, 'SYN') && !has(seg, 'ACK') && seg.seq > this.rcvNxt) return { verdict: 'kill', restart: false };
-    return { verdict: 'ack', restart: has(seg, 'FIN') };
+    if (has(seg, 'RST')) return { verdict: 'drop', restart: false };
+    // Anything else (a retransmitted FIN, old data) is ACKed at once and, with ACK, restarts the 60 s.
+    return { verdict: 'ack', restart: has(seg, 'ACK') };
   }
 
   observeTimer(nowMs: number): SocketTimer {

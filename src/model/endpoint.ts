@@ -615,7 +615,7 @@ export class Endpoint {
       this.#finWait2 = null;
       if (this.state !== 'FIN_WAIT2') return;
       const rest = this.finTimeMs() - TCP_TIMEWAIT_LEN_MS;
-      if (rest > 0) this.host.timeWait(this, 'FIN_WAIT2', Math.min(rest, TCP_TIMEWAIT_LEN_MS));
+      if (rest > 0) this.host.timeWait(this, 'FIN_WAIT2', rest);
       else {
         this.sendActiveReset('TCP_ABORT_ON_LINGER');
         this.done('tcp_keepalive_timer(): orphaned FIN_WAIT2 timed out');
@@ -681,7 +681,7 @@ export class Endpoint {
     }
     if (this.sndShutdown) return fail('EPIPE', true);
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECV') return fail('EAGAIN');
-    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail(this.state === 'CLOSE' && this.transitions.length === 0 ? 'ENOTCONN' : 'EPIPE', true);
+    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail('EPIPE', true); // never connected too
     if (data.length === 0) return { ok: true, value: 0 };
     this.sendBuf += data;
     this.push();

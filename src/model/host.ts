@@ -37,6 +37,14 @@ function fail<T>(errno: ErrnoName): CallResult<T> {
 
 const key = (local: string, remote: string): string => `${local}|${remote}`;
 
+/** `a.b.c.d:port` with a port in 1..65535 (the model speaks IPv4 only). */
+function isAddress(addr: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(addr);
+  if (m === null) return false;
+  const port = Number(m[5]);
+  return m.slice(1, 5).every((o) => Number(o) <= 255) && port >= 1 && port <= 65535;
+}
+
 /**
  * A machine: one IP, sysctls, a port table, listeners with SYN and accept queues, connected
  * endpoints, timewait sockets and processes holding descriptors. Pure: time from its
@@ -496,6 +504,7 @@ export class Process {
   connect(fd: number, remote: string): CallResult {
     const ep = this.#get(fd);
     if (typeof ep === 'string') return fail(ep);
+    if (!isAddress(remote)) return fail('EINVAL');
     if (ep.state === 'SYN_SENT') return fail('EALREADY');
     if (ep.state !== 'CLOSE' || ep.transitions.length > 0) return fail('EISCONN');
     if (ep.local === '0.0.0.0:0') {

@@ -361,7 +361,8 @@ test('write after SHUT_WR: EPIPE with SIGPIPE; RST in CLOSE_WAIT sets EPIPE as t
   value(lab.client.close(c));
   lab.advance(1);
   assert.equal(lab.serverState(s), null);
-  assert.deepEqual(lab.server.read(s), { ok: true, value: { bytes: 0, eof: true, text: '' } }); // the FIN was read first (SOCK_DONE)
+  assert.equal(lab.ep(lab.server, s).error, 'EPIPE'); // not ECONNRESET: the RST came in CLOSE_WAIT
+  assert.deepEqual(lab.server.read(s), { ok: true, value: { bytes: 0, eof: true, text: '' } }); // SOCK_DONE: EOF before the error
   assert.deepEqual(lab.server.write(s, 'x'), { ok: false, errno: 'EPIPE', sigpipe: true });
   assert.deepEqual(lab.server.write(s, 'x'), { ok: false, errno: 'EPIPE', sigpipe: true });
 });
@@ -383,4 +384,22 @@ test('exit of a process closes its descriptors: a listener with a connection nev
   // The RST kills the client's timewait socket (FIN_WAIT2 substate) silently, as in the fixture.
   assert.deepEqual(lab.wire(from), ['102.00 L>c R. 1:6 len 0 TCP_STATE']);
   assert.deepEqual(lab.w.host.observe(), []);
+});
+
+test('tcp_fin_timeout above 60 s: the orphan keeps its full socket in FIN_WAIT2 with a keepalive timer for (fin_timeout − 60 s), then a timewait socket', () => {
+  const lab = new Lab({ host: { sysctls: { tcp_fin_timeout: 90 } } });
+  const { c } = lab.pair();
+  value(lab.client.close(c));
+  lab.advance(10);
+  const fw2 = lab.w.host.observe().find((o) => o.state === 'FIN_WAIT2')!;
+  assert.equal(fw2.owner, null);
+  assert.equal(fw2.timer.kind, 'keepalive');
+  assert.ok(Math.abs(fw2.timer.remainingMs - (30_000 - 10 + 4)) <= 4, String(fw2.timer.remainingMs));
+  lab.advance(30_000);
+  const tw = lab.w.host.observe().find((o) => o.state === 'FIN_WAIT2')!;
+  assert.equal(tw.timer.kind, 'time_wait');
+  assert.deepEqual(
+    lab.w.host.transitions.filter((t) => t.socket === lab.ep(lab.client, c).name).map((t) => t.to),
+    ['SYN_SENT', 'ESTABLISHED', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE'],
+  );
 });

@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 import { TCP_STATES, type TcpState } from '../../src/tcp/index.js';
 import { Clock, closeState, Endpoint, IllegalTransitionError, isLegalMove, LEGAL_MOVES, seededRandom, World } from '../../src/model/index.js';
 import { Lab, value } from './helpers.js';
@@ -130,4 +133,32 @@ test('loss and jitter come from the seeded PRNG: the same seed gives the same ru
   const r1 = seededRandom(1);
   const r2 = seededRandom(1);
   for (let i = 0; i < 5; i++) assert.equal(r1.next(), r2.next());
+});
+
+test('src/model is pure: no node: modules, no real clock, no timers, no Math.random; only src/tcp types from outside', () => {
+  const dir = fileURLToPath(new URL('../../../src/model/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.length >= 8);
+  for (const f of files) {
+    const text = readFileSync(`${dir}${f}`, 'utf8');
+    for (const m of text.matchAll(/from '([^']+)'/g)) {
+      const spec = m[1]!;
+      assert.ok(spec.startsWith('./') || spec === '../tcp/index.js', `${f} imports ${spec}`);
+      if (spec === '../tcp/index.js') assert.match(text, /import type \{[^}]*\} from '\.\.\/tcp\/index\.js'/, `${f}: src/tcp only as types`);
+    }
+    assert.doesNotMatch(text, /\bDate\b|setTimeout|setInterval|Math\.random|performance\.now|process\./, f);
+  }
+});
+
+test('bad input to calls: unknown descriptor EBADF, malformed address EINVAL, a dead process ESRCH', () => {
+  const lab = new Lab();
+  assert.deepEqual(lab.client.read(99), { ok: false, errno: 'EBADF' });
+  const fd = value(lab.client.socket());
+  for (const bad of ['nonsense', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', '300.1.1.1:80', '[::1]:80']) {
+    assert.deepEqual(lab.client.connect(fd, bad), { ok: false, errno: 'EINVAL' }, bad);
+  }
+  assert.deepEqual(lab.client.bind(fd, 70000), { ok: false, errno: 'EINVAL' });
+  assert.deepEqual(lab.client.setLinger(fd, true, -1), { ok: false, errno: 'EINVAL' });
+  value(lab.client.exit());
+  assert.deepEqual(lab.client.socket(), { ok: false, errno: 'ESRCH' });
 });

@@ -90,6 +90,8 @@ export class Endpoint {
   iss = 0;
   sndUna = 0;
   sndNxt = 0;
+  /** Highest sequence sent so far: after an RTO snd_nxt goes back, but ACKs up to this are valid. */
+  sndMax = 0;
   sndWnd = 0;
   /** Unacknowledged + unsent data, starting at sequence {@link bufSeq}. */
   sendBuf = '';
@@ -197,6 +199,7 @@ export class Endpoint {
   sendSyn(): void {
     this.host.transmit(this.#segment(['SYN'], this.iss));
     if (this.sndNxt === this.iss) this.sndNxt = this.iss + 1;
+    this.sndMax = Math.max(this.sndMax, this.sndNxt);
     this.#armRetransmit();
   }
 
@@ -237,6 +240,7 @@ export class Endpoint {
       }
       break;
     }
+    if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
     if (this.sndUna < this.sndNxt) this.#armRetransmit();
   }
 
@@ -411,7 +415,7 @@ export class Endpoint {
       }
     }
     if (!has(seg, 'ACK')) return; // tcp_rcv_state_process(): "if (!th->ack) discard"
-    if (seg.ack > this.sndNxt) {
+    if (seg.ack > Math.max(this.sndNxt, this.sndMax)) {
       this.sendAck(); // tcp_ack(): ACK of unsent data, answered with an ACK and dropped
       return;
     }
@@ -492,6 +496,7 @@ export class Endpoint {
       this.bufSeq += dataAcked;
     }
     this.sndUna = ack;
+    if (this.sndNxt < ack) this.sndNxt = ack; // an ACK for what went out before an RTO rewound snd_nxt
     this.retransmits = 0;
     this.rtoMs = TCP_RTO_MIN_MS;
     this.#stopRetransmit();

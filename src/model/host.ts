@@ -313,6 +313,7 @@ export class Host implements SegmentSink, EndpointHost {
     child.iss = req.iss;
     child.sndUna = req.iss + 1;
     child.sndNxt = req.iss + 1;
+    child.sndMax = req.iss + 1;
     child.bufSeq = req.iss + 1;
     child.irs = req.irs;
     child.rcvNxt = req.irs + 1;

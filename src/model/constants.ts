@@ -1,0 +1,26 @@
+/** Kernel constants the model uses (include/net/tcp.h, Linux 6.18, CONFIG_HZ=250), in ms or bytes. */
+
+/** `TCP_TIMEWAIT_LEN`: how long a TIME_WAIT socket lives, ms (RFC 9293 §3.10.7.4 2·MSL, Linux's fixed 60 s). */
+export const TCP_TIMEWAIT_LEN_MS = 60_000;
+/** `TCP_TIMEOUT_INIT`: the RTO of a SYN / SYN-ACK before any RTT is measured, ms (RFC 6298 §2.1). */
+export const TCP_TIMEOUT_INIT_MS = 1_000;
+/** `TCP_RTO_MIN`: the floor of the RTO, ms; loopback RTTs are far below it, so the RTO is this. */
+export const TCP_RTO_MIN_MS = 200;
+/** `TCP_RTO_MAX`: the ceiling of the backed-off RTO, ms. */
+export const TCP_RTO_MAX_MS = 120_000;
+/** `TCP_ATO_MIN` = `TCP_DELACK_MIN` (HZ/25): the delayed-ACK timeout once data has arrived, ms. */
+export const TCP_ATO_MIN_MS = 40;
+/** `TCP_DELACK_MAX` (HZ/5), ms. */
+export const TCP_DELACK_MAX_MS = 200;
+/** `TCP_MAX_QUICKACKS`: ACKs sent at once after the first data (`tcp_incr_quickack()`). */
+export const TCP_MAX_QUICKACKS = 16;
+/** `TCP_MSS_DEFAULT`: the first guess of the peer's MSS (`tcp_initialize_rcv_mss()`), bytes. */
+export const TCP_MSS_DEFAULT = 536;
+/** MSS on loopback: MTU 65536 − 40 (IP+TCP) − 12 (timestamps), bytes. */
+export const LOOPBACK_MSS = 65_483;
+/** `tcp_retries2` default: data retransmissions before the connection is given up (ETIMEDOUT). */
+export const TCP_RETRIES2 = 15;
+/** `net.core.somaxconn` default: listen()'s backlog is capped at this. */
+export const SOMAXCONN = 4096;
+/** Default receive buffer used as the advertised window, bytes (`tcp_rmem[1]` = 131072, half of it as window). */
+export const DEFAULT_RCVBUF = 131_072;

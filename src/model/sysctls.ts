@@ -1,0 +1,41 @@
+/**
+ * The host's TCP settings the model honours, named as the kernel names them (`net.ipv4.*`).
+ * Durations in seconds where the sysctl is in seconds.
+ */
+export interface Sysctls {
+  /** `net.ipv4.tcp_fin_timeout`: how long an orphaned FIN_WAIT2 lives, s (default 60). */
+  tcp_fin_timeout: number;
+  /** `net.ipv4.tcp_syn_retries`: SYN retransmissions before connect() fails ETIMEDOUT (default 6). */
+  tcp_syn_retries: number;
+  /** `net.ipv4.tcp_synack_retries`: SYN-ACK retransmissions before a request is dropped (default 5). */
+  tcp_synack_retries: number;
+  /** `net.ipv4.ip_local_port_range`: [low, high] of ephemeral ports (default 32768 60999). */
+  ip_local_port_range: [number, number];
+}
+
+export const DEFAULT_SYSCTLS: Readonly<Sysctls> = {
+  tcp_fin_timeout: 60,
+  tcp_syn_retries: 6,
+  tcp_synack_retries: 5,
+  ip_local_port_range: [32768, 60999],
+};
+
+/**
+ * Checks and completes sysctls.
+ * @throws RangeError for a value the kernel would refuse (negative counts, an empty or
+ *   out-of-range port range, a fin timeout beyond what a timer holds).
+ */
+export function resolveSysctls(partial: Partial<Sysctls> = {}): Sysctls {
+  const s: Sysctls = { ...DEFAULT_SYSCTLS, ...partial, ip_local_port_range: [...(partial.ip_local_port_range ?? DEFAULT_SYSCTLS.ip_local_port_range)] };
+  const [low, high] = s.ip_local_port_range;
+  if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || low > high) {
+    throw new RangeError(`ip_local_port_range ${low} ${high}: need 1 <= low <= high <= 65535`);
+  }
+  if (!Number.isInteger(s.tcp_fin_timeout) || s.tcp_fin_timeout < 0 || s.tcp_fin_timeout * 1000 > 2 ** 31 - 1) {
+    throw new RangeError(`tcp_fin_timeout ${s.tcp_fin_timeout}: need an integer of seconds, 0..${Math.floor((2 ** 31 - 1) / 1000)}`);
+  }
+  for (const k of ['tcp_syn_retries', 'tcp_synack_retries'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1 || s[k] > 127) throw new RangeError(`${k} ${s[k]}: need 1..127`);
+  }
+  return s;
+}

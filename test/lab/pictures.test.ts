@@ -182,6 +182,11 @@ test('teardown report --from DIR writes the page, one SVG and one mermaid file p
     [['--from', TRACES], /nothing to write/],
     [['--from', TRACES, '--svg', join(dir, 'lab.html')], /--svg .*EEXIST|ENOTDIR/],
   ];
+  // `teardown lab` checks its picture paths before it runs anything (no root needed to see it).
+  const lab = spawnSync(process.execPath, [CLI, 'lab', 'self-connect', '--html', join(dir, 'no', 'such', 'a.html')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(lab.status, 2, lab.stderr);
+  assert.match(lab.stderr, /^teardown lab: --html .*ENOENT/);
+  assert.equal(lab.stderr.trim().split('\n').length, 1, lab.stderr);
   for (const [args, message] of cases) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -297,8 +297,10 @@ export function renderLadderSvg(t: Trace, model: LadderModel = ladderModel(t)): 
     if (e.kind === 'state') {
       return (y) => {
         const label = textBox(x + 8, y + 4, e.state, SIZE.state, 'start');
+        // A move to CLOSE may end the lifeline with a × just below: keep that free too.
+        const cross = { x: x - 6, y: y + 2, w: 12, h: 12 };
         return {
-          boxes: [grow(label, 2)],
+          boxes: e.state === 'CLOSE' ? [grow(label, 2), cross] : [grow(label, 2)],
           draw: (yy) => {
             body.rect(grow(textBox(x + 8, yy + 4, e.state, SIZE.state, 'start'), 2), e.source === 'traced' ? 'stbox' : 'stbox snap', 3);
             body.path(`M${x} ${yy} l5 0`, 'life');

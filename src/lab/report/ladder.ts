@@ -255,7 +255,6 @@ export function renderLadderSvg(t: Trace, model: LadderModel = ladderModel(t)): 
   const timeBoxes: Box[] = [];
   const bands: { y0: number; y1: number; text: string }[] = [];
   const first = new Map<string, number>();
-  const lastY = new Map<string, number>();
   const endsAt = new Map<string, number>();
   const rightmost = x0 + Math.max(0, lines.length - 1) * spacing;
   let maxX = rightmost + spacing / 2;
@@ -353,10 +352,7 @@ export function renderLadderSvg(t: Trace, model: LadderModel = ladderModel(t)): 
       lastTimeText = time;
     }
     const ids = e.kind === 'segment' ? [e.from, e.to] : [e.socket];
-    for (const id of ids) {
-      if (!first.has(id)) first.set(id, want);
-      lastY.set(id, want);
-    }
+    for (const id of ids) if (!first.has(id)) first.set(id, want);
     if (e.kind === 'state') {
       if (e.state === 'CLOSE') endsAt.set(e.socket, want);
       else endsAt.delete(e.socket);

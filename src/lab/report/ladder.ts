@@ -12,7 +12,7 @@
  */
 import type { TcpState } from '../../tcp/index.js';
 import { readBytes, readEof, resultList, socketLabel, type StepRecord, type Trace } from '../trace.js';
-import { segmentLabel } from './diagram.js';
+import { mermaidText, segmentLabel } from './diagram.js';
 import { overlaps, SvgWriter, textBox, textWidth, type Box } from './svg.js';
 
 /** One end of a connection (or a listener) as a lifeline. */
@@ -389,15 +389,11 @@ export function renderLadderSvg(t: Trace, model: LadderModel = ladderModel(t)): 
   return { svg: doc.toString(width, height, STYLE, `${t.scenario}: ${t.title}`), width, height, labels: all, lifelines: lines.length };
 }
 
-/** Mermaid text may not contain `;` or `#` (statement separator, comment). */
-function mermaidText(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/[#;]/g, (c) => (c === '#' ? '#35;' : '#59;'));
-}
-
 /**
  * The ladder as a mermaid `sequenceDiagram`, for pasting into docs: one participant per lifeline,
  * each segment a message (prefixed with its time), each state a note right of its lifeline, each
- * call a note left of it.
+ * call a note left of it. (`renderMermaid` in diagram.ts draws one connection's segments
+ * between two ends; this draws every end of a scenario with its states.)
  */
 export function renderLadderMermaid(t: Trace, model: LadderModel = ladderModel(t)): string {
   const id = new Map(model.lifelines.map((l, i) => [l.id, `P${i}`]));

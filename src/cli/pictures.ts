@@ -2,8 +2,8 @@
 // one SVG per scenario (--svg DIR), one mermaid sequenceDiagram per scenario (--mermaid DIR).
 // The paths are checked before anything runs, so a typo costs one line and exit 2, not a lab run.
 
-import { accessSync, constants as fsConstants, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { renderHtmlReport, type HtmlReportInput } from '../lab/report/html.js';
 import { renderLadderMermaid, renderLadderSvg } from '../lab/report/ladder.js';
 
@@ -20,10 +20,27 @@ function reason(e: unknown): string {
   return `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' ').trim();
 }
 
+/**
+ * `mkdir -p` one level at a time: Node 20's `mkdirSync(…, { recursive: true })` spins for ever on
+ * a missing directory under /proc (`/proc/x/y`) instead of failing with ENOENT.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) mkdirSync(d);
+}
+
 /** Makes `dir` (and its parents); the reason in one line when it cannot be made or written. */
 export function outputDir(command: string, flag: string, dir: string): string | null {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
+    if (!statSync(dir).isDirectory()) return `teardown ${command}: ${flag} ${JSON.stringify(dir)}: not a directory`;
     accessSync(dir, fsConstants.W_OK);
     return null;
   } catch (e) {
@@ -32,8 +49,7 @@ export function outputDir(command: string, flag: string, dir: string): string | 
 }
 
 /**
- * Checks that `file` can be written: its directory must exist and be writable (it is not made:
- * a recursive mkdir under /proc spins in Node 20 instead of failing).
+ * Checks that `file` can be written: its directory must exist and be writable.
  */
 export function outputFile(command: string, flag: string, file: string): string | null {
   try {

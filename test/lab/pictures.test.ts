@@ -180,7 +180,8 @@ test('teardown report --from DIR writes the page, one SVG and one mermaid file p
     [['--from', TRACES, '--html', join(dir, 'no', 'such', 'a.html')], /--html .*ENOENT/],
     [['--from', TRACES, '--html', dir], /is a directory/],
     [['--from', TRACES], /nothing to write/],
-    [['--from', TRACES, '--svg', join(dir, 'lab.html')], /--svg .*EEXIST|ENOTDIR/],
+    [['--from', TRACES, '--svg', join(dir, 'lab.html')], /--svg .*not a directory/],
+    [['--from', TRACES, '--mermaid', '/proc/no-such-dir/mmd'], /--mermaid .*ENOENT/],
   ];
   // `teardown lab` checks its picture paths before it runs anything (no root needed to see it).
   const lab = spawnSync(process.execPath, [CLI, 'lab', 'self-connect', '--html', join(dir, 'no', 'such', 'a.html')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });

@@ -1,15 +1,16 @@
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pc } from '../lab/report/colour.js';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
 import { CLAIMS } from '../lab/claims.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { DEFAULT_WIDTH, renderTrace, TIMELINE_LEGEND, timeline, timelineHeader, verdictWord, wrap } from '../lab/report/text.js';
 import { standardOutput } from './output.js';
+import { checkPictureOutputs, outputDir, writePictures, type PictureOptions } from './pictures.js';
 import { runLab, uncoveredClaims, type LabResult } from '../lab/run-lab.js';
 import type { ScenarioFinding } from '../lab/judge/index.js';
 
-export interface LabCommandOptions {
+export interface LabCommandOptions extends PictureOptions {
   list?: boolean;
   json?: boolean;
   capture: boolean;
@@ -20,18 +21,6 @@ export interface LabCommandOptions {
   pcap?: string;
   /** Lines as long as they come (default: at most 120 columns). */
   wide?: boolean;
-}
-
-/** Makes `dir` (and its parents); the reason in one line when it cannot be made or written. */
-function outputDir(flag: string, dir: string): string | null {
-  try {
-    if (dir.trim() === '') throw Object.assign(new Error('an empty path'), { code: 'EINVAL' });
-    makeDirs(resolve(dir));
-    accessSync(dir, fsConstants.W_OK);
-    return null;
-  } catch (e) {
-    return `teardown lab: ${flag} ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' ').trim();
-  }
 }
 
 /** The catalogue as data: each scenario with its article, title, summary, and the claims it judges. */
@@ -52,21 +41,7 @@ function listing(): object {
 }
 
 /**
- * mkdir -p, one level at a time. Why not `mkdirSync(dir, { recursive: true })`: on Node 20 it never
- * returns for a path under a file system that answers ENOENT to every mkdir (`/proc/x`).
- * @throws the first mkdir error that is not EEXIST.
- */
-function makeDirs(dir: string): void {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) {
-    missing.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing) mkdirSync(d);
-}
-
-/**
- * `teardown lab [ids...] [--list] [--json] [--no-capture] [--no-trace] [--record DIR] [--pcap DIR] [--wide]`.
+ * `teardown lab [ids...] [--list] [--json] [--no-capture] [--no-trace] [--record DIR] [--pcap DIR] [--html FILE] [--svg DIR] [--mermaid DIR] [--wide]`.
  * @returns the exit code: 0 when every scenario ran (a contradicted claim is a finding, not a
  *   failure), 1 when a scenario failed, 2 on bad usage.
  */
@@ -89,11 +64,16 @@ export async function labCommand(ids: string[], opts: LabCommandOptions): Promis
     return 2;
   }
   for (const [flag, dir] of [['--record', opts.record], ['--pcap', opts.pcap]] as const) {
-    const problem = dir === undefined ? null : outputDir(flag, dir);
+    const problem = dir === undefined ? null : outputDir('lab', flag, dir);
     if (problem) {
       process.stderr.write(`${problem}\n`);
       return 2;
     }
+  }
+  const pictures = checkPictureOutputs('lab', opts);
+  if (pictures) {
+    process.stderr.write(`${pictures}\n`);
+    return 2;
   }
   const selected = ids.length > 0 ? ids.map((id) => findScenario(id)).filter((s) => s !== undefined) : [...CATALOGUE];
   const full = selected.length === CATALOGUE.length;
@@ -115,6 +95,10 @@ export async function labCommand(ids: string[], opts: LabCommandOptions): Promis
       },
     },
   });
+  if (opts.html !== undefined || opts.svg !== undefined || opts.mermaid !== undefined) {
+    const written = writePictures(opts, { claims: result.claims, findings: result.findings, outcomes: result.outcomes, source: 'this run' });
+    process.stderr.write(pc.dim(`wrote ${written.length} picture file${written.length === 1 ? '' : 's'}${opts.html ? ` (page: ${opts.html})` : ''}\n`));
+  }
   out.write(opts.json ? `${JSON.stringify(jsonReport(result), null, 1)}\n` : humanReport(result, full, width));
   await out.drained();
   return result.outcomes.some((o) => o.status === 'failed') ? 1 : 0;

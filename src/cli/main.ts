@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { LabCommandOptions } from './lab.js';
+import type { ReportCommandOptions } from './report.js';
 import { registerDoctorCommands } from './doctor.js';
 
 // Each command's module is imported when that command runs (start-up: `teardown ss` must not
@@ -24,10 +25,25 @@ program
   .option('--no-trace', 'do not trace state transitions and RST reasons (tracefs)')
   .option('--record <dir>', "write each scenario's full trace to DIR/<scenario>.json")
   .option('--pcap <dir>', "write each scenario's packets to DIR/<scenario>.pcap (Wireshark, tcpdump -r)")
+  .option('--html <file>', 'write the run as one self-contained HTML page: claims table, ladder diagram per scenario')
+  .option('--svg <dir>', "write each scenario's ladder diagram to DIR/<scenario>.svg")
+  .option('--mermaid <dir>', "write each scenario's ladder as a mermaid sequenceDiagram to DIR/<scenario>.mmd")
   .option('--wide', 'do not fit the report to 120 columns')
   .action(async (ids: string[], opts: LabCommandOptions) => {
     const { labCommand } = await import('./lab.js');
     process.exitCode = await labCommand(ids, opts);
+  });
+
+program
+  .command('report')
+  .description('the pictures of a lab run from traces recorded with `teardown lab --record DIR` (no root needed)')
+  .requiredOption('--from <dir>', 'directory of recorded traces (<scenario>.json)')
+  .option('--html <file>', 'one self-contained HTML page: claims table, ladder diagram per scenario')
+  .option('--svg <dir>', "each scenario's ladder diagram as DIR/<scenario>.svg")
+  .option('--mermaid <dir>', "each scenario's ladder as a mermaid sequenceDiagram, DIR/<scenario>.mmd")
+  .action(async (opts: ReportCommandOptions) => {
+    const { reportCommand } = await import('./report.js');
+    process.exitCode = reportCommand(opts);
   });
 
 registerDoctorCommands(program);

@@ -6,4 +6,7 @@ export { CLAIMS, claimsOf } from './claims.js';
 export { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
 export { runLab, uncoveredClaims, type LabResult, type ScenarioOutcome } from './run-lab.js';
 export { renderTrace, timeline, verdictLine, resultText } from './report/text.js';
-export { judgeTrace } from './judge/index.js';
+export { judgeTrace, judgeLab, type LabJudgement } from './judge/index.js';
+export { renderHtmlReport, type HtmlReportInput } from './report/html.js';
+export { ladderModel, renderLadderSvg, renderLadderMermaid, type LadderModel, type LadderEvent, type Lifeline, type LadderSvg } from './report/ladder.js';
+export { readRecordedTraces, judgeRecorded, RecordedTracesError } from './report/recorded.js';

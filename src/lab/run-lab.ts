@@ -1,8 +1,8 @@
 import { CLAIMS } from './claims.js';
 import { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
-import { judgeClaims, type ClaimJudgement } from './judge/index.js';
+import { judgeLab, type ClaimJudgement, type ScenarioOutcome } from './judge/index.js';
 import type { Finding, Scenario, Verdict } from './scenario.js';
-import type { StepRecord, Trace } from './trace.js';
+import type { StepRecord } from './trace.js';
 
 export interface LabProgress {
   scenarioStarted?: (sc: Scenario, index: number, total: number) => void;
@@ -10,11 +10,7 @@ export interface LabProgress {
   step?: (sc: Scenario, rec: StepRecord) => void;
 }
 
-/** What became of one scenario. */
-export type ScenarioOutcome =
-  | { scenario: string; status: 'ran'; trace: Trace }
-  | { scenario: string; status: 'skipped'; reason: string }
-  | { scenario: string; status: 'failed'; error: string; steps?: StepRecord[] };
+export type { ScenarioOutcome };
 
 export interface LabResult {
   outcomes: ScenarioOutcome[];
@@ -58,30 +54,7 @@ export async function runLab(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const verdicts = outcomes.flatMap((o) => (o.status === 'ran' ? o.trace.verdicts.map((v) => ({ ...v, scenario: o.scenario })) : []));
-  const judged = new Set(verdicts.map((v) => v.claim));
-  const inScope = new Set(scenarios.flatMap((s) => Object.keys(s.checks)));
-  const unjudged = [...CLAIMS.keys()].filter((c) => inScope.has(c) && !judged.has(c));
-  const ran = outcomes.flatMap((o) => (o.status === 'ran' ? [o] : []));
-  const findings = ran.flatMap((o) => (o.trace.findings ?? []).map((f) => ({ ...f, scenario: o.scenario })));
-  const notes = [
-    ...ran.flatMap((o) => (o.trace.notes ?? []).map((n) => ({ claim: n.claim, note: `${o.scenario}: ${n.note}` }))),
-    // The finding itself is printed once, in its own section; beside the claim, its fact and where to read more.
-    ...findings.flatMap((f) => f.claims.map((claim) => ({ claim, note: `finding ${f.id} (${f.scenario}): ${f.fact}` }))),
-  ];
-  for (const s of scenarios) for (const c of Object.keys(s.notes ?? {})) inScope.add(c);
-  const why = (claim: string): string => {
-    const by = scenarios.filter((s) => claim in s.checks).map((s) => s.id);
-    const gone = outcomes.filter((o) => by.includes(o.scenario) && o.status !== 'ran').map((o) => `${o.scenario} ${o.status}`);
-    return gone.length > 0 ? `not judged: ${gone.join(', ')}` : 'no scenario judges it yet';
-  };
-  const claims = judgeClaims(
-    [...CLAIMS.keys()].filter((c) => opts.allClaims === true || inScope.has(c)),
-    verdicts.map((v) => ({ claim: v.claim, scenario: v.scenario, verdict: v.verdict, observed: v.observed })),
-    notes,
-    why,
-  );
-  return { outcomes, verdicts, unjudged, claims, findings, durationMs: Math.round(performance.now() - started) };
+  return { outcomes, ...judgeLab(scenarios, outcomes, opts.allClaims === true), durationMs: Math.round(performance.now() - started) };
 }
 
 async function runOne(sc: Scenario, opts: KernelRunOptions & { progress?: LabProgress }): Promise<ScenarioOutcome> {

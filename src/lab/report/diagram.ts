@@ -267,7 +267,7 @@ export function defaultEnds(segments: readonly Segment[]): DiagramEnds {
 }
 
 /** Mermaid text may not contain `;` or `#` (statement separator, comment); use entity codes. */
-function mermaidText(text: string): string {
+export function mermaidText(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(/[#;]/g, (c) => (c === '#' ? '#35;' : '#59;'));
 }
 

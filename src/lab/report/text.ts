@@ -133,20 +133,50 @@ function cell(text: string, width: number, align: 'left' | 'right' = 'left'): st
   return align === 'right' ? t.padStart(width) : t.padEnd(width);
 }
 
+/** One socket's row in the timeline: what changed about it in a step. */
+export interface TimelineSocketRow {
+  label: string;
+  /** `ESTABLISHED`; `gone` when no socket with its 4-tuple is left. */
+  state: string;
+  /** False for a socket held by a process but gone from /proc/net/tcp (state from TCP_INFO). */
+  inTable: boolean;
+  recvQ: number | null;
+  sendQ: number | null;
+  /** Actor name(s) or `command(pid)`; `-` for none. */
+  owner: string;
+  /** `time_wait 59.9s`, or empty. */
+  timer: string;
+}
+
+/** One step of the compact timeline, as data (the terminal and the HTML report both draw it). */
+export interface TimelineRow {
+  index: number;
+  /** ms since the scenario started. */
+  startMs: number;
+  /** How the call reads: `client: write c "ping"`. */
+  text: string;
+  /** The scenario's name for the moment, or null. */
+  label: string | null;
+  /** What follows the call: `(3 pictures)`, ` → EPIPE + SIGPIPE`; empty for a plain success. */
+  tail: string;
+  ok: boolean;
+  /** What the tracepoints saw that the rows do not show, one line per socket or RST. */
+  kernel: string[];
+  /** The sockets whose state, queues, owner or timer changed, then those now gone. */
+  sockets: TimelineSocketRow[];
+}
+
 /**
- * The step-by-step timeline: call and result, what the tracepoints saw during the step, and each
- * socket whose state, queues, owner or timer changed since the step before (a socket that is
- * gone is listed once as `gone`).
+ * The compact timeline's rows: each step with its result, what the tracepoints saw during it, and
+ * each socket whose state, queues, owner or timer changed since the step before (a socket that is
+ * gone is listed once as `gone`). A pause during which nothing changed is left out.
  */
-export function timeline(
+export function timelineRows(
   steps: readonly StepRecord[],
   actorsByPid: ReadonlyMap<number, string> = new Map(),
   events: Pick<Trace, 'transitions' | 'resets'> = { transitions: null, resets: null },
-  width = DEFAULT_WIDTH,
-  header = true,
-): string {
-  const stepWidth = Math.max(COLS.step, COLS.step + width - DEFAULT_WIDTH);
-  const lines: string[] = header ? [timelineHeader(width)] : [];
+): TimelineRow[] {
+  const out: TimelineRow[] = [];
   let before = new Map<string, string>();
   let beforeTuples = new Map<string, string>();
   for (const s of steps) {
@@ -165,51 +195,78 @@ export function timeline(
     const present = new Set(tuples.values());
     const gone = [...beforeTuples].filter(([label, tuple]) => !now.has(label) && !present.has(tuple)).map(([label]) => label);
     const pictures = s.watched && s.watched.length > 1 ? ` (${s.watched.length} pictures)` : '';
-    // A successful call's value alone (`→ 4`, `→ 7 B "rsp1"`); a failure's errno (`→ EPIPE + SIGPIPE`), in red.
+    // A successful call's value alone (`→ 4`, `→ 7 B "rsp1"`); a failure's errno (`→ EPIPE + SIGPIPE`).
     const result = resultText(s.result).replace(/^ok: /, '');
-    const tail = `${pictures}${result === 'ok' ? '' : ` → ${result}`}`;
+    const kernel = kernelEvents(events, s.index, (label) => before.get(label)?.split('|')[0], (label) => now.get(label)?.split('|')[0]);
+    const sockets: TimelineSocketRow[] = [
+      ...changed.map((x) => ({ label: x.label, state: x.state, inTable: x.inTable, recvQ: x.recvQ, sendQ: x.sendQ, owner: ownerText(x, actorsByPid), timer: timerText(x) })),
+      ...gone.map((label) => ({ label, state: 'gone', inTable: true, recvQ: null, sendQ: null, owner: '', timer: '' })),
+    ];
+    const quiet = (s.step.op === 'wait' || s.step.op === 'watch') && s.result.ok && sockets.length === 0 && !kernel;
+    before = now;
+    beforeTuples = tuples;
+    if (quiet) continue;
+    out.push({
+      index: s.index,
+      startMs: s.startMs,
+      text: s.text,
+      label: s.label,
+      tail: `${pictures}${result === 'ok' ? '' : ` → ${result}`}`,
+      ok: s.result.ok,
+      kernel: kernel ? kernel.split('\n') : [],
+      sockets,
+    });
+  }
+  return out;
+}
+
+/**
+ * The step-by-step timeline as terminal text ({@link timelineRows}): call and result, what the
+ * tracepoints saw during the step, and each socket that changed.
+ */
+export function timeline(
+  steps: readonly StepRecord[],
+  actorsByPid: ReadonlyMap<number, string> = new Map(),
+  events: Pick<Trace, 'transitions' | 'resets'> = { transitions: null, resets: null },
+  width = DEFAULT_WIDTH,
+  header = true,
+): string {
+  const stepWidth = Math.max(COLS.step, COLS.step + width - DEFAULT_WIDTH);
+  const lines: string[] = header ? [timelineHeader(width)] : [];
+  for (const s of timelineRows(steps, actorsByPid, events)) {
     // The step's label (the scenario's name for the moment) when it fits on the line; the call
     // and its result always show.
-    const labelled = `${s.text}${s.label ? ` [${s.label}]` : ''}${tail}`;
-    const text = wrap(labelled.length <= stepWidth ? labelled : `${s.text}${tail}`, stepWidth, 2, 0);
-    const kernel = kernelEvents(events, s.index, (label) => before.get(label)?.split('|')[0], (label) => now.get(label)?.split('|')[0]);
-    const kernelLines = kernel ? kernel.split('\n').flatMap((k) => wrap(k, stepWidth, 2, 0)) : [];
-    const rows = [
-      ...changed.map((x) => [
-        cell(x.label, COLS.socket),
-        cell(x.inTable ? x.state : `${x.state}*`, COLS.state),
-        cell(String(x.recvQ), COLS.recvQ, 'right'),
-        cell(String(x.sendQ), COLS.sendQ, 'right'),
-        cell(ownerText(x, actorsByPid), COLS.owner),
-        timerText(x),
-      ].join(' ')),
-      // Every socket that left the table in this step, on one row.
-      ...(gone.length > 0 ? wrap(`${gone.join(' ')} gone`, COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5, 0, 0) : []),
-    ];
-    // A pause during which nothing changed and the kernel did nothing says nothing: not listed
-    // (the step numbers show the gap).
-    if ((s.step.op === 'wait' || s.step.op === 'watch') && s.result.ok && rows.length === 0 && !kernel) {
-      before = now;
-      beforeTuples = tuples;
-      continue;
-    }
+    const labelled = `${s.text}${s.label ? ` [${s.label}]` : ''}${s.tail}`;
+    const text = wrap(labelled.length <= stepWidth ? labelled : `${s.text}${s.tail}`, stepWidth, 2, 0);
+    const kernelLines = s.kernel.flatMap((k) => wrap(k, stepWidth, 2, 0));
+    const gone = s.sockets.filter((x) => x.state === 'gone').map((x) => x.label);
+    const rows = s.sockets.filter((x) => x.state !== 'gone').map((x) =>
+        [
+            cell(x.label, COLS.socket),
+            cell(x.inTable ? x.state : `${x.state}*`, COLS.state),
+            cell(String(x.recvQ), COLS.recvQ, 'right'),
+            cell(String(x.sendQ), COLS.sendQ, 'right'),
+            cell(x.owner, COLS.owner),
+            x.timer,
+          ].join(' '),
+    );
+    // Every socket that left the table in this step, on one row.
+    if (gone.length > 0) rows.push(...wrap(`${gone.join(' ')} gone`, COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5, 0, 0));
     // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const rowWidth = COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5;
-    const kernelRight = kernel ? kernel.split('\n').flatMap((k) => wrap(k, rowWidth, 2, 0)) : [];
+    const kernelRight = s.kernel.flatMap((k) => wrap(k, rowWidth, 2, 0));
     const left = Math.max(text.length + kernelLines.length, rows.length, 1);
     const right = Math.max(text.length, rows.length + kernelRight.length, 1);
     const onRight = right < left;
     const leftLines = onRight ? text.map((t) => ({ t, kernel: false })) : [...text.map((t) => ({ t, kernel: false })), ...kernelLines.map((t) => ({ t, kernel: true }))];
     const rightLines = onRight ? [...rows, ...kernelRight.map((k) => pc.magenta(k))] : rows;
-    const paint = s.result.ok ? (x: string): string => x : pc.red;
+    const paint = s.ok ? (x: string): string => x : pc.red;
     for (let i = 0; i < Math.min(left, right); i++) {
       const l = leftLines[i];
       const stepCell = l === undefined ? ' '.repeat(stepWidth) : l.kernel ? pc.magenta(cell(l.t, stepWidth)) : paint(cell(l.t, stepWidth));
       const line = [cell(i === 0 ? String(s.index) : '', COLS.index, 'right'), cell(i === 0 ? String(s.startMs) : '', COLS.ms, 'right'), stepCell, rightLines[i] ?? ''].join(' ');
       lines.push(` ${line}`.trimEnd());
     }
-    before = now;
-    beforeTuples = tuples;
   }
   return lines.join('\n');
 }

@@ -109,7 +109,20 @@ export type ActorOp =
   /** A node:net server: accepts with libuv and behaves as `behaviour`; its connections are named `sock#1`, `sock#2`, … */
   | { op: 'nodeServe'; sock: string; behaviour: NodeServerBehaviour; idleMs?: number; backlog?: number }
   /** The events ('data', 'end', 'close', 'error:ECONNRESET', 'server-error:EMFILE', …) node:net emitted so far. */
-  | { op: 'nodeEvents'; sock: string };
+  | { op: 'nodeEvents'; sock: string }
+  /**
+   * A server speaking the rpc protocol (docs/protocol.md) on node:net: SETTINGS, then each REQUEST
+   * answered with its body, except method `hold` (read, never answered). Connections are named
+   * `sock#1`, `sock#2`, …; `close` on one destroys it (a FIN when nothing is unread).
+   */
+  | { op: 'rpcServe'; sock: string }
+  /**
+   * Calls through the real `tcp-teardown/rpc` client (`createClient`, one connection at most) to
+   * rpc server `to`: starts `methods` at once; with `afterEarlier`, first waits for every call an
+   * earlier step started to settle. Returns when the `first` or `all` new calls settled:
+   * `{ earlier, calls }`, each `{ method, ok, bytes | code, processed, errno }` or `'pending'` (seed 003-j's remedy).
+   */
+  | { op: 'rpcCalls'; to: string; methods: string[]; until: 'first' | 'all'; afterEarlier?: boolean };
 
 /** How a node:net server treats its connections (the naive code beside the remedies 002-g..k). */
 export type NodeServerBehaviour =

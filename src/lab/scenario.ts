@@ -143,6 +143,9 @@ export function actor(name: string) {
     nodeServe: (sock: string, behaviour: OpOf<'nodeServe'>['behaviour'], o: Omit<OpOf<'nodeServe'>, 'sock' | 'behaviour'> = {}) =>
       step('nodeServe', { sock, behaviour, ...o }),
     nodeEvents: (sock: string) => step('nodeEvents', { sock }),
+    rpcServe: (sock: string) => step('rpcServe', { sock }),
+    rpcCalls: (to: string, methods: string[], until: OpOf<'rpcCalls'>['until'], o: { afterEarlier?: boolean } = {}) =>
+      step('rpcCalls', { to, methods, until, ...o }),
   };
 }
 

@@ -218,10 +218,44 @@ test('004-g says what the snapshots and the transitions show, in order; no fixed
 test('003-j and 003-k end with what was seen, not a fixed conclusion', () => {
   const mux = verdictOf(recorded('multiplexed-eof'), '003-j').observed;
   assert.doesNotMatch(mux, /must mark the connection dead/);
-  assert.match(mux, /A server that closed with \d+ B unread sent RST\+ACK \(TCP_ABORT_ON_CLOSE\)/);
+  assert.match(mux, /the 2 calls made after that: later1 answered, later2 answered \(written on a fresh connection R#2\)\. After R#1's FIN the client sent it FIN\+ACK, no data; R#1 sent no RST\./);
+  assert.match(mux, /Naive raw socket: .*send\(\) returned 4 \(the kernel put it on the wire\) and the server end answered RST\+?A?C?K? ?\(TCP_[A-Z_]+\)/);
   const retry = verdictOf(recorded('retry-on-fresh-connection'), '003-k').observed;
   assert.doesNotMatch(retry, /idempotent/);
   assert.match(retry, /close\(\)d \d+ ms before the call was sent, answered RST \(TCP_TIMEWAIT_SOCKET\)/);
+});
+
+test('003-j is judged by the rpc client (the remedy): a later call written into the dead connection, or data on it after its FIN, contradicts it', () => {
+  const trace = recorded('multiplexed-eof');
+  assert.equal(verdictOf(trace, '003-j').verdict, 'confirmed');
+  // A later call that failed 'maybe': it was written into a connection that then broke.
+  const written = structuredClone(trace);
+  const step = written.steps.find((s) => s.label === 'rpc: calls after EOF');
+  const value = step?.result.value;
+  assert.ok(step && typeof value === 'object' && value !== null && !Array.isArray(value) && Array.isArray(value['calls']));
+  value['calls'][0] = { method: 'later1', ok: false, code: 'CONNECTION_LOST', processed: 'maybe', errno: 'ECONNRESET' };
+  const w = verdictOf(written, '003-j');
+  assert.equal(w.verdict, 'contradicted');
+  assert.match(w.observed, /later1 failed CONNECTION_LOST \(processed 'maybe', ECONNRESET\)/);
+  // The client's segment after R#1's FIN carrying data: a send into the dead connection.
+  const onWire = structuredClone(trace);
+  const clientEnd = onWire.remotes['R#1'];
+  const serverEnd = onWire.addresses['R#1'];
+  const segs = onWire.segments ?? [];
+  const fin = segs.findIndex((s) => s.src === serverEnd && s.dst === clientEnd && s.flags.includes('FIN'));
+  const late = segs.findIndex((s, i) => i > fin && s.src === clientEnd && s.dst === serverEnd);
+  assert.ok(fin >= 0 && late > fin, 'the recorded trace has R#1\'s FIN and a segment from the client after it');
+  (segs[late] as { length: number }).length = 4;
+  const d = verdictOf(onWire, '003-j');
+  assert.equal(d.verdict, 'contradicted');
+  assert.match(d.observed, /After R#1's FIN the client sent it [^;]*\(1 with data\)/);
+  // Without packets the results alone cannot show that nothing reached R#1: unverified, not confirmed.
+  const blind = structuredClone(trace);
+  blind.segments = null;
+  blind.env.captureNote = 'packets not captured: not root';
+  const b = verdictOf(blind, '003-j');
+  assert.equal(b.verdict, 'unverified');
+  assert.match(b.observed, /What R#1 carried after its FIN is unknown \(packets not captured: not root\)/);
 });
 
 test('three-vs-four-way reads the passing states from the transitions: LAST_ACK on the passive side, how long the active side sat in FIN_WAIT1', () => {

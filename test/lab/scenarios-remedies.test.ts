@@ -153,8 +153,9 @@ test('pool-liveness-check: EAGAIN / 0 / ECONNRESET, and a passed check followed 
   assert.deepEqual(verdicts(t), { '003-h': 'confirmed', '003-i': 'confirmed' });
 });
 
-test('multiplexed-eof: the first send after EOF succeeds at the kernel; only the one after the RST fails (003-j)', { skip }, async () => {
+test('multiplexed-eof: a raw send after EOF draws a RST; the rpc client sends nothing into the dead connection (003-j)', { skip }, async () => {
   const t = await run(multiplexedEof);
+  // The naive raw socket.
   assert.equal(obj(t.result('server reads')).bytes, 12, 'one read() took all three requests');
   assert.ok(hasFlag(t, 's', 'server closes', 'server closes', 'FIN'));
   assert.deepEqual(obj(t.result('client reads')), { bytes: 4, eof: true });
@@ -163,13 +164,18 @@ test('multiplexed-eof: the first send after EOF succeeds at the kernel; only the
   assert.ok(hasFlag(t, 's', 'send after EOF', 'send after EOF', 'RST'));
   assertFails(t.result('send after RST'), 'EPIPE', 'send after the RST');
   assert.equal(t.result('send after RST').sigpipe, true);
-  // Variant: closed with two requests unread → RST, no FIN; the client never reads an EOF.
-  assert.ok(hasFlag(t, 't', 't closes', 't closes', 'RST'));
-  assert.ok(!hasFlag(t, 't', 't closes', 't closes', 'FIN'));
-  assert.equal(obj(t.result('d read 1')).text, 'rsp1');
-  assertFails(t.result('d read 2'), 'ECONNRESET', 'read after the RST');
-  assertFails(t.result('d send'), 'EPIPE', 'send after the RST');
-  assert.deepEqual(verdicts(t), { '003-j': 'contradicted' });
+  // The remedy: the rpc client.
+  assert.deepEqual(obj(t.result('rpc: three in flight'))['calls'], [{ method: 'echo', ok: true, bytes: 4 }, 'pending', 'pending']);
+  assert.ok(hasFlag(t, 'R#1', 'rpc: server closes', 'rpc: calls after EOF', 'FIN'));
+  assert.ok(!hasFlag(t, 'R#1', 'rpc: server closes', 'rpc: calls after EOF', 'RST'));
+  const final = obj(t.result('rpc: calls after EOF'));
+  const lost = { ok: false, code: 'CONNECTION_LOST', processed: 'maybe', errno: 'EOF' };
+  assert.deepEqual(final['earlier'], [{ method: 'echo', ok: true, bytes: 4 }, { method: 'hold', ...lost }, { method: 'hold', ...lost }]);
+  assert.deepEqual(final['calls'], [{ method: 'later1', ok: true, bytes: 6 }, { method: 'later2', ok: true, bytes: 6 }]);
+  const late = t.from('~R#1', t.segments('rpc: calls after EOF'));
+  assert.equal(late.filter((s) => s.length > 0).length, 0, 'no data on R#1 after the EOF');
+  assert.ok(t.from('~R#2', t.segments('rpc: calls after EOF')).some((s) => s.length > 0), 'the later calls went to R#2');
+  assert.deepEqual(verdicts(t), { '003-j': 'confirmed' });
 });
 
 test('retry-on-fresh-connection: EOF on the reaped connection, the answer on a fresh one (003-k)', { skip }, async () => {

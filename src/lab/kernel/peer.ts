@@ -42,6 +42,7 @@ import {
 } from '../../sys/index.js';
 import type { ActorOp, CallResult, CallValue } from '../ops.js';
 import type { HeldSocket, PeerRequest, PeerResponse } from './protocol.js';
+import { LabRpcClient, serveFrames } from './rpc-peer.js';
 
 interface RawSock {
   kind: 'raw';
@@ -249,6 +250,11 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
       return { ok: true };
     }
     case 'close': {
+      const n = held.get(op.sock);
+      if (n?.kind === 'node') {
+        n.socket.destroy();
+        return { ok: true };
+      }
       const s = raw(op.sock);
       const r = closeRaw(s.fd);
       s.closed = true;
@@ -316,6 +322,11 @@ async function perform(req: Extract<PeerRequest, { kind: 'op' }>): Promise<CallR
       if (!h || h.kind === 'raw') throw new Error(`no node:net socket or server named ${op.sock}`);
       return { ok: true, value: [...h.events] };
     }
+    case 'rpcServe':
+      return rpcServe(op.sock);
+    case 'rpcCalls':
+      if (!req.address) throw new Error('rpcCalls needs a resolved address');
+      return { ok: true, value: await rpcClient.calls(req.address, op.methods, op.until, op.afterEarlier ?? false) };
     case 'exit':
     case 'kill':
       throw new Error(`${op.op} is carried out by the runner`);
@@ -470,6 +481,27 @@ function nodeServe(name: string, behaviour: string, idleMs: number, backlog: num
     server.listen({ host: '127.0.0.1', port: 0, backlog }, () => {
       listener.fd = fdOf(server);
       resolve({ ok: true, value: backlog });
+    });
+  });
+}
+
+const rpcClient = new LabRpcClient();
+
+/** A frame-speaking rpc server; its connections are named `name#1`, `name#2`, … */
+function rpcServe(name: string): Promise<CallResult> {
+  const server = net.createServer({ allowHalfOpen: true });
+  const listener: NodeListener = { kind: 'node-server', server, events: [], fd: -1, accepted: 0 };
+  held.set(name, listener);
+  server.on('connection', (socket) => {
+    const connName = `${name}#${++listener.accepted}`;
+    held.set(connName, { kind: 'node', socket, events: [], fd: fdOf(socket) });
+    listener.events.push(`connection:${connName}`);
+    serveFrames(socket);
+  });
+  return new Promise((resolve) => {
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      listener.fd = fdOf(server);
+      resolve({ ok: true });
     });
   });
 }

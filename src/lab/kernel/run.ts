@@ -287,7 +287,8 @@ async function perform(
       result = { ok: true, value: { code: r.code, signal: r.signal } };
       break;
     }
-    case 'connect': {
+    case 'connect':
+    case 'rpcCalls': {
       const target = findHeld(held, op.to);
       if (!target?.local) throw new Error(`${step.actor}: ${op.op} to ${op.to}, which no actor holds`);
       result = await peer.call(op, { address: parseEndpoint(target.local) });

@@ -56,5 +56,9 @@ export function stepText(step: Step): string {
       return `${who} node:net server ${step.sock} (${step.behaviour}${step.idleMs ? `, idle ${step.idleMs} ms` : ''})`;
     case 'nodeEvents':
       return `${who} events of ${step.sock}`;
+    case 'rpcServe':
+      return `${who} rpc server ${step.sock} (answers each call, never one named "hold")`;
+    case 'rpcCalls':
+      return `${who} rpc client → ${step.to}: ${step.afterEarlier ? 'after the earlier calls settle, ' : ''}${step.methods.join(', ')} at once (until ${step.until} settled)`;
   }
 }

@@ -58,28 +58,6 @@ function fail<T>(): SysResult<T> {
   return { ok: false, errno: errnoName(lastErrno()) };
 }
 
-/** The 16-bit network-order spelling of a protocol number, as `sll_protocol` and socket() want it. */
-export function htons(n: number): number {
-  return ((n & 0xff) << 8) | ((n >> 8) & 0xff);
-}
-
-/**
- * socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(protocol)). With `protocol` 0
- * the socket receives nothing until bind() names a protocol: the way to attach a filter before
- * the first frame is queued (packet(7): "If protocol is set to zero, no packets are received").
- * Errors: EPERM without CAP_NET_RAW in the namespace's user namespace, EAFNOSUPPORT.
- */
-export function packetSocketRaw(protocol: number): SysResult<number> {
-  const fd = libc.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, htons(protocol)) as number;
-  return fd < 0 ? fail() : ok(fd);
-}
-
-/** if_nametoindex(3) in this thread's network namespace. Errors: ENODEV for an unknown name. */
-export function ifNameToIndexRaw(name: string): SysResult<number> {
-  const i = libc.if_nametoindex(name) as number;
-  return i === 0 ? fail() : ok(i);
-}
-
 /** Encodes a `struct sockaddr_ll` (20 bytes): family, protocol (network order), ifindex. */
 function sockaddrLl(ifindex: number, protocol: number): Buffer {
   const b = Buffer.alloc(20);

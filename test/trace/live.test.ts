@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 
+import { labTraceInstancesOf } from '../lab/helpers.js';
 import { ensureTracefs, openTcpTracer, sweepStaleInstances, writeFilter, type TcpTracer, type TcpTraceEvent, type TcpStateChangeEvent } from '../../src/trace/index.js';
 
 const needsRoot: string | false = process.getuid?.() !== 0 ? 'needs root (tracefs, ip netns)' : false;
@@ -118,11 +119,7 @@ async function runChild(t: TestContext, ns: string, port: number, other = 0): Pr
   return r;
 }
 
-const ourInstances = (): string[] => {
-  const t = ensureTracefs();
-  if (!t.available) return [];
-  return readdirSync(`${t.path}/instances`).filter((n) => n.startsWith(`tcp-teardown-${process.pid}-`));
-};
+const ourInstances = (): string[] => labTraceInstancesOf(process.pid);
 
 const randomPort = (): number => 20000 + Math.floor(Math.random() * 20000);
 
@@ -260,7 +257,7 @@ describe('a live session', { skip: needsRoot }, () => {
     const tr = tracer(t);
     const root = ensureTracefs();
     assert.ok(root.available);
-    assert.ok(ourInstances().includes(tr.instance));
+    assert.ok(ourInstances().includes(tr.path));
     // A crashed run: a child opens a session and is SIGKILLed, leaving its instance behind.
     const code = `import('${TRACE_INDEX}').then((m) => { const t = m.openTcpTracer(); console.log(t.instance); setInterval(() => {}, 1000); });`;
     const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });

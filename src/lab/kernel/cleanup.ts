@@ -41,11 +41,6 @@ class Resources {
     }
   }
 
-  /** True once a signal has started the clean-up: work still in flight should stop quietly. */
-  get interrupted(): boolean {
-    return this.#interrupted;
-  }
-
   /** Registers a synchronous closer, run by {@link releaseAll}; returns a function that unregisters it. */
   onRelease(key: object, close: () => void): () => void {
     this.#closers.set(key, close);

@@ -5,8 +5,8 @@ import { constants } from 'node:os';
 import { createTcpDecoder, decodePage, epochMsOf, eventFromJson, eventToJson, parseEventFormat, portFilterExpression, portsMatch, type TcpTraceEvent } from '../../src/trace/index.js';
 import { capturedFormats, capturedLayout, capturedPages, captureMeta, fixtureText } from './fixtures.js';
 
-function decodeFixture(): TcpTraceEvent[] {
-  const decoder = createTcpDecoder(capturedFormats());
+/** The captured pages' events as `decoder` reads them, in time order. */
+function decodeFixture(decoder = createTcpDecoder(capturedFormats())): TcpTraceEvent[] {
   const layout = capturedLayout();
   const out: TcpTraceEvent[] = [];
   for (const { cpu, page } of capturedPages()) {
@@ -124,14 +124,7 @@ describe('decoders on other kernels\' layouts', () => {
     const noReason = fixtureText('formats/tcp_send_reset.format').replace(/\tfield:enum sk_rst_reason reason;[^\n]*\n/, '');
     const noCookie = fixtureText('formats/tcp_receive_reset.format').replace(/\tfield:__u64 sock_cookie;[^\n]*\n/, '');
     const d = createTcpDecoder({ tcp_send_reset: parseEventFormat(noReason), tcp_receive_reset: parseEventFormat(noCookie) });
-    const layout = capturedLayout();
-    const got: TcpTraceEvent[] = [];
-    for (const { cpu, page } of capturedPages()) {
-      for (const r of decodePage(page, layout).records) {
-        const e = d.decode(r.data, { clockNs: r.timeNs, cpu, epochOffsetNs: 0n });
-        if (e) got.push(e);
-      }
-    }
+    const got = decodeFixture(d);
     const sent = got.find((e) => e.kind === 'reset-sent');
     const recv = got.find((e) => e.kind === 'reset-received');
     assert.ok(sent?.kind === 'reset-sent' && recv?.kind === 'reset-received');

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { parse, type GlobalHeader, type PacketHeader } from 'pcap-parser';
 import { encodePcap, PCAP_MAGIC_NS, writePcapFile, type PcapPacket } from '../../src/trace/packet/pcap.js';
 import { FLAG, opt, tcpFrame } from './frames.js';
@@ -25,6 +25,13 @@ function readWithPcapParser(path: string): Promise<ReadBack> {
   });
 }
 
+/** A fresh directory that t.after removes, even when the test fails. */
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tt-pcap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 function samplePackets(): PcapPacket[] {
   const syn = tcpFrame({ flags: FLAG.SYN, srcPort: 40000, dstPort: 80, options: Buffer.concat([opt.mss(65495), opt.sackOk(), opt.ts(1, 0), opt.nop(), opt.wscale(7)]) });
   const data = tcpFrame({ family: 6, flags: FLAG.PSH | FLAG.ACK, payload: Buffer.from('hello pcap') });
@@ -39,8 +46,7 @@ function samplePackets(): PcapPacket[] {
 
 describe('pcap writer', () => {
   test('pcap-parser reads back the same frames, lengths and microsecond timestamps', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tt-pcap-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t);
     const path = join(dir, 'a.pcap');
     const packets = samplePackets();
     writePcapFile(path, packets, { snaplen: 65535 });
@@ -61,8 +67,7 @@ describe('pcap writer', () => {
   });
 
   test('frames longer than the header snap length are cut to it, origLen kept', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tt-pcap-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t);
     const path = join(dir, 'b.pcap');
     const packets = samplePackets();
     writePcapFile(path, packets, { snaplen: 64 });
@@ -87,8 +92,7 @@ describe('pcap writer', () => {
   });
 
   test('an empty capture is a valid file of 24 bytes', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tt-pcap-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t);
     writePcapFile(join(dir, 'e.pcap'), []);
     const back = await readWithPcapParser(join(dir, 'e.pcap'));
     assert.equal(back.packets.length, 0);
@@ -109,8 +113,7 @@ describe('pcap writer', () => {
       t.skip('tcpdump not installed (not needed: pcap-parser already read the file)');
       return;
     }
-    const dir = mkdtempSync(join(tmpdir(), 'tt-pcap-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t);
     const path = join(dir, 'c.pcap');
     for (const resolution of ['us', 'ns'] as const) {
       writePcapFile(path, samplePackets(), { resolution });

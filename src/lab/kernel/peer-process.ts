@@ -69,8 +69,10 @@ export class PeerProcess {
     });
   }
 
-  /** Starts the peer and waits for its hello. */
-  /** @param env extra environment: `TT_NETNS` puts the peer inside the scenario's namespace. */
+  /**
+   * Starts the peer and waits for its hello.
+   * @param env extra environment: `TT_NETNS` puts the peer inside the scenario's namespace.
+   */
   static async start(actor: string, env: Record<string, string> = {}): Promise<PeerProcess> {
     // Its own process group: a terminal's Ctrl+C goes to the lab's group only, so the peers are
     // still there, alive and answering, while the lab cleans up; the clean-up kills them by pid.

@@ -12,8 +12,8 @@ import { CLAIMS } from '../../src/lab/claims.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, type PacketHeader } from 'pcap-parser';
 import type { Trace } from '../../src/lab/trace.js';
+import { readWithPcapParser } from '../trace/pcap-reader.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = process.getuid?.() === 0;
@@ -22,17 +22,6 @@ const needsRoot = root ? false : 'needs root for network namespaces, capture and
 function lab(args: string[], opts: { asNobody?: boolean } = {}) {
   const argv = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'lab', ...args] : [process.execPath, CLI, 'lab', ...args];
   return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
-}
-
-/** Every frame of a pcap file, read by pcap-parser: a reader that shares no code with our writer. */
-function readPcap(path: string): Promise<{ header: PacketHeader; data: Buffer }[]> {
-  return new Promise((resolve, reject) => {
-    const out: { header: PacketHeader; data: Buffer }[] = [];
-    const p = parse(path);
-    p.on('packet', (pk: { header: PacketHeader; data: Buffer }) => out.push({ header: pk.header, data: Buffer.from(pk.data) }));
-    p.on('error', reject);
-    p.on('end', () => resolve(out));
-  });
 }
 
 /** The TCP header fields of an Ethernet + IPv4 frame, read straight from the bytes (RFC 791, RFC 9293 §3.1). */
@@ -62,7 +51,7 @@ test('--pcap DIR: one file per scenario; pcap-parser reads back exactly the segm
     assert.equal(r.status, 0, r.stderr);
     for (const id of ['close-unread-data', 'self-connect']) {
       const trace = JSON.parse(readFileSync(join(dir, 'traces', `${id}.json`), 'utf8')) as Trace;
-      const frames = await readPcap(join(dir, 'pcap', `${id}.pcap`));
+      const frames = (await readWithPcapParser(join(dir, 'pcap', `${id}.pcap`))).packets;
       const segs = trace.segments ?? [];
       assert.ok(segs.length > 4, `${id}: segments captured`);
       assert.equal(frames.length, segs.length, `${id}: one frame per segment`);

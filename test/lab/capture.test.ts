@@ -1,7 +1,7 @@
 /**
  * The lab's side of packet capture: frames decoded by src/trace/packet become segments with
- * numbers relative to each direction's ISN (pure; hand-built frames), and LabCapture collects a
- * live scenario's frames up to its flush barrier (root).
+ * numbers relative to each direction's ISN (pure; hand-built frames). LabCapture on a live
+ * scenario is exercised through the CLI (test/cli/lab-kernel-cli.test.ts, root).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

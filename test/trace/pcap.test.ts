@@ -4,26 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { parse, type GlobalHeader, type PacketHeader } from 'pcap-parser';
 import { encodePcap, PCAP_MAGIC_NS, writePcapFile, type PcapPacket } from '../../src/trace/packet/pcap.js';
 import { FLAG, opt, tcpFrame } from './frames.js';
-
-interface ReadBack {
-  header: GlobalHeader;
-  packets: Array<{ header: PacketHeader; data: Buffer }>;
-}
-
-/** Reads a pcap file with pcap-parser (npm), a reader written without any of our code. */
-function readWithPcapParser(path: string): Promise<ReadBack> {
-  return new Promise((resolve, reject) => {
-    const out: ReadBack = { header: undefined as unknown as GlobalHeader, packets: [] };
-    const p = parse(path);
-    p.on('globalHeader', (h: GlobalHeader) => (out.header = h));
-    p.on('packet', (pk: { header: PacketHeader; data: Buffer }) => out.packets.push({ header: pk.header, data: Buffer.from(pk.data) }));
-    p.on('error', reject);
-    p.on('end', () => resolve(out));
-  });
-}
+import { readWithPcapParser } from './pcap-reader.js';
 
 /** A fresh directory that t.after removes, even when the test fails. */
 function tempDir(t: TestContext): string {

@@ -14,6 +14,7 @@ import { closeRaw, getIntOptRaw, setIntOptRaw } from '../../sys/socket.js';
 import { captureProgram, MARKER_ETHERTYPE, MAX_SNAPLEN, normalizePortRanges, type PortRange } from './bpf.js';
 import { decodeTcp, type DecodedTcp } from './decode.js';
 import { errnoNumber } from '../../tcp/errno.js';
+import { checkDurationMs } from '../../rpc/clock.js';
 
 /**
  * In-process packet capture on one interface of one network namespace: an AF_PACKET socket
@@ -98,7 +99,6 @@ export class PacketCaptureError extends Error {
 export type PacketCaptureState = 'open' | 'flushing' | 'closed';
 
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A drain reads at most this many frames; the rest stay queued for the next call, so a flood cannot hold the thread. */
 const MAX_FRAMES_PER_DRAIN = 100_000;
 const MARKER_MAGIC = 'tcp-teardown flush ';
@@ -283,9 +283,7 @@ export class PacketCapture {
    * @throws RangeError for a bad `timeoutMs`.
    */
   async flush(timeoutMs: number): Promise<CapturedPacket[]> {
-    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
-      throw new RangeError(`timeoutMs: ${timeoutMs} is not a duration in 1…${MAX_TIMER_MS} ms`);
-    }
+    checkDurationMs('PacketCapture.flush: timeoutMs', timeoutMs, 1);
     if (this.iface !== 'lo') {
       throw new PacketCaptureError('FLUSH_UNSUPPORTED', `flush needs the marker to loop back, which only lo does (this capture is on ${this.iface}); use drain()`);
     }

@@ -18,23 +18,11 @@ import {
   type PacketCaptureOptions,
 } from '../../src/trace/index.js';
 import { ethernet } from './frames.js';
+import { testNetns } from './netns.js';
 
 const ROOT = process.getuid?.() === 0;
 const HAVE_IP = spawnSync('sh', ['-c', 'command -v ip'], { stdio: 'ignore' }).status === 0;
-const SKIP = !ROOT ? 'needs root (network namespaces, AF_PACKET sockets)' : !HAVE_IP ? 'needs ip(8) to create network namespaces' : false;
-
-let nsCounter = 0;
-
-/** A fresh network namespace with lo up, deleted when the test ends (whatever its outcome). */
-function netns(t: TestContext): { name: string; path: string } {
-  const name = `tt-test-${process.pid}-${++nsCounter}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  t.after(() => {
-    spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  });
-  execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  return { name, path: `/run/netns/${name}` };
-}
+const SKIP = !ROOT ? 'needs root (network namespaces, AF_PACKET sockets)' : !HAVE_IP ? 'needs ip(8) to run children in a namespace (ip netns exec)' : false;
 
 /** Opens a capture that must be available, closed when the test ends. */
 function capture(t: TestContext, opts: PacketCaptureOptions): PacketCapture {
@@ -101,7 +89,7 @@ srv.listen(0, process.argv[1], () => {
 
 describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP }, () => {
   test('one TCP conversation: handshake once each, options, pure ACK seq, payload, FIN, RST, kernel timestamps; pcap round trip', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     const before = realtimeNs();
     const kid = child(t, ns.name, CONVERSATION, ['127.0.0.1']);
@@ -176,7 +164,7 @@ describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP },
   });
 
   test('IPv6: [::1] addresses, family 6, the handshake once each', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     const kid = child(t, ns.name, CONVERSATION, ['::1']);
     const info = JSON.parse(await kid.line()) as { port: number; clientPort: number };
@@ -193,7 +181,7 @@ describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP },
 
   test('flush() is a barrier: N request/response segments sent before it are all in its result, in order', async (t) => {
     const N = 50;
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     // Ping-pong: each 4-byte message waits for its echo, so every message is its own segment.
     const script = `
@@ -223,7 +211,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
   });
 
   test("traffic in this process's own namespace is not seen by a capture in another", async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     const srv = createServer((c) => c.end('bye'));
     t.after(() => srv.close());
@@ -250,7 +238,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
   });
 
   test('the port filter keeps the listed ports and drops a connection on another', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path, ports: [[5001, 5001], [6000, 6010]] });
     const script = `
 const net = require('net'); let open = 2;
@@ -268,7 +256,7 @@ for (const port of [5001, 5002]) {
   });
 
   test('the marker: its sender sees it once, as incoming (skb_loop_sk); another tap sees it twice on lo', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const open = (): { fd: number; ifindex: number; rx: PacketReceiver } => {
       const s = openPacketSocket(ns.path, 'lo');
       t.after(() => closeRaw(s.fd));
@@ -297,7 +285,7 @@ for (const port of [5001, 5002]) {
   });
 
   test('lifecycle: close is idempotent; drain and flush after close fail with CAPTURE_CLOSED; bad timeouts are RangeErrors', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     assert.deepEqual(await cap.flush(500), []);
     await assert.rejects(cap.flush(0), RangeError);
@@ -312,7 +300,7 @@ for (const port of [5001, 5002]) {
   });
 
   test('a loopback that is down: unavailable, with the reason', (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t);
     execFileSync('ip', ['-n', ns.name, 'link', 'set', 'lo', 'down']);
     const c = openPacketCapture({ netnsPath: ns.path });
     assert.match(c.available ? (c.close(), 'available') : c.reason, /^interface lo in .* is down/);
@@ -322,7 +310,7 @@ for (const port of [5001, 5002]) {
     const missing = openPacketCapture({ netnsPath: `/run/netns/tt-test-${process.pid}-does-not-exist` });
     assert.equal(missing.available, false);
     assert.match(missing.available ? '' : missing.reason, /^no network namespace .*ENOENT/);
-    const ns = netns(t);
+    const ns = testNetns(t);
     const noIface = openPacketCapture({ netnsPath: ns.path, iface: 'nosuch0' });
     assert.match(noIface.available ? '' : noIface.reason, /^no interface nosuch0 in .*ENODEV/);
     assert.throws(() => openPacketCapture({ ports: [[2, 1]] }), RangeError);
@@ -334,7 +322,7 @@ for (const port of [5001, 5002]) {
       t.skip('setpriv(1) not installed');
       return;
     }
-    const ns = netns(t);
+    const ns = testNetns(t);
     const index = fileURLToPath(new URL('../../src/trace/index.js', import.meta.url));
     for (const [opts, want] of [
       [{}, /^not permitted: an AF_PACKET socket needs CAP_NET_RAW/],

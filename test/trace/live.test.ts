@@ -7,27 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 
 import { labTraceInstancesOf } from '../lab/helpers.js';
+import { testNetns } from './netns.js';
 import { ensureTracefs, openTcpTracer, sweepStaleInstances, writeFilter, type TcpTracer, type TcpTraceEvent, type TcpStateChangeEvent } from '../../src/trace/index.js';
 
 const needsRoot: string | false = process.getuid?.() !== 0 ? 'needs root (tracefs, ip netns)' : false;
 const TRACE_INDEX = fileURLToPath(new URL('../../src/trace/index.js', import.meta.url));
-
-let nsSeq = 0;
-
-/** A fresh network namespace with lo up, deleted in t.after even when the test fails. */
-function netns(t: TestContext): string {
-  const ns = `tt-test-${process.pid}-${++nsSeq}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => {
-    try {
-      execFileSync('ip', ['netns', 'del', ns]);
-    } catch {
-      // already gone
-    }
-  });
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 /** A tracer that t.after closes; fails the test when tracefs is unavailable as root. */
 function tracer(t: TestContext, opts: Parameters<typeof openTcpTracer>[0] = {}): TcpTracer {
@@ -136,7 +120,7 @@ function clientStates(events: TcpTraceEvent[], r: Report): TcpStateChangeEvent[]
 
 describe('a live session', { skip: needsRoot }, () => {
   test('close() with unread data: transitions in order and in time, RST sent with its reason and received, ECONNRESET reported', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t).name;
     const port = randomPort();
     // Other work on this machine makes TCP events too (tens of thousands a second while
     // benchmarks run): the port filter keeps the buffer for ours, as the lab does.
@@ -184,7 +168,7 @@ describe('a live session', { skip: needsRoot }, () => {
   });
 
   test('flush() is a barrier: the events are there without a prior read', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t).name;
     const port = randomPort();
     const tr = tracer(t, { events: ['inet_sock_set_state'], ports: [[port, port]] });
     const r = await runChild(t, ns, port);
@@ -195,7 +179,7 @@ describe('a live session', { skip: needsRoot }, () => {
   });
 
   test('two sessions at once: each sees the events, each removes only its own instance', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t).name;
     const port = randomPort();
     const a = tracer(t, { ports: [[port, port]] });
     const b = tracer(t, { ports: [[port, port]] });
@@ -217,7 +201,7 @@ describe('a live session', { skip: needsRoot }, () => {
   });
 
   test('a port filter excludes a connection on other ports (in the kernel where it can)', async (t) => {
-    const ns = netns(t);
+    const ns = testNetns(t).name;
     const port = randomPort();
     const other = port + 1;
     const withResets = tracer(t, { ports: [[port, port]] });
@@ -238,7 +222,7 @@ describe('a live session', { skip: needsRoot }, () => {
 
     // With both ports in the range the same child's other connection is seen: the filter, not
     // the child, excluded it above.
-    const ns2 = netns(t);
+    const ns2 = testNetns(t).name;
     const all = tracer(t, { ports: [[port, other]] });
     const r2 = await runChild(t, ns2, port, other);
     const ev2 = await all.flush();

@@ -35,9 +35,10 @@ function count(r: LabResult): Counted {
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   if (!isRoot()) throw new Error('the lab bench needs root (network namespaces, AF_PACKET, tracefs)');
   const reps = envInt('LAB_REPS', 2);
+  const concurrency = 2;
   const last: Record<string, Counted> = {};
   const once = (label: string, on: boolean) => async (): Promise<number> => {
-    const r = await runLab(CATALOGUE, { capture: on, trace: on });
+    const r = await runLab(CATALOGUE, { capture: on, trace: on, concurrency });
     last[label] = count(r);
     opts.progress(`${label}: ${(r.durationMs / 1000).toFixed(1)} s, ${last[label].unverified} unverified, ${last[label].failed} failed`);
     return r.outcomes.length;
@@ -54,7 +55,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   return {
     bench: 'lab',
     title: 'the whole lab catalogue on this kernel, with and without packet capture and tracing',
-    params: { scenarios: CATALOGUE.length, reps, concurrency: 2 },
+    params: { scenarios: CATALOGUE.length, reps, concurrency },
     rows,
     ratios: ratiosAgainstAnchors(rows, [WITH]),
     notes: [],

@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import {
+  ALL_TCP_TRACEPOINTS,
   createTcpDecoder,
   ensureTracefs,
   openTcpTracer,
@@ -31,7 +32,7 @@ import {
   type TcpTracepoint,
   type EventFormat,
 } from '../src/trace/index.js';
-import { envInt, measureInterleaved, ratiosAgainstAnchors, type BenchOptions, type BenchResult, type BenchRow } from './lib.js';
+import { envInt, measureInterleaved, median, ratiosAgainstAnchors, type BenchOptions, type BenchResult, type BenchRow } from './lib.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/tracefs/', import.meta.url));
 const OURS = 'walk + decode to events';
@@ -47,7 +48,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const text = (p: string): string => readFileSync(`${FIX}${p}`, 'utf8');
   const layout = pageLayout(parsePageHeader(text('header_page')), parseEventHeader(text('header_event')));
   const formats: Partial<Record<TcpTracepoint, EventFormat>> = {};
-  for (const n of ['inet_sock_set_state', 'tcp_send_reset', 'tcp_receive_reset', 'inet_sk_error_report'] as const) formats[n] = parseEventFormat(text(`formats/${n}.format`));
+  for (const n of ALL_TCP_TRACEPOINTS) formats[n] = parseEventFormat(text(`formats/${n}.format`));
   const meta = JSON.parse(text('meta.json')) as { pages: string[] };
   const source = readFileSync(`${FIX}${meta.pages[0] as string}`);
   const commit = Number(source.readBigUInt64LE(8) & 0x3fffffffn);
@@ -176,11 +177,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       const t2 = process.hrtime.bigint();
       split.push([Number(t1 - t0) / 1e6, Number(t2 - t1) / 1e6]);
     }
-    const med = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     tables.push({
       title: 'session, median ms (512 KiB per CPU)',
       head: ['open', 'close'],
-      rows: [[med(split.map((s) => s[0] as number)).toFixed(1), med(split.map((s) => s[1] as number)).toFixed(1)]],
+      rows: [[median(split.map((s) => s[0] as number)).toFixed(1), median(split.map((s) => s[1] as number)).toFixed(1)]],
     });
     rows.push(...sessionRows);
     notes.push('close is mostly rmdir of the instance: the kernel frees the per-CPU buffers and waits for an RCU grace period');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
-import { parse, type PacketHeader } from 'pcap-parser';
 import { bindPacketRaw, openPacketSocket, PACKET_TYPE, PacketReceiver, realtimeNs, sendFrameRaw } from '../../src/sys/index.js';
 import { closeRaw } from '../../src/sys/socket.js';
 import {
@@ -18,7 +17,8 @@ import {
   type PacketCaptureOptions,
 } from '../../src/trace/index.js';
 import { ethernet } from './frames.js';
-import { testNetns } from './netns.js';
+import { nodeInNetns, testNetns } from './netns.js';
+import { readWithPcapParser } from './pcap-reader.js';
 
 const ROOT = process.getuid?.() === 0;
 const HAVE_IP = spawnSync('sh', ['-c', 'command -v ip'], { stdio: 'ignore' }).status === 0;
@@ -30,36 +30,6 @@ function capture(t: TestContext, opts: PacketCaptureOptions): PacketCapture {
   if (!c.available) assert.fail(`capture unavailable: ${c.reason}`);
   t.after(() => c.close());
   return c;
-}
-
-/** A node child inside the namespace; killed by pid when the test ends. Resolves its stdout lines as they come. */
-function child(t: TestContext, ns: string, script: string, args: string[] = []): { proc: ChildProcess; line: () => Promise<string>; exited: Promise<number | null> } {
-  const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => {
-    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  const lines: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  let rest = '';
-  proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop() ?? '';
-    for (const l of parts) {
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const line = (): Promise<string> => {
-    const l = lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return new Promise((resolve, reject) => {
-      waiters.push(resolve);
-      void exited.then((code) => reject(new Error(`child exited (${code}) before printing a line`)));
-    });
-  };
-  return { proc, line, exited };
 }
 
 const tcpOf = (ps: CapturedPacket[], port: number): CapturedPacket[] => ps.filter((p) => p.tcp !== null && (p.tcp.srcPort === port || p.tcp.dstPort === port));
@@ -92,7 +62,7 @@ describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP },
     const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
     const before = realtimeNs();
-    const kid = child(t, ns.name, CONVERSATION, ['127.0.0.1']);
+    const kid = nodeInNetns(t, ns.name, ['-e', CONVERSATION, '127.0.0.1']);
     const info = JSON.parse(await kid.line()) as { port: number; clientPort: number; closedPort: number; err: string };
     await kid.exited;
     const after = realtimeNs();
@@ -149,13 +119,7 @@ describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP },
     const dir = mkdtempSync(join(tmpdir(), 'tt-capture-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writePcapFile(join(dir, 'live.pcap'), all);
-    const back: Array<{ header: PacketHeader; data: Buffer }> = await new Promise((resolve, reject) => {
-      const got: Array<{ header: PacketHeader; data: Buffer }> = [];
-      const p = parse(join(dir, 'live.pcap'));
-      p.on('packet', (pk: { header: PacketHeader; data: Buffer }) => got.push({ header: pk.header, data: Buffer.from(pk.data) }));
-      p.on('error', reject);
-      p.on('end', () => resolve(got));
-    });
+    const back = (await readWithPcapParser(join(dir, 'live.pcap'))).packets;
     assert.deepEqual(back.map((b) => b.data.toString('hex')), hex);
     assert.deepEqual(
       back.map((b) => BigInt(b.header.timestampSeconds) * 1_000_000n + BigInt(b.header.timestampMicroseconds)),
@@ -166,7 +130,7 @@ describe('openPacketCapture, live in a fresh network namespace', { skip: SKIP },
   test('IPv6: [::1] addresses, family 6, the handshake once each', async (t) => {
     const ns = testNetns(t);
     const cap = capture(t, { netnsPath: ns.path });
-    const kid = child(t, ns.name, CONVERSATION, ['::1']);
+    const kid = nodeInNetns(t, ns.name, ['-e', CONVERSATION, '::1']);
     const info = JSON.parse(await kid.line()) as { port: number; clientPort: number };
     await kid.exited;
     const conn = tcpOf(await cap.flush(2000), info.port);
@@ -195,7 +159,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('data', (d) => { buf += d; while (buf.length >= 4) { buf = buf.slice(4); i++; if (i < N) send(); else console.log(JSON.stringify({ port })); } });
 });
 process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
-    const kid = child(t, ns.name, script, [String(N)]);
+    const kid = nodeInNetns(t, ns.name, ['-e', script, String(N)]);
     const { port } = JSON.parse(await kid.line()) as { port: number };
     const got = tcpOf(await cap.flush(2000), port);
     kid.proc.stdin?.end();
@@ -226,7 +190,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
       c.on('close', () => resolve(local));
     });
     // A control inside the namespace, so the capture is shown to see what it should.
-    const kid = child(t, ns.name, CONVERSATION, ['127.0.0.1']);
+    const kid = nodeInNetns(t, ns.name, ['-e', CONVERSATION, '127.0.0.1']);
     const info = JSON.parse(await kid.line()) as { port: number };
     await kid.exited;
     const all = await cap.flush(2000);
@@ -246,7 +210,7 @@ for (const port of [5001, 5002]) {
   const srv = net.createServer((c) => { c.resume(); c.on('end', () => { c.end(); srv.close(); }); });
   srv.listen(port, '127.0.0.1', () => { const c = net.connect(port, '127.0.0.1', () => c.end('x')); c.resume(); c.on('close', () => { if (--open === 0) console.log('done'); }); });
 }`;
-    const kid = child(t, ns.name, script);
+    const kid = nodeInNetns(t, ns.name, ['-e', script]);
     assert.equal(await kid.line(), 'done');
     await kid.exited;
     const all = await cap.flush(2000);

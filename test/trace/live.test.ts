@@ -1,13 +1,13 @@
 // Against the running kernel: real tracefs, a real network namespace, real child processes.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 
 import { labTraceInstancesOf } from '../lab/helpers.js';
-import { testNetns } from './netns.js';
+import { nodeInNetns, testNetns } from './netns.js';
 import { ensureTracefs, openTcpTracer, sweepStaleInstances, writeFilter, type TcpTracer, type TcpTraceEvent, type TcpStateChangeEvent } from '../../src/trace/index.js';
 
 const needsRoot: string | false = process.getuid?.() !== 0 ? 'needs root (tracefs, ip netns)' : false;
@@ -76,30 +76,11 @@ console.log(JSON.stringify({ pid: process.pid, serverPort: port, clientPort, oth
 setInterval(() => {}, 1000); // stays until the test kills it
 `;
 
-/** Runs the child in `ns` (ip netns exec execs node: the child's pid is node's), killed by pid in t.after. */
+/** Runs the child in `ns`, killed by pid in t.after; resolves with its report. */
 async function runChild(t: TestContext, ns: string, port: number, other = 0): Promise<Report> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', CHILD], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, PORT: String(port), OTHER: String(other) },
-  });
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const gone = once(child, 'exit');
-    process.kill(child.pid, 'SIGKILL');
-    await gone;
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`child exited (${String(code)}) before reporting`)));
-  });
-  const r = JSON.parse(line) as Report;
-  assert.equal(r.pid, child.pid);
+  const kid = nodeInNetns(t, ns, ['--input-type=module', '-e', CHILD], { ...process.env, PORT: String(port), OTHER: String(other) });
+  const r = JSON.parse(await kid.line()) as Report;
+  assert.equal(r.pid, kid.proc.pid);
   return r;
 }
 

@@ -14,7 +14,7 @@
  *
  * Parent → child IPC: `{ cmd: 'gc' }` → `{ gc, heapUsed, external }` (bytes, Node's
  * `process.memoryUsage()`) after a full collection (run with --expose-gc); `{ cmd: 'counts' }` → {@link ConnectionCounts}. Ready message:
- * `{ port, budgetBytes }`, budgetBytes null when the rpc server rejected `maxBufferedBytes`.
+ * `{ port, budgetBytes }`, budgetBytes the rpc server's `maxBufferedBytes` in the unread scenario, else null.
  * Exits when its IPC channel closes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,15 +60,8 @@ if (contender === 'rpc') {
   const make = (options: ServerOptions): RpcServer => createRpcServer((req) => handler(req.body), options);
   let server: RpcServer;
   if (scenario === 'unread') {
-    // `maxBufferedBytes` (issue 9) may not be in this build yet: the cast lets the bench compile
-    // either way, and an rpc server without it says so (unknown option) and runs unbudgeted.
-    try {
-      server = make({ maxBufferedBytes: budgetBytes } as ServerOptions);
-      budget = budgetBytes;
-    } catch (err) {
-      if (!(err instanceof TypeError)) throw err;
-      server = make({});
-    }
+    server = make({ maxBufferedBytes: budgetBytes });
+    budget = budgetBytes;
   } else {
     server = make(scenario === 'limit' ? { maxConnections: LIMIT_CONNECTIONS, maxInFlight: MAX_IN_FLIGHT } : {});
   }

@@ -32,7 +32,7 @@ import { interceptors, Pool } from 'undici';
 
 import { createClient, type RpcClient } from '../src/rpc/index.js';
 import { createGrpcClient, grpc, GRPC_JS_VERSION } from './lib-grpc.js';
-import { envInt, forkReady, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
+import { askChild, envInt, forkReady, stopChild, type BenchOptions, type BenchResult, type BenchTable } from './lib.js';
 
 const SERVER = fileURLToPath(new URL('./idle-reap-server.js', import.meta.url));
 
@@ -84,13 +84,9 @@ interface ServerReport {
   grpcConnections: number;
 }
 
-function serverReport(child: ChildProcess, prefix: string): Promise<ServerReport> {
-  return new Promise((resolve) => {
-    child.once('message', (m: { counts: [string, number][]; grpcConnections: number }) =>
-      resolve({ counts: new Map(m.counts), grpcConnections: m.grpcConnections }),
-    );
-    child.send({ cmd: 'counts', prefix });
-  });
+async function serverReport(child: ChildProcess, prefix: string): Promise<ServerReport> {
+  const m = await askChild<{ counts: [string, number][]; grpcConnections: number }>(child, { cmd: 'counts', prefix });
+  return { counts: new Map(m.counts), grpcConnections: m.grpcConnections };
 }
 
 function nodeHttp(port: number): Contender {

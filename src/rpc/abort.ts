@@ -3,8 +3,9 @@
  *
  * Callers often pass one long-lived signal (a request scope, a shutdown signal) to thousands of
  * calls. A listener per call on that signal makes Node warn (MaxListenersExceededWarning above
- * 10) and, with `AbortSignal.any()`, retains every combined signal for the life of the source on
- * Node 20 (heap measured growing 5 → 25 MB over 300k hedged calls). Here the signal gets one
+ * 10) and, with `AbortSignal.any()`, retains every combined signal that has a listener for the
+ * life of the source on Node 20 (300k of them, one listener each, kept about 360 MB of heap after
+ * GC on Node 20.20.2; without the listener, none). Here the signal gets one
  * listener that fans out to the calls subscribed at the moment it fires, and the listener is
  * removed when the last call unsubscribes.
  */

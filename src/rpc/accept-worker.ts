@@ -12,6 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { EpollWatch, acceptRaw } from '../sys/index.js';
+import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { SysError } from '../sys/errors.js';
 
 /** What the worker is started with. */
@@ -60,7 +61,10 @@ function run(data: AcceptWorkerData): void {
     return;
   }
   post({ kind: 'ready' });
-  let backoffMs = 0;
+  // Doubling from initialBackoffMs, capped, no jitter: one thread's own retries, nothing to spread.
+  const policy: BackoffPolicy = { initialMs: data.initialBackoffMs, maxMs: data.maxBackoffMs, multiplier: 2, jitter: 0 };
+  /** accept() failures in a row that called for a wait. */
+  let failures = 0;
   let exitErrno: string | null = null;
   try {
     while (!stopping()) {
@@ -71,7 +75,7 @@ function run(data: AcceptWorkerData): void {
       if (events.length === 0) continue;
       const r = acceptRaw(data.listenFd);
       if (r.ok) {
-        backoffMs = 0;
+        failures = 0;
         post({ kind: 'accepted', fd: r.value.fd });
         continue;
       }
@@ -87,9 +91,9 @@ function run(data: AcceptWorkerData): void {
       }
       // Out of descriptors or memory (or something unforeseen): retrying now would fail the same
       // way and burn a core. Wait, doubling each time, and leave the connection queued.
-      backoffMs = backoffMs === 0 ? data.initialBackoffMs : Math.min(data.maxBackoffMs, backoffMs * 2);
-      post({ kind: 'acceptError', errno, backoffMs });
-      Atomics.wait(control, 0, 0, backoffMs); // returns early when stop() sets the flag and notifies
+      const waitMs = backoffMs(policy, ++failures, 0);
+      post({ kind: 'acceptError', errno, backoffMs: waitMs });
+      Atomics.wait(control, 0, 0, waitMs); // returns early when stop() sets the flag and notifies
     }
   } finally {
     watch.close();

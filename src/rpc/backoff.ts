@@ -1,7 +1,8 @@
 /**
- * The one backoff formula of the rpc client: the pool's waits after OVERLOADED, its waits between
- * connection attempts to a server that refuses or fails them, and the retry interceptor's waits
- * all draw from it, so "exponential, capped, jittered" means the same thing everywhere.
+ * The one backoff formula of the rpc layer: the pool's waits after OVERLOADED, its waits between
+ * connection attempts to a server that refuses or fails them, the retry interceptor's waits and
+ * the server accept loop's waits after EMFILE (no jitter) all draw from it, so "exponential,
+ * capped, jittered" means the same thing everywhere.
  */
 
 /** An exponential backoff. Durations ms. */

@@ -5,7 +5,7 @@
  * unless the caller declared it idempotent (003-j; docs/protocol.md "What the client may
  * conclude"). Calls pass through a chain of interceptors (003-k) before they reach the pool.
  */
-import { checkDurationMs, MAX_TIMER_MS, systemClock, type Clock } from './clock.js';
+import { checkClock, checkDurationMs, systemClock, type Clock } from './clock.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_METHOD_BYTES } from './frame.js';
 import { RpcError } from './errors.js';
 import { Pool, type PoolSettings, type PoolSnapshot } from './pool.js';
@@ -131,9 +131,9 @@ function bool(name: string, v: unknown): boolean {
   return v;
 }
 
-/** A duration option: a number of ms in min..2^31−1, what a timer holds. */
-function ms(name: string, v: unknown, min = 0): number {
-  return checkDurationMs(`createClient: ${name}`, v, min);
+/** A duration option: a number of ms in min..2^31−1, what a timer holds (`integer`: whole ms). */
+function ms(name: string, v: unknown, min = 0, integer = false): number {
+  return checkDurationMs(`createClient: ${name}`, v, min, integer);
 }
 
 /** Validates `options` and fills in defaults. @throws RangeError / TypeError naming the option. */
@@ -157,11 +157,8 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
       count: int('keepalive.count', k.count, 1, 127),
     };
   }
-  const userTimeoutMs = options.userTimeoutMs === null ? null : int('userTimeoutMs', options.userTimeoutMs ?? 30_000, 0, MAX_TIMER_MS);
-  const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'object' || clock === null || (['now', 'setTimeout', 'clearTimeout', 'random'] as const).some((k) => typeof clock[k] !== 'function')) {
-    throw new TypeError('createClient: clock must be a Clock { now, setTimeout, clearTimeout, random }');
-  }
+  const userTimeoutMs = options.userTimeoutMs === null ? null : ms('userTimeoutMs', options.userTimeoutMs ?? 30_000, 0, true);
+  const clock = checkClock('createClient: clock', options.clock ?? systemClock);
   const interceptors = options.interceptors ?? [];
   if (!Array.isArray(interceptors) || interceptors.some((i) => typeof i !== 'function')) {
     throw new TypeError('createClient: interceptors must be an array of functions (call, next) => Promise<Buffer>');

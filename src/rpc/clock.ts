@@ -35,13 +35,30 @@ export const systemClock: Clock = {
 export const MAX_TIMER_MS = 0x7fff_ffff;
 
 /**
- * Checks a duration against what a timer can hold.
+ * Checks a duration against what a timer can hold: the one duration check of the rpc layer.
  * @param where the option's name as the user wrote it, e.g. `createClient: idleTimeoutMs`.
- * @throws RangeError naming `where` for a non-number, NaN, a value below `min` or above 2^31−1 ms.
+ * @param integer whole ms only (options handed to the kernel or counted in whole ms).
+ * @throws RangeError naming `where` for a non-number, NaN, a fraction when `integer`, a value below
+ *   `min` or above 2^31−1 ms.
  */
-export function checkDurationMs(where: string, v: unknown, min = 0): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > MAX_TIMER_MS) {
-    throw new RangeError(`${where} must be a number of ms in ${min}..${MAX_TIMER_MS} (2^31−1, the longest a timer holds), got ${String(v)}`);
+export function checkDurationMs(where: string, v: unknown, min = 0, integer = false): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > MAX_TIMER_MS) {
+    const got = typeof v === 'string' ? JSON.stringify(v) : String(v);
+    const range = integer ? `an integer in ${min}..${MAX_TIMER_MS} ms` : `a number of ms in ${min}..${MAX_TIMER_MS}`;
+    throw new RangeError(`${where} must be ${range} (2^31−1, the longest a timer holds), got ${got}`);
   }
   return v;
+}
+
+/**
+ * Checks that `clock` has what a {@link Clock} needs.
+ * @param where the option as the user wrote it, e.g. `createClient: clock`.
+ * @throws TypeError naming `where` when a method is missing.
+ */
+export function checkClock(where: string, clock: unknown): Clock {
+  const c = clock as Partial<Clock> | null;
+  if (typeof c !== 'object' || c === null || (['now', 'setTimeout', 'clearTimeout', 'random'] as const).some((k) => typeof c[k] !== 'function')) {
+    throw new TypeError(`${where} must be a Clock { now, setTimeout, clearTimeout, random }`);
+  }
+  return c as Clock;
 }

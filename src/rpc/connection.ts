@@ -32,7 +32,7 @@ import {
 import { RpcError, type Processed, type RpcErrorCode } from './errors.js';
 import type { Call, CloseReason } from './types.js';
 import { onAbort } from './abort.js';
-import type { Clock, ClockTimer } from './clock.js';
+import { MAX_TIMER_MS, type Clock, type ClockTimer } from './clock.js';
 import type { UnrunWhy } from './resend.js';
 import { StateMachine } from './state.js';
 import { fdOf, setKeepalive, setUserTimeout, type KeepaliveOptions } from '../sys/index.js';
@@ -811,7 +811,7 @@ export class ClientConnection {
     // The client retires its idle connections before the server would (min of own and the
     // server's hint minus a margin), so the FIN comes from us and no call crosses a GOAWAY (002-g).
     // A hint or own timeout beyond what a timer holds means "never" in practice.
-    if (ms > 0x7fff_ffff) return;
+    if (ms > MAX_TIMER_MS) return;
     this.idleTimer = this.clock.setTimeout(() => this.retire('idle'), Math.max(0, ms));
     this.idleTimer.unref?.();
   }

@@ -3,7 +3,7 @@
  * done on the server, and waiting that honours a deadline and an AbortSignal on the injected clock.
  */
 import { onAbort } from './abort.js';
-import { systemClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import { RpcError, type Processed } from './errors.js';
 
 const RANK: Record<Processed, number> = { no: 0, maybe: 1, yes: 2 };
@@ -32,7 +32,7 @@ export function withProcessed(err: RpcError, processed: Processed, attempts?: nu
 }
 
 /** Remaining ms until an absolute deadline on `clock`; Infinity for none. */
-export function remainingMs(deadline: number | null, clock: Clock = systemClock): number {
+export function remainingMs(deadline: number | null, clock: Clock): number {
   return deadline === null ? Infinity : deadline - clock.now();
 }
 
@@ -40,7 +40,7 @@ export function remainingMs(deadline: number | null, clock: Clock = systemClock)
  * Waits `ms` on `clock`. Resolves `true` when the time passed, `false` when `signal` aborted
  * first. The timer is ref'd: a call waiting to be retried keeps the process alive like the call.
  */
-export function pause(ms: number, signal: AbortSignal | null, clock: Clock = systemClock): Promise<boolean> {
+export function pause(ms: number, signal: AbortSignal | null, clock: Clock): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     let off: (() => void) | null = null;

@@ -3,7 +3,7 @@
  * construction, and a bad value throws with a message that names the option (undici's style):
  * a typo in a timeout should fail at start-up, not on the first idle connection an hour later.
  */
-import { MAX_TIMER_MS, systemClock, type Clock } from './clock.js';
+import { checkClock, checkDurationMs, systemClock, type Clock } from './clock.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './frame.js';
 
 /** Exponential backoff between accept() attempts that failed for lack of descriptors (seed 001-f). */
@@ -87,8 +87,6 @@ export interface ResolvedServerOptions {
   clock: Clock;
 }
 
-export { MAX_TIMER_MS };
-
 /** Default {@link ServerOptions.maxBufferedBytes}: 256 MiB. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 << 20;
 
@@ -97,6 +95,11 @@ function int(name: string, value: unknown, min: number, max: number): number {
     throw new RangeError(`ServerOptions.${name} must be an integer in ${min}..${max}, got ${describe(value)}`);
   }
   return value;
+}
+
+/** A duration option: whole ms in min..2^31−1, what a timer holds. */
+function ms(name: string, value: unknown, min: number): number {
+  return checkDurationMs(`ServerOptions.${name}`, value, min, true);
 }
 
 function describe(v: unknown): string {
@@ -131,8 +134,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   const o = options;
   const backoff = o.acceptBackoffMs ?? {};
   if (typeof backoff !== 'object' || backoff === null) throw new TypeError(`ServerOptions.acceptBackoffMs must be an object { initialMs, maxMs }, got ${describe(backoff)}`);
-  const initialMs = int('acceptBackoffMs.initialMs', backoff.initialMs ?? 10, 1, MAX_TIMER_MS);
-  const maxMs = int('acceptBackoffMs.maxMs', backoff.maxMs ?? Math.max(1000, initialMs), 1, MAX_TIMER_MS);
+  const initialMs = ms('acceptBackoffMs.initialMs', backoff.initialMs ?? 10, 1);
+  const maxMs = ms('acceptBackoffMs.maxMs', backoff.maxMs ?? Math.max(1000, initialMs), 1);
   if (maxMs < initialMs) throw new RangeError(`ServerOptions.acceptBackoffMs.maxMs (${maxMs}) must be >= acceptBackoffMs.initialMs (${initialMs})`);
   let keepalive: ServerKeepalive | null = null;
   if (o.keepalive !== undefined && o.keepalive !== null) {
@@ -145,26 +148,19 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     };
   }
   return {
-    idleTimeoutMs: int('idleTimeoutMs', o.idleTimeoutMs ?? 60_000, 0, MAX_TIMER_MS),
-    drainMs: int('drainMs', o.drainMs ?? 2000, 0, MAX_TIMER_MS),
-    finalCloseMs: int('finalCloseMs', o.finalCloseMs ?? 5000, 0, MAX_TIMER_MS),
+    idleTimeoutMs: ms('idleTimeoutMs', o.idleTimeoutMs ?? 60_000, 0),
+    drainMs: ms('drainMs', o.drainMs ?? 2000, 0),
+    finalCloseMs: ms('finalCloseMs', o.finalCloseMs ?? 5000, 0),
     maxConnections: int('maxConnections', o.maxConnections ?? 10_000, 1, 2 ** 31 - 1),
     maxInFlight: int('maxInFlight', o.maxInFlight ?? 128, 1, 2 ** 31 - 1),
-    handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs ?? 30_000, 1, MAX_TIMER_MS),
+    handlerTimeoutMs: ms('handlerTimeoutMs', o.handlerTimeoutMs ?? 30_000, 1),
     maxPayloadBytes: int('maxPayloadBytes', o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 16, 0xffff_ffff),
     acceptBackoffMs: { initialMs, maxMs },
     // The kernel caps it at net.core.somaxconn silently; 0 is legal (one pending connection).
     backlog: int('backlog', o.backlog ?? 511, 0, 65_535),
     keepalive,
-    userTimeoutMs: o.userTimeoutMs === undefined || o.userTimeoutMs === null ? null : int('userTimeoutMs', o.userTimeoutMs, 0, MAX_TIMER_MS),
+    userTimeoutMs: o.userTimeoutMs === undefined || o.userTimeoutMs === null ? null : ms('userTimeoutMs', o.userTimeoutMs, 0),
     maxBufferedBytes: int('maxBufferedBytes', o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 64 << 10, Number.MAX_SAFE_INTEGER),
-    clock: checkClock(o.clock ?? systemClock),
+    clock: checkClock('ServerOptions.clock', o.clock ?? systemClock),
   };
-}
-
-function checkClock(clock: Clock): Clock {
-  if (typeof clock !== 'object' || clock === null || (['now', 'setTimeout', 'clearTimeout', 'random'] as const).some((k) => typeof clock[k] !== 'function')) {
-    throw new TypeError('ServerOptions.clock must be a Clock { now, setTimeout, clearTimeout, random }');
-  }
-  return clock;
 }

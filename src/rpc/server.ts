@@ -16,9 +16,9 @@ import net from 'node:net';
 import { closeRaw } from '../sys/index.js';
 import { nodeErrorCode } from '../tcp/errno.js';
 import { AcceptLoop, openListener } from './accept-loop.js';
-import type { ClockTimer } from './clock.js';
+import { checkDurationMs, type ClockTimer } from './clock.js';
 import { ServerConnection, type ConnectionEvents, type ConnectionHost, type ConnectionMode } from './server-connection.js';
-import { MAX_TIMER_MS, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import type { Handler, ServerStats } from './types.js';
 
 export { CallAbortedError, type ConnectionEvents, type ConnectionMode, type ResetReason, type ServerConnectionState } from './server-connection.js';
@@ -245,9 +245,7 @@ export class RpcServer extends EventEmitter {
    */
   close(opts: { deadlineMs?: number } = {}): Promise<void> {
     const deadlineMs = opts.deadlineMs ?? this.options.drainMs + this.options.finalCloseMs;
-    if (!Number.isInteger(deadlineMs) || deadlineMs < 0 || deadlineMs > MAX_TIMER_MS) {
-      throw new RangeError(`RpcServer.close: deadlineMs must be an integer in 0..${MAX_TIMER_MS}, got ${deadlineMs}`);
-    }
+    checkDurationMs('RpcServer.close: deadlineMs', deadlineMs, 0, true);
     this.#armCloseDeadline(deadlineMs);
     this.#closing ??= this.#closeNow();
     return this.#closing;

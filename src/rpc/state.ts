@@ -31,11 +31,6 @@ export class StateMachine<S extends string> {
     return this.#state;
   }
 
-  /** Whether `to` is a legal move from the current state. */
-  can(to: S): boolean {
-    return this.#table[this.#state].includes(to);
-  }
-
   /**
    * Moves to `to` when the table allows it from the current state; otherwise the state stays, the
    * move is recorded with `why`, and false is returned so the caller stops.

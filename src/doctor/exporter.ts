@@ -10,7 +10,7 @@ import { type DoctorThresholds } from './findings.js';
 import { readKernelState, type KernelState } from './kernel.js';
 import { canonical, Listeners, sideOf, split } from './rules/context.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
-import { UNREADABLE, type DoctorSocket } from './socket.js';
+import { holderOf, isUnheld, UNREADABLE, type DoctorSocket } from './socket.js';
 import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
 /** The prefix of every metric the exporter serves. */
@@ -189,7 +189,8 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
       const range = s.kernel.sysctls.ipLocalPortRange;
       const values = countBy(s.snapshot.sockets, (x) => {
         if (x.state !== 'CLOSE_WAIT') return undefined;
-        const command = x.owner === null ? (x.inode === 0 ? '-' : '?') : x.owner === UNREADABLE ? '?' : x.owner.command;
+        const holder = holderOf(x);
+        const command = holder === null ? '-' : holder === UNREADABLE ? '?' : holder.command;
         // An ephemeral port would make a new series per connection: a client end is labelled by the service it points at.
         const client = sideOf(x, listeners, range) === 'client';
         return { command, local_port: client ? '' : String(split(x.local).port), remote: client ? canonical(x.remote) : '', ...nsLabel(x) };
@@ -231,7 +232,7 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
   gauge('fin_wait2_sockets', 'FIN_WAIT2 sockets: held="true" by a process (a half-close, lasts until the peer closes), held="false" orphaned (lasts tcp_fin_timeout).', ['held'], (g, s) => {
     let held = 0;
     let orphan = 0;
-    for (const x of s.snapshot.sockets) if (x.state === 'FIN_WAIT2') (x.inode !== 0 || x.owner !== null ? held++ : orphan++);
+    for (const x of s.snapshot.sockets) if (x.state === 'FIN_WAIT2') (isUnheld(x) ? orphan++ : held++);
     g.set({ held: 'true' }, held);
     g.set({ held: 'false' }, orphan);
   });

@@ -1,5 +1,5 @@
 import { TCP_STATES, type TcpState } from '../tcp/state.js';
-import { diagnose, exitCodeFor, type DoctorThresholds, type Finding } from './findings.js';
+import { diagnose, exitCodeFor, worstFirst, type DoctorThresholds, type Finding } from './findings.js';
 import { readKernelState, type DoctorSysctls, type KernelState, type Unreadable } from './kernel.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
 import type { DoctorSocket } from './socket.js';
@@ -143,7 +143,7 @@ export function buildReport(
       thresholds,
     );
   let findings: Finding[];
-  if (snap.namespaces === undefined) findings = diagnose1();
+  if (snap.namespaces === undefined) findings = diagnoseOne(snap.sockets, kernel, watch);
   else {
     // Each namespace on its own: 127.0.0.1:80 in one is not 127.0.0.1:80 in another, and its
     // counters are its own. Counter rates are watched for this namespace only.
@@ -155,10 +155,7 @@ export function buildReport(
       const w = watch === undefined || ns.self ? watch : { ...watch, rates: [] };
       for (const f of diagnoseOne(sockets, k, w)) findings.push({ ...f, netns: ns.label, title: `[${ns.label}] ${f.title}` });
     }
-    findings = sortFindings(findings);
-  }
-  function diagnose1(): Finding[] {
-    return diagnoseOne(snap.sockets, kernel, watch);
+    findings = worstFirst(findings);
   }
   const report: DoctorReport = {
     takenAt: new Date(snap.takenAtMs).toISOString(),
@@ -237,8 +234,3 @@ function summarizeWatch(w: WatchView): WatchSummary {
   };
 }
 
-/** Worst first, stable otherwise (as `diagnose()` orders one namespace). */
-function sortFindings(found: Finding[]): Finding[] {
-  const rank = { critical: 0, warning: 1, info: 2 } as const;
-  return found.map((f, i) => ({ f, i })).sort((a, b) => rank[a.f.severity] - rank[b.f.severity] || a.i - b.i).map((x) => x.f);
-}

@@ -87,6 +87,26 @@ export interface DoctorReport {
  *   malformed table.
  */
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  const { entries, ...rest } = opts;
+  return (await scanOnce({ ...rest, ...(entries === undefined ? {} : { entries: () => entries }) })).report;
+}
+
+/** One scan read and judged: the report, and what it was made from (the exporter's metrics read both). */
+export interface DoctorScan {
+  snapshot: DoctorSnapshot;
+  kernel: KernelState;
+  /** The watch's view after this scan; undefined without `watch`. */
+  watch: WatchView | undefined;
+  report: DoctorReport;
+}
+
+/**
+ * What {@link runDoctor} and the exporter's scrape share: read sockets, counters and sysctls
+ * (every namespace's with `allNamespaces`), feed the watch, build the report. `entries` is asked
+ * for after the read, so a tracer's transitions up to the scan count.
+ * @throws as {@link runDoctor}.
+ */
+export async function scanOnce(opts: Omit<DoctorOptions, 'entries'> & { entries?: () => StateEntries | undefined }): Promise<DoctorScan> {
   const started = performance.now();
   // The watch's clock is monotonic (performance.now() since this process's time origin), so a
   // wall-clock step between scans cannot reorder them.
@@ -102,8 +122,9 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     readKernelState(opts.root === undefined ? {} : { root: opts.root }),
   ]);
   const others = await readOtherKernels(snap, opts.root);
-  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(opts.entries === undefined ? {} : { entries: opts.entries }) });
-  return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others);
+  const entries = opts.entries?.();
+  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(entries === undefined ? {} : { entries }) });
+  return { snapshot: snap, kernel, watch, report: buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others) };
 }
 
 /** The counters of every namespace but this one (sysctls: this namespace's, see limits). */

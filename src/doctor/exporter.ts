@@ -5,11 +5,11 @@ import { Counter, Gauge, Registry } from 'prom-client';
 
 import { TCP_STATES } from '../tcp/state.js';
 import { KERNEL_COUNTERS } from './counters.js';
-import { buildReport, readOtherKernels, type DoctorReport } from './doctor.js';
+import { scanOnce, type DoctorReport } from './doctor.js';
 import { type DoctorThresholds } from './findings.js';
-import { readKernelState, type KernelState } from './kernel.js';
+import type { KernelState } from './kernel.js';
 import { canonical, Listeners, sideOf, split } from './rules/context.js';
-import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
+import type { DoctorSnapshot } from './snapshot.js';
 import { holderOf, isUnheld, UNREADABLE, type DoctorSocket } from './socket.js';
 import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
@@ -127,17 +127,15 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     const now = performance.now();
     if (last !== undefined && (last.doneAt === undefined || now - last.doneAt < cacheMs)) return last.scan;
     const pending = (async (): Promise<ExporterScan> => {
-      const [snapshot, kernel] = await Promise.all([
-        takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), owners: opts.owners !== false, allNamespaces: opts.allNamespaces === true }),
-        readKernelState(opts.root === undefined ? {} : { root: opts.root }),
-      ]);
-      const others = await readOtherKernels(snapshot, opts.root);
-      // A monotonic clock for the watch: wall-clock steps (NTP) must not reorder scans.
-      const entries = opts.entries?.();
-      const atMs = performance.timeOrigin + now;
-      const view = watch.update({ atMs, sockets: snapshot.sockets, counters: kernel.counters, ...(entries === undefined ? {} : { entries }) });
-      const report = buildReport(snapshot, kernel, view, opts.thresholds, performance.now() - now, others);
-      return { snapshot, kernel, watch: view, report };
+      const r = await scanOnce({
+        ...(opts.root === undefined ? {} : { root: opts.root }),
+        owners: opts.owners !== false,
+        allNamespaces: opts.allNamespaces === true,
+        ...(opts.thresholds === undefined ? {} : { thresholds: opts.thresholds }),
+        watch,
+        ...(opts.entries === undefined ? {} : { entries: opts.entries }),
+      });
+      return { ...r, watch: r.watch as WatchView }; // defined: a watch was given
     })();
     const entry: { doneAt: number | undefined; scan: Promise<ExporterScan> } = { doneAt: undefined, scan: pending };
     last = entry;

@@ -35,7 +35,7 @@ export function split(endpoint: string): { address: string; port: number } {
   }
 }
 
-export function isWildcard(address: string): boolean {
+function isWildcard(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }
 

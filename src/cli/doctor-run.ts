@@ -5,15 +5,10 @@ import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
 import { threadsForOneShot } from '../doctor/snapshot.js';
 import { renderReport } from '../doctor/render.js';
 import { DoctorWatch } from '../doctor/watch.js';
-import { fitLine, paintFor, standardOutput, StopSignal, type Output } from './output.js';
+import { fitLine, paintFor, standardOutput, StopSignal, usage, type Output } from './output.js';
 import { withProgress } from './ss.js';
 
 // `teardown doctor` and `teardown exporter`: argv → one call into doctor/, and printing.
-
-function usage(cmd: string, message: string): number {
-  process.stderr.write(`teardown ${cmd}: ${message}\n(run teardown ${cmd} --help for usage)\n`);
-  return 2;
-}
 
 /** Options of {@link doctorCommand}, as commander hands them over. */
 export interface DoctorCliOptions {

@@ -11,7 +11,7 @@ import { parseAddressFilter } from '../doctor/filters.js';
 const DEFAULT_EXPORTER_PORT = 9473; // doctor/exporter.ts's DEFAULT_EXPORTER_PORT, without loading prom-client
 
 /** A port filter: 1..65535. Port 0 is refused: every listener's peer port is 0, so it would match them all. */
-export function parsePortFilter(v: string, prev: number[] = []): number[] {
+function parsePortFilter(v: string, prev: number[] = []): number[] {
   const n = Number(v);
   if (!/^\d{1,5}$/.test(v) || n > 65535) throw new InvalidArgumentError(`not a port number: ${JSON.stringify(v)}`);
   if (n === 0) throw new InvalidArgumentError('port 0 is not a port a connection uses (every listener\'s peer shows 0): give 1..65535, or use -l for listeners');

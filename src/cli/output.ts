@@ -87,6 +87,15 @@ export class Output {
   }
 }
 
+/**
+ * A usage error of `teardown CMD`: the reason and where help is, on stderr.
+ * @returns 2, the exit code of bad usage.
+ */
+export function usage(cmd: string, message: string): number {
+  process.stderr.write(`teardown ${cmd}: ${message}\n(run teardown ${cmd} --help for usage)\n`);
+  return 2;
+}
+
 let stdout: Output | undefined;
 
 /** The process's stdout as an {@link Output} (one per process, so one 'error' listener). */

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 
 import { pc } from '../lab/report/colour.js';
 import { runRpcDemo, type RpcDemoResult } from '../rpc/demo.js';
+import { standardOutput } from './output.js';
 
 /** Options of `teardown rpc-demo`, already parsed and range-checked by main.ts. */
 export interface RpcDemoCommandOptions {
@@ -30,8 +31,8 @@ export async function rpcDemoCommand(opts: RpcDemoCommandOptions): Promise<numbe
     },
   });
   if (tty) process.stderr.write('\n');
-  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
-  else process.stdout.write(render(result));
+  // A reader gone early (`| head`) ends it quietly, as every other command.
+  standardOutput().write(opts.json ? `${JSON.stringify(result, null, 1)}\n` : render(result));
   const bad = result.variants.reduce((n, v) => n + v.failed + v.ranTwice + v.unaccounted, 0) + result.closeWaitLingering;
   return bad === 0 ? 0 : 1;
 }

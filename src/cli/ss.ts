@@ -1,7 +1,7 @@
 import { resolveStates } from '../doctor/states.js';
 import { takeSnapshot, threadsForOneShot } from '../doctor/snapshot.js';
 import { renderSockets } from '../doctor/render-sockets.js';
-import { paintFor, standardOutput } from './output.js';
+import { paintFor, standardOutput, usage } from './output.js';
 
 // `teardown ss`: loads the snapshot, the state names and the socket table only (no rules, no
 // prom-client, no lab), so it starts about as fast as node itself.
@@ -19,11 +19,6 @@ export interface SsOptions {
 
 function withThreads(threads: number | undefined): { threads?: number } {
   return threads === undefined ? {} : { threads };
-}
-
-function usage(message: string): number {
-  process.stderr.write(`teardown ss: ${message}\n(run teardown ss --help for usage)\n`);
-  return 2;
 }
 
 /** Shows `label … 1.2 s` on stderr while `work` runs longer than 300 ms, only when stderr is a terminal. */
@@ -58,7 +53,7 @@ export async function ssCommand(filter: string[], opts: SsOptions): Promise<numb
       (word === 'state' ? include : exclude).push(name);
       i++;
     } else {
-      return usage(`expected "state NAME" or "exclude NAME", got ${JSON.stringify(word)}${word === 'state' || word === 'exclude' ? ' without a name' : ''}`);
+      return usage('ss', `expected "state NAME" or "exclude NAME", got ${JSON.stringify(word)}${word === 'state' || word === 'exclude' ? ' without a name' : ''}`);
     }
   }
   if (opts.all) include.push('all');
@@ -67,7 +62,7 @@ export async function ssCommand(filter: string[], opts: SsOptions): Promise<numb
   try {
     states = resolveStates(include, exclude);
   } catch (err) {
-    return usage(err instanceof Error ? err.message : String(err));
+    return usage('ss', err instanceof Error ? err.message : String(err));
   }
   const out = standardOutput();
   const snap = await withProgress(

@@ -4,7 +4,7 @@ import { parseStateName } from '../doctor/states.js';
 import { matchesFilter, TRACE_HEADER, traceLineText, TransitionTracker, type TraceFilter } from '../doctor/trace.js';
 import type { TcpState } from '../tcp/state.js';
 import { openTcpTracer } from '../trace/index.js';
-import { standardOutput, StopSignal } from './output.js';
+import { standardOutput, StopSignal, usage } from './output.js';
 
 // `teardown trace`: live TCP state transitions and RSTs from a private tracefs instance (no BPF),
 // printed as they come; the instance is removed on Ctrl+C, SIGTERM, a closed pipe or --duration.
@@ -20,11 +20,6 @@ export interface TraceCliOptions {
 
 /** How often the ring buffers are drained, ms: a transition shows within this. */
 const READ_EVERY_MS = 100;
-
-function usage(message: string): number {
-  process.stderr.write(`teardown trace: ${message}\n(run teardown trace --help for usage)\n`);
-  return 2;
-}
 
 /** `/proc/PID/comm`, cached per pid for the session (bounded). */
 function commandReader(): (pid: number) => string | null {
@@ -52,7 +47,7 @@ export async function traceCommand(opts: TraceCliOptions): Promise<number> {
   const states: TcpState[] = [];
   for (const name of opts.state ?? []) {
     const s = parseStateName(name);
-    if (s === undefined || s.length > 2) return usage(`unknown state ${JSON.stringify(name)} (a state such as close-wait or CLOSE_WAIT)`);
+    if (s === undefined || s.length > 2) return usage('trace', `unknown state ${JSON.stringify(name)} (a state such as close-wait or CLOSE_WAIT)`);
     states.push(...s);
   }
   const filter: TraceFilter = { ...(opts.port === undefined ? {} : { ports: opts.port }), states, ...(opts.pid === undefined ? {} : { pids: opts.pid }) };

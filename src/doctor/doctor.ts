@@ -1,5 +1,5 @@
 import { TCP_STATES, type TcpState } from '../tcp/state.js';
-import { diagnose, exitCodeFor, type DoctorThresholds, type Finding } from './findings.js';
+import { diagnose, exitCodeFor, worstFirst, type DoctorThresholds, type Finding } from './findings.js';
 import { readKernelState, type DoctorSysctls, type KernelState, type Unreadable } from './kernel.js';
 import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
 import type { DoctorSocket } from './socket.js';
@@ -87,6 +87,26 @@ export interface DoctorReport {
  *   malformed table.
  */
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  const { entries, ...rest } = opts;
+  return (await scanOnce({ ...rest, ...(entries === undefined ? {} : { entries: () => entries }) })).report;
+}
+
+/** One scan read and judged: the report, and what it was made from (the exporter's metrics read both). */
+export interface DoctorScan {
+  snapshot: DoctorSnapshot;
+  kernel: KernelState;
+  /** The watch's view after this scan; undefined without `watch`. */
+  watch: WatchView | undefined;
+  report: DoctorReport;
+}
+
+/**
+ * What {@link runDoctor} and the exporter's scrape share: read sockets, counters and sysctls
+ * (every namespace's with `allNamespaces`), feed the watch, build the report. `entries` is asked
+ * for after the read, so a tracer's transitions up to the scan count.
+ * @throws as {@link runDoctor}.
+ */
+export async function scanOnce(opts: Omit<DoctorOptions, 'entries'> & { entries?: () => StateEntries | undefined }): Promise<DoctorScan> {
   const started = performance.now();
   // The watch's clock is monotonic (performance.now() since this process's time origin), so a
   // wall-clock step between scans cannot reorder them.
@@ -102,8 +122,9 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     readKernelState(opts.root === undefined ? {} : { root: opts.root }),
   ]);
   const others = await readOtherKernels(snap, opts.root);
-  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(opts.entries === undefined ? {} : { entries: opts.entries }) });
-  return buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others);
+  const entries = opts.entries?.();
+  const watch = opts.watch?.update({ atMs, sockets: snap.sockets, counters: kernel.counters, ...(entries === undefined ? {} : { entries }) });
+  return { snapshot: snap, kernel, watch, report: buildReport(snap, kernel, watch, opts.thresholds, performance.now() - started, others) };
 }
 
 /** The counters of every namespace but this one (sysctls: this namespace's, see limits). */
@@ -143,7 +164,7 @@ export function buildReport(
       thresholds,
     );
   let findings: Finding[];
-  if (snap.namespaces === undefined) findings = diagnose1();
+  if (snap.namespaces === undefined) findings = diagnoseOne(snap.sockets, kernel, watch);
   else {
     // Each namespace on its own: 127.0.0.1:80 in one is not 127.0.0.1:80 in another, and its
     // counters are its own. Counter rates are watched for this namespace only.
@@ -155,10 +176,7 @@ export function buildReport(
       const w = watch === undefined || ns.self ? watch : { ...watch, rates: [] };
       for (const f of diagnoseOne(sockets, k, w)) findings.push({ ...f, netns: ns.label, title: `[${ns.label}] ${f.title}` });
     }
-    findings = sortFindings(findings);
-  }
-  function diagnose1(): Finding[] {
-    return diagnoseOne(snap.sockets, kernel, watch);
+    findings = worstFirst(findings);
   }
   const report: DoctorReport = {
     takenAt: new Date(snap.takenAtMs).toISOString(),
@@ -237,8 +255,3 @@ function summarizeWatch(w: WatchView): WatchSummary {
   };
 }
 
-/** Worst first, stable otherwise (as `diagnose()` orders one namespace). */
-function sortFindings(found: Finding[]): Finding[] {
-  const rank = { critical: 0, warning: 1, info: 2 } as const;
-  return found.map((f, i) => ({ f, i })).sort((a, b) => rank[a.f.severity] - rank[b.f.severity] || a.i - b.i).map((x) => x.f);
-}

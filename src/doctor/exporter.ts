@@ -5,12 +5,12 @@ import { Counter, Gauge, Registry } from 'prom-client';
 
 import { TCP_STATES } from '../tcp/state.js';
 import { KERNEL_COUNTERS } from './counters.js';
-import { buildReport, readOtherKernels, type DoctorReport } from './doctor.js';
+import { scanOnce, type DoctorReport } from './doctor.js';
 import { type DoctorThresholds } from './findings.js';
-import { readKernelState, type KernelState } from './kernel.js';
+import type { KernelState } from './kernel.js';
 import { canonical, Listeners, sideOf, split } from './rules/context.js';
-import { takeSnapshot, type DoctorSnapshot } from './snapshot.js';
-import { UNREADABLE, type DoctorSocket } from './socket.js';
+import type { DoctorSnapshot } from './snapshot.js';
+import { holderOf, isUnheld, UNREADABLE, type DoctorSocket } from './socket.js';
 import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
 /** The prefix of every metric the exporter serves. */
@@ -127,17 +127,15 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
     const now = performance.now();
     if (last !== undefined && (last.doneAt === undefined || now - last.doneAt < cacheMs)) return last.scan;
     const pending = (async (): Promise<ExporterScan> => {
-      const [snapshot, kernel] = await Promise.all([
-        takeSnapshot({ ...(opts.root === undefined ? {} : { root: opts.root }), owners: opts.owners !== false, allNamespaces: opts.allNamespaces === true }),
-        readKernelState(opts.root === undefined ? {} : { root: opts.root }),
-      ]);
-      const others = await readOtherKernels(snapshot, opts.root);
-      // A monotonic clock for the watch: wall-clock steps (NTP) must not reorder scans.
-      const entries = opts.entries?.();
-      const atMs = performance.timeOrigin + now;
-      const view = watch.update({ atMs, sockets: snapshot.sockets, counters: kernel.counters, ...(entries === undefined ? {} : { entries }) });
-      const report = buildReport(snapshot, kernel, view, opts.thresholds, performance.now() - now, others);
-      return { snapshot, kernel, watch: view, report };
+      const r = await scanOnce({
+        ...(opts.root === undefined ? {} : { root: opts.root }),
+        owners: opts.owners !== false,
+        allNamespaces: opts.allNamespaces === true,
+        ...(opts.thresholds === undefined ? {} : { thresholds: opts.thresholds }),
+        watch,
+        ...(opts.entries === undefined ? {} : { entries: opts.entries }),
+      });
+      return { ...r, watch: r.watch as WatchView }; // defined: a watch was given
     })();
     const entry: { doneAt: number | undefined; scan: Promise<ExporterScan> } = { doneAt: undefined, scan: pending };
     last = entry;
@@ -189,7 +187,8 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
       const range = s.kernel.sysctls.ipLocalPortRange;
       const values = countBy(s.snapshot.sockets, (x) => {
         if (x.state !== 'CLOSE_WAIT') return undefined;
-        const command = x.owner === null ? (x.inode === 0 ? '-' : '?') : x.owner === UNREADABLE ? '?' : x.owner.command;
+        const holder = holderOf(x);
+        const command = holder === null ? '-' : holder === UNREADABLE ? '?' : holder.command;
         // An ephemeral port would make a new series per connection: a client end is labelled by the service it points at.
         const client = sideOf(x, listeners, range) === 'client';
         return { command, local_port: client ? '' : String(split(x.local).port), remote: client ? canonical(x.remote) : '', ...nsLabel(x) };
@@ -231,7 +230,7 @@ export function createExporter(opts: ExporterOptions = {}): { registry: Registry
   gauge('fin_wait2_sockets', 'FIN_WAIT2 sockets: held="true" by a process (a half-close, lasts until the peer closes), held="false" orphaned (lasts tcp_fin_timeout).', ['held'], (g, s) => {
     let held = 0;
     let orphan = 0;
-    for (const x of s.snapshot.sockets) if (x.state === 'FIN_WAIT2') (x.inode !== 0 || x.owner !== null ? held++ : orphan++);
+    for (const x of s.snapshot.sockets) if (x.state === 'FIN_WAIT2') (isUnheld(x) ? orphan++ : held++);
     g.set({ held: 'true' }, held);
     g.set({ held: 'false' }, orphan);
   });

@@ -1,5 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
+import { parseEndpoint } from '../tcp/address.js';
+
 /** One `--address` filter: an address, and a port when an endpoint was given. */
 export interface AddressFilter {
   /** Lower case; an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) as its IPv4 spelling. */
@@ -57,9 +59,14 @@ export function addressMatcher(filters: readonly AddressFilter[]): (local: strin
   const endpoints = new Set<string>();
   for (const f of filters) (f.port === null ? addresses.add(f.address) : endpoints.add(`${f.address} ${f.port}`));
   const test = (endpoint: string): boolean => {
-    const colon = endpoint.lastIndexOf(':');
-    const address = unmap(endpoint.slice(0, colon).replace(/^\[|\]$/g, ''));
-    return addresses.has(address) || endpoints.has(`${address} ${endpoint.slice(colon + 1)}`);
+    let e;
+    try {
+      e = parseEndpoint(endpoint);
+    } catch {
+      return false; // rows come from proc/ in this shape; anything else matches no filter
+    }
+    const address = unmap(e.address);
+    return addresses.has(address) || endpoints.has(`${address} ${e.port}`);
   };
   return (local, remote) => test(local) || test(remote);
 }

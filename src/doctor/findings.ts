@@ -18,7 +18,11 @@ export * from './finding.js';
 export function diagnose(input: DiagnoseInput, thresholds: Partial<DoctorThresholds> = {}): Finding[] {
   const ctx = makeContext(input, { ...DEFAULT_THRESHOLDS, ...thresholds });
   const found = [...closeWait(ctx), ...trends(ctx), ...finWait2(ctx), ...finWait1SendQ(ctx), ...acceptQueues(ctx), ...timeWait(ctx), ...synRecv(ctx), ...orphans(ctx), ...kernelCounters(ctx)];
-  // Stable: worst first, then in the order above.
+  return worstFirst(found);
+}
+
+/** Stable: worst severity first, otherwise in the given order (diagnose()'s rule order). */
+export function worstFirst(found: readonly Finding[]): Finding[] {
   return found.map((f, i) => ({ f, i })).sort((a, b) => SEVERITIES.indexOf(b.f.severity) - SEVERITIES.indexOf(a.f.severity) || a.i - b.i).map((x) => x.f);
 }
 

@@ -1,6 +1,8 @@
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { NETNS_RUN_DIR } from '../sys/netns.js';
+
 /** One network namespace of this machine, as `--all-namespaces` reads it. */
 export interface NetNamespace {
   /** The namespace's inode (the number in `net:[4026531840]`). */
@@ -41,7 +43,7 @@ function inodeOf(link: string): number | undefined {
  * @param runNetns directory of named namespaces (default `/run/netns`; missing is fine).
  * @throws Node's fs error when `root` cannot be listed or this process's own link cannot be read.
  */
-export async function listNetNamespaces(root = '/proc', runNetns = '/run/netns'): Promise<NetNamespaceList> {
+export async function listNetNamespaces(root = '/proc', runNetns = NETNS_RUN_DIR): Promise<NetNamespaceList> {
   const own = inodeOf(await readlink(join(root, 'self/ns/net')));
   const init = await readlink(join(root, '1/ns/net')).then(inodeOf, () => undefined);
   const byInode = new Map<number, { pid: number }>();

@@ -1,6 +1,6 @@
 import type { SocketOwner, SocketTimer } from '../tcp/observation.js';
 import { ssAlias } from '../tcp/state.js';
-import { UNREADABLE, type DoctorSocket } from './socket.js';
+import { isUnheld, ownerProcess, UNREADABLE, type DoctorSocket } from './socket.js';
 import { ageKey } from './watch.js';
 
 // The ss-like socket table, on its own so `teardown ss` loads no table library.
@@ -51,9 +51,9 @@ export function timerText(t: SocketTimer): string {
 export function ownerCell(s: DoctorSocket, holders?: ReadonlyMap<number, readonly SocketOwner[]>): string {
   const all = s.holders ?? (s.inode === 0 ? undefined : holders?.get(s.inode));
   if (all !== undefined && all.length > 1) return all.map((o) => `${o.command},pid=${o.pid},fd=${o.fd}`).join(' ');
-  if (s.owner === UNREADABLE) return '?';
-  if (s.owner !== null) return `${s.owner.command},pid=${s.owner.pid},fd=${s.owner.fd}`;
-  return s.inode === 0 ? '-' : '?';
+  const o = ownerProcess(s);
+  if (o !== undefined) return `${o.command},pid=${o.pid},fd=${o.fd}`;
+  return isUnheld(s) ? '-' : '?';
 }
 
 function ageOf(ages: RenderSocketsOptions['ages'], s: DoctorSocket): number | undefined {

@@ -42,6 +42,25 @@ export function ownerRef(s: Pick<DoctorSocket, 'owner'>): ProcessOrUnknown {
   return s.owner === null || s.owner === UNREADABLE ? s.owner : { pid: s.owner.pid, command: s.owner.command };
 }
 
+/**
+ * Who holds the socket as findings name it: the process, {@link UNREADABLE} when a descriptor
+ * holds it but no process was named (unreadable, or owners not scanned), or null only when no
+ * descriptor holds it (inode 0). The one place `null` with an inode is read as unreadable.
+ */
+export function holderOf(s: Pick<DoctorSocket, 'owner' | 'inode'>): ProcessOrUnknown {
+  return isUnreadable(s) ? UNREADABLE : ownerRef(s);
+}
+
+/** A socket a descriptor holds whose holder could not be named. */
+export function isUnreadable(s: Pick<DoctorSocket, 'owner' | 'inode'>): boolean {
+  return s.owner === UNREADABLE || (s.owner === null && s.inode !== 0);
+}
+
+/** A socket no descriptor holds (never accepted, orphaned, TIME_WAIT). */
+export function isUnheld(s: Pick<DoctorSocket, 'owner' | 'inode'>): boolean {
+  return s.owner === null && s.inode === 0;
+}
+
 /** The owning process, or undefined when none or unreadable. */
 export function ownerProcess(s: Pick<DoctorSocket, 'owner'>): SocketOwner | undefined {
   return s.owner === null || s.owner === UNREADABLE ? undefined : s.owner;

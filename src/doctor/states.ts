@@ -61,9 +61,9 @@ export function stateNames(): string[] {
  */
 export function parseStateName(name: string): readonly TcpState[] | undefined {
   const n = name.trim().toLowerCase();
-  if (n in STATE_GROUPS) return STATE_GROUPS[n as StateGroup];
-  const ss = SS_NAMES[n];
-  if (ss !== undefined) return ss;
+  // Own keys only: `in` and plain indexing would take `constructor` or `__proto__` for a name.
+  if (Object.hasOwn(STATE_GROUPS, n)) return STATE_GROUPS[n as StateGroup];
+  if (Object.hasOwn(SS_NAMES, n)) return SS_NAMES[n];
   const kernel = n.toUpperCase().replace(/-/g, '_');
   const exact = TCP_STATES.find((s) => s === kernel || s === kernel.replace(/_(\d)$/, '$1'));
   if (exact === undefined) return undefined;

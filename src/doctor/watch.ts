@@ -1,7 +1,7 @@
 import type { ProcCounters } from '../proc/index.js';
 import { tupleKey } from '../tcp/address.js';
 import { counterKey, KERNEL_COUNTERS, type KernelCounter } from './counters.js';
-import { ownerRef, UNREADABLE, type DoctorSocket, type ProcessOrUnknown } from './socket.js';
+import { holderOf, UNREADABLE, type DoctorSocket, type ProcessOrUnknown } from './socket.js';
 
 export type { ProcessRef } from './socket.js';
 
@@ -96,10 +96,10 @@ export interface DoctorWatchOptions {
 
 const MIN_TREND_SAMPLES = 3;
 
-function holderKey(s: DoctorSocket): string {
-  if (s.owner === null) return s.inode === 0 ? 'none' : UNREADABLE;
-  if (s.owner === UNREADABLE) return UNREADABLE;
-  return `${s.owner.pid} ${s.owner.command}`;
+function holderKey(holder: ProcessOrUnknown): string {
+  if (holder === null) return 'none';
+  if (holder === UNREADABLE) return UNREADABLE;
+  return `${holder.pid} ${holder.command}`;
 }
 
 /**
@@ -143,10 +143,11 @@ export class DoctorWatch {
     for (const s of sample.sockets) {
       if (s.state === 'CLOSE_WAIT') {
         total++;
-        const k = holderKey(s);
+        const owner = holderOf(s);
+        const k = holderKey(owner);
         const c = counts.get(k);
         if (c) c.n++;
-        else counts.set(k, { owner: s.owner === null && s.inode !== 0 ? UNREADABLE : ownerRef(s), ownerless: s.owner === null && s.inode === 0, n: 1 });
+        else counts.set(k, { owner, ownerless: owner === null, n: 1 });
       }
       if (s.state === 'CLOSE_WAIT' || s.state === 'FIN_WAIT2' || s.state === 'FIN_WAIT1') {
         const k = ageKey(s);

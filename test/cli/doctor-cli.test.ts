@@ -35,6 +35,7 @@ async function leak(n = 1) {
 describe('usage errors exit 2 with a message, never a stack', () => {
   const cases: [string[], RegExp][] = [
     [['ss', 'state', 'bogus'], /unknown state "bogus"; known: all, connected/],
+    [['ss', 'state', 'constructor'], /unknown state "constructor"; known: all, connected/],
     [['ss', 'nonsense'], /expected "state NAME" or "exclude NAME", got "nonsense"/],
     [['ss', 'state'], /without a name/],
     [['ss', '--port', '70000'], /not a port number: "70000"/],

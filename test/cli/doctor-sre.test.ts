@@ -230,24 +230,32 @@ describe('6. a socket shared by two processes (inherited descriptor)', () => {
   });
 });
 
+/** A loopback server that closes its end when the client does. */
+async function closingServer(): Promise<{ srv: net.Server; port: number }> {
+  const srv = net.createServer((s) => {
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { srv, port: (srv.address() as net.AddressInfo).port };
+}
+
+/** One connection the client closes first, so its end (an ephemeral port) goes to TIME_WAIT. */
+function clientClosesFirst(port: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => c.end());
+    c.on('data', () => {});
+    c.on('close', () => resolve());
+  });
+}
+
 describe('7. TIME_WAIT advice reads net.ipv4.tcp_tw_reuse', () => {
   it('toward loopback: says reuse already applies when the kernel has 1 or 2, asks for 1 otherwise', async () => {
-    const srv = net.createServer((s) => {
-      s.on('data', () => {});
-      s.on('end', () => s.end());
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as net.AddressInfo).port;
+    const { srv, port } = await closingServer();
     try {
       // The client closes first, so its ends (ephemeral ports) go to TIME_WAIT.
-      for (let i = 0; i < 20; i++) {
-        await new Promise<void>((resolve) => {
-          const c = net.connect(port, '127.0.0.1', () => c.end());
-          c.on('data', () => {});
-          c.on('close', () => resolve());
-        });
-      }
+      for (let i = 0; i < 20; i++) await clientClosesFirst(port);
       const report = await runDoctor({ ports: [port], owners: false, thresholds: { timeWaitInfo: 1e-6 } });
       const tw = report.findings.find((f) => f.id === 'time-wait-ports');
       assert.ok(tw && tw.id === 'time-wait-ports', report.findings.map((f) => f.id).join(', '));
@@ -264,20 +272,10 @@ describe('7. TIME_WAIT advice reads net.ipv4.tcp_tw_reuse', () => {
 
 describe('8. "exclude" alone starts from every state, as ss does', () => {
   it('ss exclude established keeps LISTEN, TIME_WAIT and the rest', async () => {
-    const srv = net.createServer((s) => {
-      s.on('data', () => {});
-      s.on('end', () => s.end());
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as net.AddressInfo).port;
+    const { srv, port } = await closingServer();
     const pairs: net.Socket[] = [];
     try {
-      await new Promise<void>((resolve) => {
-        const c = net.connect(port, '127.0.0.1', () => c.end());
-        c.on('data', () => {});
-        c.on('close', () => resolve());
-      });
+      await clientClosesFirst(port);
       pairs.push(await new Promise<net.Socket>((r) => { const c = net.connect(port, '127.0.0.1', () => r(c)); }));
       const ours = JSON.parse(run('ss', 'exclude', 'established', '--json', '--port', String(port)).stdout) as { sockets: DoctorSocket[] };
       assert.deepEqual([...new Set(ours.sockets.map((s) => s.state))].sort(), ['LISTEN', 'TIME_WAIT']);

@@ -82,6 +82,7 @@ describe('ss state filter', () => {
     assert.deepEqual(parseStateName('listening'), ['LISTEN']);
     assert.deepEqual(parseStateName('syn-recv'), ['SYN_RECV', 'NEW_SYN_RECV']);
     assert.equal(parseStateName('bogus'), undefined);
+    for (const inherited of ['constructor', '__proto__', 'toString']) assert.equal(parseStateName(inherited), undefined, inherited);
   });
 
   it('groups as ss(8) defines them', () => {

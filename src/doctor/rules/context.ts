@@ -35,7 +35,7 @@ export function split(endpoint: string): { address: string; port: number } {
   }
 }
 
-export function isWildcard(address: string): boolean {
+function isWildcard(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }
 
@@ -83,24 +83,8 @@ export function holdersOf(s: DoctorSocket): ProcessRef[] {
   return o === undefined ? [] : [{ pid: o.pid, command: o.command }];
 }
 
-/**
- * Who holds the socket as findings name it: the process, {@link UNREADABLE} when a descriptor
- * holds it but no process was named (unreadable, or owners not scanned), or null only when no
- * descriptor holds it (inode 0).
- */
-export function holderOf(s: DoctorSocket): ProcessOrUnknown {
-  return isUnreadable(s) ? UNREADABLE : ownerRef(s);
-}
-
-/** A socket a descriptor holds whose holder could not be named. */
-export function isUnreadable(s: DoctorSocket): boolean {
-  return s.owner === UNREADABLE || (s.owner === null && s.inode !== 0);
-}
-
-/** A socket no descriptor holds (never accepted, orphaned, TIME_WAIT). */
-export function isUnheld(s: DoctorSocket): boolean {
-  return s.owner === null && s.inode === 0;
-}
+// Owner semantics (unreadable told from none) live with the socket type; re-exported for the rules.
+export { holderOf, isUnheld, isUnreadable } from '../socket.js';
 
 /** Whether the address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x). */
 export function isLoopback(address: string): boolean {

@@ -77,8 +77,8 @@ export function finWait2(ctx: Context): Finding[] {
     if (p !== undefined && p.state === 'CLOSE_WAIT') pairs.push({ fw2: s, cw: p });
   }
   const pidText = (s: DoctorSocket): string => {
-    const o = ownerRef(s);
-    return o === null ? (s.inode === 0 ? '-' : '?') : o === UNREADABLE ? '?' : String(o.pid);
+    const o = holderOf(s);
+    return o === null ? '-' : o === UNREADABLE ? '?' : String(o.pid);
   };
   for (const group of groupBy(pairs, (p) => `${pidText(p.fw2)} ${pidText(p.cw)}`).values()) {
     const first = group[0] as { fw2: DoctorSocket; cw: DoctorSocket };

@@ -6,7 +6,7 @@
 import { pc } from './colour.js';
 import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict, VerdictKind } from '../scenario.js';
-import type { ObservedSocket, StepRecord, Trace } from '../trace.js';
+import { socketLabel, type ObservedSocket, type StepRecord, type Trace } from '../trace.js';
 import { groupByConnection, renderSequenceDiagram, defaultEnds, type DiagramEnds } from './diagram.js';
 import { flagString } from '../../tcp/segment.js';
 
@@ -356,12 +356,7 @@ function packets(t: Trace): string {
   if (t.segments.length === 0) return pc.dim('  no TCP segments were captured');
   const out: string[] = [];
   // Name each end by its own 4-tuple: a listener and its accepted sockets share one address.
-  const nameOf = (local: string, remote: string, fallback: string): string => {
-    const own = Object.keys(t.addresses).find((n) => t.addresses[n] === local && t.remotes[n] === remote);
-    if (own) return own;
-    const far = Object.keys(t.addresses).find((n) => t.addresses[n] === remote && t.remotes[n] === local);
-    return far ? `~${far}` : fallback;
-  };
+  const nameOf = (local: string, remote: string, fallback: string): string => socketLabel(local, remote, t.addresses, t.remotes) ?? fallback;
   // A connection whose exchange has the very shape of one drawn before (same segments, same
   // directions, numbers and RST reasons; only the times differ) is named, not drawn again.
   const drawn = new Map<string, string>();

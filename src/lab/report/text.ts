@@ -250,10 +250,10 @@ export function timeline(
             x.timer,
           ].join(' '),
     );
-    // Every socket that left the table in this step, on one row.
-    if (gone.length > 0) rows.push(...wrap(`${gone.join(' ')} gone`, COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5, 0, 0));
-    // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const rowWidth = COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5;
+    // Every socket that left the table in this step, on one row.
+    if (gone.length > 0) rows.push(...wrap(`${gone.join(' ')} gone`, rowWidth, 0, 0));
+    // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const kernelRight = s.kernel.flatMap((k) => wrap(k, rowWidth, 2, 0));
     const left = Math.max(text.length + kernelLines.length, rows.length, 1);
     const right = Math.max(text.length, rows.length + kernelRight.length, 1);

@@ -333,12 +333,14 @@ export function kernelEvents(
     const path = states.join('→');
     // Every connect() passes SYN_SENT and every accepted child SYN_RECV: said once in the legend.
     if (path === 'CLOSE→SYN_SENT→ESTABLISHED' || path === 'LISTEN→SYN_RECV→ESTABLISHED') return false;
-    // A whole active close ending in the timewait socket the row shows, or a whole passive close
-    // ending with the socket gone: said once in the legend.
+    // An active close ending in the timewait socket the row shows (whole, or its rest from the
+    // FIN_WAIT1 the row showed a step before), or a passive close ending with the socket gone:
+    // said once in the legend.
     const after = stateAfter(socket);
-    if (path.endsWith('ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE') && (after === 'TIME_WAIT' || after === 'FIN_WAIT2')) return false;
-    if (path.endsWith('CLOSE_WAIT→LAST_ACK→CLOSE') && after === undefined) return false;
     const was = stateBefore(socket) ?? 'CLOSE'; // a socket new in this step was CLOSE
+    const activeClose = path.endsWith('ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE') || (was === 'FIN_WAIT1' && path === 'FIN_WAIT1→FIN_WAIT2→CLOSE');
+    if (activeClose && (after === 'TIME_WAIT' || after === 'FIN_WAIT2')) return false;
+    if (path.endsWith('CLOSE_WAIT→LAST_ACK→CLOSE') && after === undefined) return false;
     if (states.length !== 2 || states[0] !== was) return true;
     // The snapshot shows the new state, or (for → CLOSE) that the socket left the table.
     return !(states[1] === stateAfter(socket) || (states[1] === 'CLOSE' && stateAfter(socket) === undefined));

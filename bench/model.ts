@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { World, type Process } from '../src/model/index.js';
-import { envInt, measureInterleaved, type BenchOptions, type BenchResult } from './lib.js';
+import { envInt, measureInterleaved, ratiosAgainstAnchors, type BenchOptions, type BenchResult } from './lib.js';
 
 const FIXTURES = ['close-unread-data', 'three-vs-four-way', 'self-connect', 'fin-wait2-forever-vs-timeout', 'full-backlog'];
 
@@ -199,7 +199,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     title: 'the TCP model in-process: catalogue scenarios and segments simulated per second',
     params: { reps, scenarios: SCENARIOS.map(([n]) => n).join(','), node: process.version },
     rows,
-    ratios: [{ of: setRow.label, to: rows[0]!.label, value: setRow.stats.medianMs / rows[0]!.stats.medianMs }],
+    ratios: ratiosAgainstAnchors(rows, [setRow.label]),
     notes: [
       'rows/run = segments simulated (the anchor: segments in the recorded traces)',
       `goal: the set < 100 ms (median ${setRow.stats.medianMs.toFixed(2)} ms: ${setRow.stats.medianMs < 100 ? 'met' : 'NOT met'}); >= 1e5 segments/s (bulk ${bulkRate}/s: ${bulkRate >= 1e5 ? 'met' : 'NOT met'})`,

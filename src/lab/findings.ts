@@ -23,7 +23,7 @@ export function rstReasons(scenario: string, claims: string[] = []): FindingChec
 }
 
 /** The evidence of {@link rstReasons}: one phrase per distinct (reason, step, state, flags); null when no RST was sent or RSTs were not traced. */
-export function rstReasonsText(t: TraceView): string | null {
+function rstReasonsText(t: TraceView): string | null {
   const sent = (t.trace.resets ?? []).filter((r) => r.direction === 'sent');
   if (sent.length === 0) return null;
   const phrases = new Map<string, number>();
@@ -65,7 +65,7 @@ export const timewaitSockets: FindingCheck = {
 };
 
 /** The evidence of {@link timewaitSockets}: each socket's first FIN_WAIT2/TIME_WAIT row (inode, timer), with its traced end; null when no timewait row was seen. */
-export function timewaitText(t: TraceView): string | null {
+function timewaitText(t: TraceView): string | null {
   // One example of each kind of row: (state, inode 0 or not, timer kind).
   const rows = new Map<string, string>();
   let timewait = 0;

@@ -237,7 +237,8 @@ export class TraceView {
    * (`RST+ACK (TCP_STATE)`), or `RST (reason not traced)` when RSTs were not traced.
    */
   words(s: CapturedSegment): string {
-    if (!s.flags.includes('RST') || s.rstReason) return segmentWords(s);
+    if (s.rstReason) return `${flagWords(s.flags)} (${s.rstReason})`;
+    if (!s.flags.includes('RST')) return flagWords(s.flags);
     return `${flagWords(s.flags)} (${this.resetsTraced ? 'no reason traced' : 'reason not traced'})`;
   }
 
@@ -318,19 +319,6 @@ export function resultList(r: CallResult): string[] {
 /** A duration for evidence: `47.5 ms`, `0.61 ms` under 1 ms. */
 export function msText(ms: number): string {
   return `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
-}
-
-/**
- * The flags of each segment, for evidence: `FIN+ACK, RST+ACK (TCP_ABORT_ON_CLOSE)`; a RST carries
- * the kernel's reason when it was traced; `none` when there is no segment.
- */
-export function flagsText(segs: readonly CapturedSegment[], none = 'nothing'): string {
-  return segs.length === 0 ? none : segs.map(segmentWords).join(', ');
-}
-
-/** One segment's flags for prose, with a RST's reason when the kernel gave one: `RST+ACK (TCP_ABORT_ON_CLOSE)`. */
-export function segmentWords(s: CapturedSegment): string {
-  return s.rstReason ? `${flagWords(s.flags)} (${s.rstReason})` : flagWords(s.flags);
 }
 
 /**

@@ -10,7 +10,7 @@ import { CLAIMS } from '../claims.js';
 import type { ClaimJudgement, ScenarioOutcome } from '../judge/index.js';
 import type { Finding, VerdictKind } from '../scenario.js';
 import type { Trace } from '../trace.js';
-import { renderLadderSvg } from './ladder.js';
+import { BREAK_MS, PX_PER_MS, renderLadderSvg } from './ladder.js';
 import { esc } from './svg.js';
 import { timelineRows, TIMELINE_LEGEND } from './text.js';
 
@@ -142,7 +142,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
     `<h2>Scenarios</h2><p class="legend key">${key}</p>` +
     `<p class="legend">Ladder diagrams: one lifeline per socket end (a listener's accepted sockets each their own); calls in blue on the lifeline that made them (red when they failed); ` +
     `each end's state in a yellow box at every traced transition, passing states too (a grey dashed box: seen in a /proc snapshot, such as the timewait socket no tracepoint shows); ` +
-    `a lifeline ends with × when its socket went to CLOSE. Time runs down at 4 px per ms; grey bands are gaps over 20 ms, their length in the time column; ` +
+    `a lifeline ends with × when its socket went to CLOSE. Time runs down at ${PX_PER_MS} px per ms; grey bands are gaps over ${BREAK_MS} ms, their length in the time column; ` +
     `labels are pushed down rather than overlap, so read times from the time column. Timeline: ${esc(TIMELINE_LEGEND)}.</p>` +
     traces.map(scenarioSection).join('') +
     (findings ? `<h2 id="findings">Findings beyond the articles</h2><ul>${findings}</ul>` : '') +

@@ -6,7 +6,7 @@
 import { pc } from './colour.js';
 import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict, VerdictKind } from '../scenario.js';
-import type { ObservedSocket, StepRecord, Trace } from '../trace.js';
+import { socketLabel, type ObservedSocket, type StepRecord, type Trace } from '../trace.js';
 import { groupByConnection, renderSequenceDiagram, defaultEnds, type DiagramEnds } from './diagram.js';
 import { flagString } from '../../tcp/segment.js';
 
@@ -250,10 +250,10 @@ export function timeline(
             x.timer,
           ].join(' '),
     );
-    // Every socket that left the table in this step, on one row.
-    if (gone.length > 0) rows.push(...wrap(`${gone.join(' ')} gone`, COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5, 0, 0));
-    // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const rowWidth = COLS.socket + COLS.state + COLS.recvQ + COLS.sendQ + COLS.owner + COLS.timer + 5;
+    // Every socket that left the table in this step, on one row.
+    if (gone.length > 0) rows.push(...wrap(`${gone.join(' ')} gone`, rowWidth, 0, 0));
+    // The tracepoint lines go under the step text or under the socket rows, whichever is shorter.
     const kernelRight = s.kernel.flatMap((k) => wrap(k, rowWidth, 2, 0));
     const left = Math.max(text.length + kernelLines.length, rows.length, 1);
     const right = Math.max(text.length, rows.length + kernelRight.length, 1);
@@ -333,12 +333,14 @@ export function kernelEvents(
     const path = states.join('→');
     // Every connect() passes SYN_SENT and every accepted child SYN_RECV: said once in the legend.
     if (path === 'CLOSE→SYN_SENT→ESTABLISHED' || path === 'LISTEN→SYN_RECV→ESTABLISHED') return false;
-    // A whole active close ending in the timewait socket the row shows, or a whole passive close
-    // ending with the socket gone: said once in the legend.
+    // An active close ending in the timewait socket the row shows (whole, or its rest from the
+    // FIN_WAIT1 the row showed a step before), or a passive close ending with the socket gone:
+    // said once in the legend.
     const after = stateAfter(socket);
-    if (path.endsWith('ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE') && (after === 'TIME_WAIT' || after === 'FIN_WAIT2')) return false;
-    if (path.endsWith('CLOSE_WAIT→LAST_ACK→CLOSE') && after === undefined) return false;
     const was = stateBefore(socket) ?? 'CLOSE'; // a socket new in this step was CLOSE
+    const activeClose = path.endsWith('ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE') || (was === 'FIN_WAIT1' && path === 'FIN_WAIT1→FIN_WAIT2→CLOSE');
+    if (activeClose && (after === 'TIME_WAIT' || after === 'FIN_WAIT2')) return false;
+    if (path.endsWith('CLOSE_WAIT→LAST_ACK→CLOSE') && after === undefined) return false;
     if (states.length !== 2 || states[0] !== was) return true;
     // The snapshot shows the new state, or (for → CLOSE) that the socket left the table.
     return !(states[1] === stateAfter(socket) || (states[1] === 'CLOSE' && stateAfter(socket) === undefined));
@@ -356,12 +358,7 @@ function packets(t: Trace): string {
   if (t.segments.length === 0) return pc.dim('  no TCP segments were captured');
   const out: string[] = [];
   // Name each end by its own 4-tuple: a listener and its accepted sockets share one address.
-  const nameOf = (local: string, remote: string, fallback: string): string => {
-    const own = Object.keys(t.addresses).find((n) => t.addresses[n] === local && t.remotes[n] === remote);
-    if (own) return own;
-    const far = Object.keys(t.addresses).find((n) => t.addresses[n] === remote && t.remotes[n] === local);
-    return far ? `~${far}` : fallback;
-  };
+  const nameOf = (local: string, remote: string, fallback: string): string => socketLabel(local, remote, t.addresses, t.remotes) ?? fallback;
   // A connection whose exchange has the very shape of one drawn before (same segments, same
   // directions, numbers and RST reasons; only the times differ) is named, not drawn again.
   const drawn = new Map<string, string>();

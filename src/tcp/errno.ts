@@ -12,9 +12,14 @@ for (const [name, n] of Object.entries(constants.errno) as [ErrnoName, number][]
   if (!byNumber.has(n)) byNumber.set(n, name);
 }
 
+/** The errno name for an errno number (either sign), or null when Node's table does not know it. */
+export function knownErrnoName(n: number): ErrnoName | null {
+  return byNumber.get(Math.abs(n)) ?? null;
+}
+
 /** The errno name for a positive errno number, or `E<n>` when Node's table does not know it. */
 export function errnoName(n: number): string {
-  return byNumber.get(Math.abs(n)) ?? `E${Math.abs(n)}`;
+  return knownErrnoName(n) ?? `E${Math.abs(n)}`;
 }
 
 /** The errno number for a name. @throws RangeError for a name Node's table does not know. */

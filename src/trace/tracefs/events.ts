@@ -17,10 +17,9 @@
  *   bytes (family, port in network order, address); both are zero when the kernel had neither a
  *   full socket nor a segment.
  */
-import { constants } from 'node:os';
 
 import { formatEndpoint, formatIPv4Bytes, formatIPv6Bytes } from '../../tcp/address.js';
-import type { ErrnoName } from '../../tcp/errno.js';
+import { knownErrnoName, type ErrnoName } from '../../tcp/errno.js';
 import type { RstReason } from '../../tcp/rst-reason.js';
 import { TCP_STATES, type TcpState } from '../../tcp/state.js';
 import type { EventFormat, FieldFormat } from './format.js';
@@ -269,8 +268,6 @@ function sockaddrText(b: Buffer, at: number, size: number): { family: IpFamily; 
   return null;
 }
 
-const ERRNO_BY_NUMBER = new Map<number, ErrnoName>();
-for (const [name, n] of Object.entries(constants.errno) as [ErrnoName, number][]) if (!ERRNO_BY_NUMBER.has(n)) ERRNO_BY_NUMBER.set(n, name);
 
 /** CLOCK_REALTIME ms with a µs fraction for a trace-clock time. */
 export function epochMsOf(clockNs: bigint, epochOffsetNs: bigint): number {
@@ -418,7 +415,7 @@ export function createTcpDecoder(formats: Partial<Record<TcpTracepoint, EventFor
         family: e.family,
         local: e.local,
         remote: e.remote,
-        errno: ERRNO_BY_NUMBER.get(Math.abs(err)) ?? null,
+        errno: knownErrnoName(err),
         error: err,
       };
     });

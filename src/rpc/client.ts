@@ -223,7 +223,7 @@ function resolveTarget(options: ClientOptions): { host: string; port: number; fl
   }
   const pick = options.pick ?? 'p2c';
   if (!PICK_POLICIES.includes(pick)) throw new RangeError(`createClient: pick must be one of ${PICK_POLICIES.join(', ')}, got ${String(pick)}`);
-  const e = options.ejection ?? {};
+  const e = options.ejection === undefined ? {} : options.ejection;
   if (typeof e !== 'object' || e === null) throw new TypeError('createClient: ejection must be { initialMs, maxMs }');
   const initialMs = ms('ejection.initialMs', e.initialMs ?? 50, 1);
   const maxMs = ms('ejection.maxMs', e.maxMs ?? Math.max(5_000, initialMs), initialMs);

@@ -167,8 +167,10 @@ export class Fleet {
       { ...this.s, host: ep.address.host, port: ep.address.port },
       {
         goaway: (reason) => {
-          // After the connection has handled the whole frame (calls above lastId settled unrun).
-          if (reason === 'SHUTDOWN') queueMicrotask(() => ep.pool === pool && this.drain(ep, 'GOAWAY SHUTDOWN'));
+          // The server is going away as a whole (its close(), a restart), not one idle connection:
+          // the endpoint drains. Before the connection failure this GOAWAY may cause is reported,
+          // so a server that is closing is drained, not ejected.
+          if (reason === 'SHUTDOWN' && ep.pool === pool) this.drain(ep, 'GOAWAY SHUTDOWN');
         },
         connectFailed: (error, readyLeft) => {
           if (ep.pool !== pool) return;

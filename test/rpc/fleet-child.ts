@@ -2,9 +2,12 @@
 // handler ran, so the test can check from outside that no call ran twice and that the servers
 // that stayed up took the work. Does nothing unless started by that test (the test runner loads
 // every file under dist/test).
-//   argv[2]: port to listen on (0: any); env TT_RPC_FLEET_HANDLER_MS: handler time, ms.
+//   argv[2]: port to listen on (0: any); env TT_RPC_FLEET_HANDLER_MS: handler time, ms;
+//   env TT_RPC_FLEET_LEDGER: a file each id is appended to before the handler runs (it survives a
+//   SIGKILL, which the IPC ledger does not).
 //   IPC in: { kind: 'ledger' } → { kind: 'ledger', ran: string[] }; { kind: 'close' } →
 //   server.close() (GOAWAY SHUTDOWN, drain) then { kind: 'closed' }.
+import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from '../../src/rpc/index.js';
 
@@ -13,8 +16,11 @@ export type FleetChildMessage = { kind: 'ready'; port: number } | { kind: 'ledge
 async function main(send: (m: FleetChildMessage) => void): Promise<void> {
   const handlerMs = Number(process.env.TT_RPC_FLEET_HANDLER_MS ?? '0');
   const ran: string[] = [];
+  const ledgerFile = process.env.TT_RPC_FLEET_LEDGER;
   const server = createServer(async (req) => {
-    ran.push(req.body.toString('utf8'));
+    const id = req.body.toString('utf8');
+    ran.push(id);
+    if (ledgerFile) appendFileSync(ledgerFile, `${id}\n`);
     if (handlerMs > 0) await sleep(handlerMs);
     return Buffer.from(String(process.pid));
   });

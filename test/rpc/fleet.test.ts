@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RpcError, createClient, dnsResolver, type EndpointAddress, type EndpointStats, type RpcClient } from '../../src/rpc/index.js';
 import type { FleetChildMessage } from './fleet-child.js';
@@ -26,9 +29,9 @@ interface ServerChild {
   close(): Promise<void>;
 }
 
-async function startServer(t: TestContext, port = 0, handlerMs = 0): Promise<ServerChild> {
+async function startServer(t: TestContext, port = 0, handlerMs = 0, ledgerFile = ''): Promise<ServerChild> {
   const child = fork(CHILD, [String(port)], {
-    env: { ...process.env, TT_RPC_FLEET_CHILD: '1', TT_RPC_FLEET_HANDLER_MS: String(handlerMs) },
+    env: { ...process.env, TT_RPC_FLEET_CHILD: '1', TT_RPC_FLEET_HANDLER_MS: String(handlerMs), TT_RPC_FLEET_LEDGER: ledgerFile },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pid = child.pid as number;
@@ -73,6 +76,8 @@ async function deadPort(): Promise<number> {
 interface LoadResult {
   ok: number;
   failed: RpcError[];
+  /** Bodies of the failed calls, index for index with `failed`. */
+  failedIds: string[];
   /** Answers by the pid that gave them. */
   byPid: Map<number, number>;
 }
@@ -82,7 +87,7 @@ interface LoadResult {
  * after every answer with the count so far.
  */
 async function load(client: RpcClient, tag: string, calls: number, lanes: number, during?: (done: number) => void): Promise<LoadResult> {
-  const r: LoadResult = { ok: 0, failed: [], byPid: new Map() };
+  const r: LoadResult = { ok: 0, failed: [], failedIds: [], byPid: new Map() };
   let next = 0;
   let done = 0;
   await Promise.all(
@@ -95,6 +100,7 @@ async function load(client: RpcClient, tag: string, calls: number, lanes: number
           r.ok++;
         } catch (e) {
           r.failed.push(e as RpcError);
+          r.failedIds.push(`${tag}-${i}`);
         }
         during?.(++done);
       }
@@ -154,6 +160,41 @@ test('draining: server.close() on one of three mid-load — 0 failed, nothing ra
   assert.equal(stats.failed, 0);
   assert.equal(stats.illegalTransitions, 0);
   assert.ok(stats.endpoints.every((e) => e.illegalTransitions === 0));
+});
+
+test('SIGKILL of one of three mid-load: every failure says processed maybe and none ran twice (checked against a ledger written before each handler runs); the others take the rest', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tt-fleet-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const files = [0, 1, 2].map((i) => path.join(dir, `ledger-${i}`));
+  const servers = await Promise.all(files.map((f) => startServer(t, 0, 3, f)));
+  const client = createClient({ endpoints: servers.map((s) => s.address), ejection: { initialMs: 20, maxMs: 200 } });
+  t.after(() => client.close({ timeoutMs: 200 }));
+  const [a] = servers as [ServerChild];
+  const CALLS = 2000;
+  const r = await load(client, 'kill', CALLS, 48, (done) => {
+    if (done === 500) process.kill(a.pid, 'SIGKILL');
+  });
+  const ran = new Map<string, number>();
+  for (const f of files) {
+    for (const id of readFileSync(f, 'utf8').split('\n')) if (id !== '') ran.set(id, (ran.get(id) ?? 0) + 1);
+  }
+  assert.ok(r.failed.length > 0, 'calls in flight on the killed server failed (none idempotent)');
+  for (const [i, e] of r.failed.entries()) {
+    const id = r.failedIds[i] as string;
+    assert.ok(e instanceof RpcError, String(e));
+    assert.equal(e.code, 'CONNECTION_LOST', e.message);
+    // 'maybe' is the truth whichever way it went: the ledger shows it ran 0 or 1 times.
+    assert.equal(e.processed, 'maybe', e.message);
+    assert.ok((ran.get(id) ?? 0) <= 1, `${id} ran ${ran.get(id)} times`);
+  }
+  assert.equal(r.ok + r.failed.length, CALLS);
+  assert.deepEqual([...ran].filter(([, n]) => n > 1), [], 'nothing ran twice');
+  const maybeRan = r.failedIds.filter((id) => ran.has(id)).length;
+  t.diagnostic(`failed ${r.failed.length} (all CONNECTION_LOST, maybe; ${maybeRan} of them had run), ok ${r.ok}; endpoint a: ${endpoint(client, a.port).state}, ejections ${endpoint(client, a.port).ejections}`);
+  assert.ok(r.failed.length < 100, `failures bounded by the calls in flight on a when it died: ${r.failed.length}`);
+  const ea = endpoint(client, a.port);
+  assert.ok(ea.state === 'ejected' || ea.state === 'probing', ea.state);
+  assert.equal(ea.ejections, 1);
 });
 
 test('resolution changes: a user resolver that changes its answer moves the calls; the dropped endpoint drains and is removed; a bad answer keeps the list', async (t) => {

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { RpcError, createClient, dnsResolver, type EndpointAddress, type EndpointStats, type RpcClient } from '../../src/rpc/index.js';
 import type { FleetChildMessage } from './fleet-child.js';
 import { eventually } from './server-helpers.js';
+import { VirtualClock } from './virtual-clock.js';
 
 const CHILD = fileURLToPath(new URL('./fleet-child.js', import.meta.url));
 
@@ -239,6 +240,9 @@ test('resolution changes: a user resolver that changes its answer moves the call
   assert.ok(stats.resolutions >= 2, `resolutions ${stats.resolutions}`);
   assert.equal(endpoint(client, a.port).drains, 1);
   assert.equal(stats.illegalTransitions, 0);
+  await client.close();
+  assert.deepEqual(client.endpoints().map((e) => e.state), ['removed', 'removed']);
+  assert.equal(client.pool().open, 0);
 });
 
 test('ejection and probing back: a port with nothing listening is ejected, calls go to the live one; once a server listens there it is probed back into rotation', async (t) => {
@@ -318,4 +322,30 @@ test('a resolver that fails before answering once: calls fail RESOLVE_FAILED, pr
   t.after(() => client.close({ timeoutMs: 100 }));
   await assert.rejects(client.call('x', Buffer.from('1')), (e: unknown) => e instanceof RpcError && e.code === 'RESOLVE_FAILED' && e.processed === 'no' && e.errno === 'ENOTFOUND');
   assert.equal(client.stats().resolveErrors, 1);
+});
+
+test('ejection backoff on the injected clock: probes wait backoffMs(ejection, n) exactly — 20 ms, then 40 ms — and the probe that finds a server lets the waiting call through', async (t) => {
+  const port = await deadPort();
+  const clock = new VirtualClock();
+  // Draws in order: the pool's own connect backoff, then the fleet's ejection backoff (0: the
+  // full ceiling), for the first failure and again for the failed probe.
+  clock.draws.push(0.5, 0, 0.5, 0);
+  const client = createClient({ endpoints: [{ host: '127.0.0.1', port }], clock, ejection: { initialMs: 20, maxMs: 80 } });
+  t.after(() => client.close({ timeoutMs: 0 }));
+  const call = client.call('x', Buffer.from('late'));
+  call.catch(() => undefined);
+  await eventually('ejected', () => (endpoint(client, port).state === 'ejected' ? true : undefined));
+  // Timers under 1 s: the probe waits (connect timeouts and the call's wait are 10 s).
+  const short = (): number[] => clock.requested.filter((ms) => ms < 1000);
+  assert.deepEqual(short(), [20], `timers asked: ${clock.requested.join(', ')}`);
+  await clock.advance(19);
+  assert.equal(endpoint(client, port).probes, 0, 'no probe before the backoff is over');
+  await clock.advance(1);
+  await eventually('the first probe failed', () => (endpoint(client, port).probesFailed === 1 && endpoint(client, port).state === 'ejected' ? true : undefined));
+  assert.deepEqual(short(), [20, 40], `timers asked: ${clock.requested.join(', ')}`);
+  const server = await startServer(t, port);
+  await clock.advance(40);
+  assert.equal(Number((await call).toString()), server.pid);
+  const e = endpoint(client, port);
+  assert.deepEqual([e.state, e.ejections, e.probes, e.probesFailed], ['active', 1, 2, 1]);
 });

@@ -291,8 +291,17 @@ export class Fleet {
     const clock = this.s.clock;
     this.lastResolveAt = clock.now();
     this.resolving = (async () => {
+      let timer: ClockTimer | null = null;
       try {
-        const list = await resolveOnce(resolver);
+        // A resolver that never answers must not stop every later resolution: it gets
+        // connectTimeoutMs, like a connection attempt.
+        const late = new Promise<never>((_, reject) => {
+          timer = clock.setTimeout(
+            () => reject(new RpcError('RESOLVE_FAILED', `the resolver did not answer within connectTimeoutMs=${this.s.connectTimeoutMs}`, { processed: 'no', errno: 'ETIMEDOUT' })),
+            this.s.connectTimeoutMs,
+          );
+        });
+        const list = await Promise.race([resolveOnce(resolver), late]);
         this.resolutions++;
         this.lastResolveError = null;
         if (!this.closing) this.apply(list);
@@ -304,6 +313,7 @@ export class Fleet {
         // reason rather than hold them for waitForEndpointMs. With endpoints known, keep them.
         if (this.endpoints.size === 0) this.failWaiters(() => this.resolveError(err));
       } finally {
+        if (timer !== null) clock.clearTimeout(timer);
         this.resolving = null;
         this.armResolveTimer(resolver);
       }

@@ -349,3 +349,21 @@ test('ejection backoff on the injected clock: probes wait backoffMs(ejection, n)
   const e = endpoint(client, port);
   assert.deepEqual([e.state, e.ejections, e.probes, e.probesFailed], ['active', 1, 2, 1]);
 });
+
+test('a resolver that never answers is given connectTimeoutMs: the call fails RESOLVE_FAILED (ETIMEDOUT), processed no, and the next call asks again', async (t) => {
+  let asked = 0;
+  const client = createClient({
+    resolver: () => {
+      asked++;
+      return new Promise<EndpointAddress[]>(() => undefined);
+    },
+    connectTimeoutMs: 100,
+  });
+  t.after(() => client.close({ timeoutMs: 100 }));
+  await assert.rejects(client.call('x', Buffer.from('1')), (e: unknown) => e instanceof RpcError && e.code === 'RESOLVE_FAILED' && e.processed === 'no' && e.errno === 'ETIMEDOUT');
+  assert.equal(asked, 1);
+  await eventually('a second resolution', async () => {
+    await client.call('x', Buffer.from('2')).catch(() => undefined);
+    return asked >= 2 ? true : undefined;
+  });
+});

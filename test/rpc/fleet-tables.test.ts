@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import {
   ENDPOINT_TRANSITIONS,
   RpcError,
-  checkEndpoints,
   createClient,
   dnsResolver,
   pickEndpoint,
-  resolveOnce,
   type ClientOptions,
   type EndpointState,
   type PickPolicy,
   type Resolver,
 } from '../../src/rpc/index.js';
+import { checkEndpoints } from '../../src/rpc/endpoint.js';
+import { resolveOnce } from '../../src/rpc/resolver.js';
 import { StateMachine } from '../../src/rpc/state.js';
 
 /** A draw() that returns `values` in order and fails the test if asked for more. */

@@ -163,6 +163,44 @@ test('draining: server.close() on one of three mid-load — 0 failed, nothing ra
   assert.ok(stats.endpoints.every((e) => e.illegalTransitions === 0));
 });
 
+test('rolling restart on the same ports: each of three servers closed in turn and a new process started on its port — 0 failed, none ran twice, every endpoint probed back to active', async (t) => {
+  const first = await Promise.all([startServer(t, 0, 1), startServer(t, 0, 1), startServer(t, 0, 1)]);
+  const client = createClient({ endpoints: first.map((s) => s.address), ejection: { initialMs: 20, maxMs: 200 } });
+  t.after(() => client.close({ timeoutMs: 200 }));
+  const ledgers: string[][] = [];
+  const second: ServerChild[] = [];
+  let stop = false;
+  const running = (async () => {
+    const results: LoadResult[] = [];
+    for (let round = 0; !stop; round++) results.push(await load(client, `roll${round}`, 200, 32));
+    return results;
+  })();
+  // Restart only once each has served: a server closed before the client ever connected is an
+  // ejection (connection refused), not a drain.
+  await eventually('every endpoint serving', () => (client.endpoints().every((e) => e.ready > 0) ? true : undefined));
+  for (const old of first) {
+    await old.close();
+    ledgers.push(await old.ledger());
+    second.push(await startServer(t, old.port, 1));
+    await eventually(`:${old.port} back in rotation`, () => (endpoint(client, old.port).state === 'active' ? true : undefined), 5000);
+  }
+  stop = true;
+  const results = await running;
+  ledgers.push(...(await Promise.all(second.map((s) => s.ledger()))));
+  const failed = results.flatMap((r) => r.failed.map((e) => e.message));
+  const ok = results.reduce((n, r) => n + r.ok, 0);
+  t.diagnostic(`${ok} calls answered across 3 restarts, ${failed.length} failed; transparent re-sends ${client.stats().transparentRetries}`);
+  assert.deepEqual(failed, []);
+  assert.deepEqual(runTwice(ledgers), []);
+  assert.equal(ledgers.flat().length, ok);
+  for (const s of second) {
+    const e = endpoint(client, s.port);
+    assert.equal(e.state, 'active');
+    assert.equal(e.drains, 1, JSON.stringify(client.endpoints()));
+  }
+  assert.equal(client.stats().illegalTransitions, 0);
+});
+
 test('SIGKILL of one of three mid-load: every failure says processed maybe and none ran twice (checked against a ledger written before each handler runs); the others take the rest', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tt-fleet-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -411,3 +411,26 @@ test('a resolver that never answers is given connectTimeoutMs: the call fails RE
     return asked >= 2 ? true : undefined;
   });
 });
+
+test('re-resolution after connect failures: the resolver (interval 60 s) is asked again about a second after its only endpoint refused, and its new answer serves the waiting call', async (t) => {
+  const server = await startServer(t);
+  const dead = await deadPort();
+  const asked: number[] = [];
+  const started = performance.now();
+  const resolver = Object.assign(
+    async () => {
+      asked.push(Math.round(performance.now() - started));
+      return asked.length === 1 ? [{ host: '127.0.0.1', port: dead }] : [server.address];
+    },
+    { intervalMs: 60_000 },
+  );
+  const client = createClient({ resolver, waitForEndpointMs: 10_000 });
+  t.after(() => client.close({ timeoutMs: 200 }));
+  const answer = await client.call('x', Buffer.from('moved'));
+  assert.equal(Number(answer.toString()), server.pid);
+  t.diagnostic(`resolver asked at ${asked.join(', ')} ms`);
+  assert.equal(asked.length, 2, 'asked at the first call, then once after the refusal (not on the 60 s interval)');
+  assert.ok((asked[1] as number) < 5000, `the second ask came after ${asked[1]} ms`);
+  await eventually('the dead endpoint removed', () => (endpoint(client, dead).state === 'removed' ? true : undefined));
+  assert.deepEqual(await server.ledger(), ['moved']);
+});

@@ -45,6 +45,12 @@ export interface FleetSettings extends PoolSettings {
  */
 const DRAIN_TIMEOUT_MS = 60_000;
 
+/**
+ * Removed endpoints listed in the stats (the most recent). A resolver whose addresses churn would
+ * otherwise grow the list for ever; older ones live on only in the summed counters.
+ */
+const REMOVED_KEPT = 64;
+
 /** Re-resolving after a failed connect waits at least this long after the previous resolution, ms. */
 const RERESOLVE_MIN_GAP_MS = 1_000;
 
@@ -115,8 +121,10 @@ export class Fleet {
   private readonly s: FleetSettings;
   /** Every endpoint not yet removed, in the order first resolved. */
   private readonly endpoints = new Map<string, Endpoint>();
-  /** Removed endpoints, kept for stats. */
-  private readonly gone: Endpoint[] = [];
+  /** The most recent REMOVED_KEPT removed endpoints, for stats. */
+  private gone: Endpoint[] = [];
+  /** Connection counters of every removed endpoint. */
+  private readonly goneTotals: PoolStats = emptyStats();
   private waiters: Waiter[] = [];
   private cursor = 0;
   private closing = false;
@@ -238,7 +246,9 @@ export class Fleet {
     if (this.closing || !ep.listed) {
       this.transition(ep, 'removed', this.closing ? 'client closed' : 'no longer resolved');
       if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
+      addConnectionCounters(this.goneTotals, ep.past);
       this.gone.push(ep);
+      if (this.gone.length > REMOVED_KEPT) this.gone = this.gone.slice(-REMOVED_KEPT);
       return;
     }
     // Still listed: the same address may serve again (a restarted process, SO_REUSEPORT), but
@@ -487,7 +497,7 @@ export class Fleet {
     return this.closePromise;
   }
 
-  /** Every endpoint, removed ones last. */
+  /** Every endpoint, then the most recently removed ones (at most REMOVED_KEPT). */
   endpointStats(): EndpointStats[] {
     return [...this.endpoints.values(), ...this.gone].map((ep) => {
       const now = ep.state === 'removed' ? emptyStats() : ep.pool.stats;
@@ -514,9 +524,11 @@ export class Fleet {
   /** Call counters plus connection counters summed over every endpoint and pool. */
   totals(): PoolStats {
     const t: PoolStats = { ...this.stats, connectionsClosedBy: { ...this.stats.connectionsClosedBy } };
-    for (const ep of [...this.endpoints.values(), ...this.gone]) {
+    addConnectionCounters(t, this.goneTotals);
+    for (const ep of this.endpoints.values()) {
       addConnectionCounters(t, ep.past);
-      if (ep.state !== 'removed') addConnectionCounters(t, ep.pool.stats);
+      // A draining pool's counters join `past` only when its drain ends.
+      addConnectionCounters(t, ep.pool.stats);
     }
     t.illegalTransitions += this.illegalTransitions;
     return t;

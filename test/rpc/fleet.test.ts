@@ -434,3 +434,16 @@ test('re-resolution after connect failures: the resolver (interval 60 s) is aske
   await eventually('the dead endpoint removed', () => (endpoint(client, dead).state === 'removed' ? true : undefined));
   assert.deepEqual(await server.ledger(), ['moved']);
 });
+
+test('a resolver whose addresses churn: the stats keep the current endpoints and the 64 most recently removed, not every one ever seen', async (t) => {
+  let n = 0;
+  const resolver = Object.assign(async () => [{ host: '127.0.0.1', port: 20_000 + (n++ % 20_000) }], { intervalMs: 1 });
+  const client = createClient({ resolver, waitForEndpointMs: 50 });
+  t.after(() => client.close({ timeoutMs: 100 }));
+  await client.call('x', Buffer.from('start'), { timeoutMs: 20 }).catch(() => undefined);
+  await eventually('100 resolutions', () => (client.stats().resolutions >= 100 ? true : undefined), 10_000);
+  const eps = client.endpoints();
+  assert.ok(eps.length <= 65, `${eps.length} endpoints listed`);
+  assert.equal(eps.filter((e) => e.state === 'removed').length, 64);
+  assert.ok(eps.filter((e) => e.state !== 'removed').length <= 2);
+});

@@ -447,3 +447,27 @@ test('a resolver whose addresses churn: the stats keep the current endpoints and
   assert.equal(eps.filter((e) => e.state === 'removed').length, 64);
   assert.ok(eps.filter((e) => e.state !== 'removed').length <= 2);
 });
+
+test('a server that accepts but never sends SETTINGS: the connect times out (connectTimeoutMs), the endpoint is ejected, calls go to the live one', async (t) => {
+  const live = await startServer(t);
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const silentPort = (silent.address() as net.AddressInfo).port;
+  const client = createClient({ endpoints: [{ host: '127.0.0.1', port: silentPort }, live.address], connectTimeoutMs: 200, ejection: { initialMs: 5000, maxMs: 5000 } });
+  t.after(() => client.close({ timeoutMs: 100 }));
+  const r = await load(client, 'silent', 100, 8);
+  assert.deepEqual(r.failed.map((e) => e.message), []);
+  assert.deepEqual([...r.byPid.keys()], [live.pid]);
+  const e = endpoint(client, silentPort);
+  assert.deepEqual([e.state, e.ejections], ['ejected', 1]);
+  assert.ok(sockets.size >= 1, 'the silent server did accept the connection');
+});

@@ -116,6 +116,7 @@ test('endpoints: validation names the bad entry; duplicates dropped', () => {
     [[{ host: 'a', port: 70000 }], /\[0\]\.port/],
     [[{ host: 'a', port: 1.5 }], /\[0\]\.port/],
     [[{ host: 'x'.repeat(254), port: 1 }], /\[0\]\.host/],
+    [Array.from({ length: 1025 }, (_, i) => ({ host: 'a', port: i + 1 })), /lists 1025 endpoints; at most 1024/],
   ];
   for (const [v, re] of bad) assert.throws(() => checkEndpoints('endpoints', v), re, JSON.stringify(v));
   assert.deepEqual(checkEndpoints('e', [{ host: '::1', port: 1 }, { host: '127.0.0.1', port: 2 }, { host: '::1', port: 1 }]), [

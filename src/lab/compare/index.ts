@@ -4,3 +4,4 @@ export { align, type AlignRow } from './align.js';
 export { MODEL_GAPS, reasonFor, type ModelGap, type MismatchFacts, type GapContext } from './reasons.js';
 export { toleranceMs, withinTolerance, TOLERANCE_MS, TOLERANCE_SHARE } from './tolerance.js';
 export * from './types.js';
+export { renderComparison, type CompareTextOptions } from './text.js';

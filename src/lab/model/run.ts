@@ -40,6 +40,13 @@ export interface ModelRunOptions {
    * (10 ms of it settle); the scenarios' waits were sized with that pace.
    */
   observeMs?: number;
+  /**
+   * A recorded run's pace, to follow it step by step (a kernel trace's `startMs` and
+   * `after.atMs`): step i starts no earlier than `pace[i].startMs` and its closing picture is taken
+   * no earlier than `pace[i].atMs`, virtual ms from the first step. Steps past the list keep the
+   * model's own pace.
+   */
+  pace?: readonly { startMs: number; atMs?: number }[];
   /** Called after each step. */
   onStep?: (rec: StepRecord) => void;
 }
@@ -160,6 +167,8 @@ class ModelRun {
       segStarts.push(this.w.network.segments.length);
       transitionStarts.push(host.transitions.length);
       errorStarts.push(host.errors.length);
+      const pace = this.opts.pace?.[index];
+      if (pace !== undefined) this.#advance(pace.startMs - this.now);
       const t0 = this.now;
       let result: CallResult;
       let watched: Snapshot[] | undefined;
@@ -168,7 +177,7 @@ class ModelRun {
       } catch (e) {
         throw new ScenarioFailed(this.sc.id, `${stepText(resolved)}: ${e instanceof Error ? e.message : String(e)}`, records);
       }
-      if (watched === undefined) this.#advance(this.opts.observeMs ?? 10);
+      if (watched === undefined) this.#advance(pace?.atMs !== undefined ? pace.atMs - this.now : (this.opts.observeMs ?? 10));
       const after = watched?.at(-1) ?? this.#snapshot();
       const rec: StepRecord = {
         index,

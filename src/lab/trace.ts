@@ -341,3 +341,16 @@ export function socketLabel(local: string, remote: string, addresses: Readonly<R
   const isListener = Object.values(remotes).includes(local);
   return isListener ? null : unconnected;
 }
+
+/** The index of the step running at `epochMs` (an event before the first step belongs to step 0). */
+export function stepAt(stepStarts: readonly number[], epochMs: number): number {
+  let k = 0;
+  while (k + 1 < stepStarts.length && (stepStarts[k + 1] as number) <= epochMs) k++;
+  return k;
+}
+
+/** Two pictures show the same thing (times and timers aside). */
+export function samePicture(a: Snapshot, b: Snapshot): boolean {
+  const key = (s: Snapshot): string => s.sockets.map((x) => `${x.label}|${x.state}|${x.recvQ}|${x.sendQ}|${x.owner?.pid ?? '-'}`).join(';');
+  return key(a) === key(b);
+}

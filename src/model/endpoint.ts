@@ -4,6 +4,7 @@ import {
   DEFAULT_RCVBUF,
   LOOPBACK_MSS,
   TCP_ATO_MIN_MS,
+  TCP_DELACK_MAX_MS,
   TCP_MAX_QUICKACKS,
   TCP_MSS_DEFAULT,
   TCP_RETRIES2,
@@ -390,6 +391,15 @@ export class Endpoint {
       this.retransmits = 0;
       this.rtoMs = TCP_RTO_MIN_MS;
       this.setState('ESTABLISHED', 'tcp_rcv_synsent_state_process(): SYN-ACK acknowledges our SYN');
+      if (this.pingpong && this.sendBuf.length === 0) {
+        // TCP_QUICKACK 0 before connect(): the handshake's ACK is held back up to TCP_DELACK_MAX,
+        // in quick-ack mode so the next data is ACKed at once (`tcp_rcv_synsent_state_process()`).
+        this.ackPending = true;
+        this.quick = TCP_MAX_QUICKACKS;
+        this.host.clock.cancel(this.#delack);
+        this.#delack = this.host.clock.schedule(TCP_DELACK_MAX_MS, () => this.#delackTimer());
+        return;
+      }
       this.sendAck();
       this.push();
       return;
@@ -674,11 +684,12 @@ export class Endpoint {
   }
 
   /**
-   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT the data is queued and pushed. Else the
+   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT the data is queued and pushed (with
+   * `more`, MSG_MORE, queued only). Else the
    * pending error once, then EPIPE with SIGPIPE (`sk_stream_error()`); SYN_SENT gives EAGAIN.
    * Source: `tcp_sendmsg_locked()`, `sk_stream_wait_connect()`.
    */
-  write(data: string): CallResult<number> {
+  write(data: string, more = false): CallResult<number> {
     if (this.error !== null) {
       const errno = this.error;
       this.error = null;
@@ -689,7 +700,8 @@ export class Endpoint {
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail('EPIPE', true); // never connected too
     if (data.length === 0) return { ok: true, value: 0 };
     this.sendBuf += data;
-    this.push();
+    // MSG_MORE (`tcp_push()` skipped): the data waits in the send queue for more, or for the FIN of close().
+    if (!more) this.push();
     return { ok: true, value: data.length };
   }
 

@@ -1,4 +1,6 @@
 import { findScenario } from '../catalogue.js';
+import { ScenarioSkipped } from '../errors.js';
+import { runOnModel } from '../model/run.js';
 import type { Scenario } from '../scenario.js';
 import type { Trace } from '../trace.js';
 import { compareTraces, summarize } from './compare.js';
@@ -8,14 +10,28 @@ import { CompareError, type Comparison, type ScenarioComparison, type SkippedCom
  * Runs a scenario on the model: its trace, or why the model does not run it (a step on node:net,
  * a descriptor table of processes). Pure: the model needs no I/O.
  */
-export type ModelRunner = (sc: Scenario) => Trace | { skipped: string };
+export type ModelRunner = (sc: Scenario, kernel: Trace) => Trace | { skipped: string };
+
+/**
+ * The model backend ({@link runOnModel}) run as the kernel's trace ran: with its sysctls, and at
+ * its pace (each step starts, and is observed, at the kernel's virtual time), so a segment's time
+ * since the last call means the same on both. A scenario the model does not run is skipped.
+ */
+export const pacedModel: ModelRunner = (sc, kernel) => {
+  try {
+    return runOnModel(sc, { sysctls: kernel.env.sysctls, pace: kernel.steps.map((s) => ({ startMs: s.startMs, atMs: s.after.atMs })) });
+  } catch (e) {
+    if (e instanceof ScenarioSkipped) return { skipped: e.reason };
+    throw e;
+  }
+};
 
 /**
  * The model against each kernel trace: every scenario of `kernel` run on the model and compared.
  * A trace of a scenario the catalogue does not know, or that the model skips, is listed as skipped
  * with the reason; so is a pair {@link compareTraces} refuses (steps that are not the same).
  */
-export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner): Comparison {
+export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner = pacedModel): Comparison {
   const scenarios: ScenarioComparison[] = [];
   const skipped: SkippedComparison[] = [];
   for (const k of kernel) {
@@ -24,7 +40,7 @@ export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner
       skipped.push({ scenario: k.scenario, reason: 'not a scenario of this catalogue' });
       continue;
     }
-    const m = runModel(sc);
+    const m = runModel(sc, k);
     if ('skipped' in m) {
       skipped.push({ scenario: k.scenario, reason: `not run on the model: ${m.skipped}` });
       continue;

@@ -5,4 +5,4 @@ export { MODEL_GAPS, reasonFor, type ModelGap, type MismatchFacts, type GapConte
 export { toleranceMs, withinTolerance, TOLERANCE_MS, TOLERANCE_SHARE } from './tolerance.js';
 export * from './types.js';
 export { renderComparison, type CompareTextOptions } from './text.js';
-export { compareWithModel, type ModelRunner } from './against.js';
+export { compareWithModel, pacedModel, type ModelRunner } from './against.js';

@@ -98,6 +98,11 @@ export class Endpoint {
   sendBuf = '';
   bufSeq = 0;
   finQueued = false;
+  /**
+   * `pushed_seq`: where the last write without MSG_MORE ended. Only the segment ending there
+   * carries PSH (`tcp_push()` marks the tail skb unless MSG_MORE — `tcp_mark_push()`).
+   */
+  pushSeq = 0;
   // receive side
   irs = 0;
   rcvNxt = 0;
@@ -227,7 +232,9 @@ export class Endpoint {
         const off = this.sndNxt - this.bufSeq;
         const last = this.sndNxt + len === dataEnd;
         const fin = last && this.finQueued;
-        const flags: TcpFlag[] = fin ? ['FIN', 'PSH', 'ACK'] : last ? ['PSH', 'ACK'] : ['ACK'];
+        // PSH only where a write without MSG_MORE ended (`tcp_push()`, `tcp_mark_push()`).
+        const psh = this.sndNxt + len === this.pushSeq;
+        const flags: TcpFlag[] = [...(fin ? (['FIN'] as const) : []), ...(psh ? (['PSH'] as const) : []), 'ACK'];
         this.host.transmit(this.#segment(flags, this.sndNxt, this.sendBuf.slice(off, off + len)));
         this.#dataSent();
         this.#ackSent();
@@ -700,8 +707,12 @@ export class Endpoint {
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail('EPIPE', true); // never connected too
     if (data.length === 0) return { ok: true, value: 0 };
     this.sendBuf += data;
-    // MSG_MORE (`tcp_push()` skipped): the data waits in the send queue for more, or for the FIN of close().
-    if (!more) this.push();
+    // MSG_MORE (`tcp_push()` skipped): the data waits in the send queue for more, or for the FIN
+    // of close(), and its segment carries no PSH.
+    if (!more) {
+      this.pushSeq = this.finSeq;
+      this.push();
+    }
     return { ok: true, value: data.length };
   }
 

@@ -393,10 +393,11 @@ class ModelRun {
 
   /** connect() finished by the deadline: the kernel's finishConnect() (EPOLLOUT, then SO_ERROR). */
   #finishConnect(p: Process, fd: number, waitMs: number): CallResult {
+    // Waits on the state alone: connected() hands out a failure once, so asking it here would
+    // consume the ECONNREFUSED and the answer below would be ok.
     this.#waitUntil(this.now + waitMs, () => {
-      const r = p.connected(fd);
-      // connected() hands out a failure once; peek without consuming it.
-      return r.ok || r.errno !== 'EINPROGRESS' || (p.endpoint(fd)?.error ?? null) !== null;
+      const st = p.endpoint(fd)?.state;
+      return st !== 'SYN_SENT' && st !== 'SYN_RECV';
     });
     const r = p.connected(fd);
     return r.ok ? { ok: true } : { ok: false, errno: r.errno };

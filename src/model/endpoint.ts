@@ -126,6 +126,10 @@ export class Endpoint {
   // retransmission
   rtoMs = TCP_TIMEOUT_INIT_MS;
   retransmits = 0;
+  /** `total_rto`: retransmission timeouts so far (the SYN's linear timeouts count them). */
+  totalRto = 0;
+  /** `retrans_stamp` of a SYN: when the first one went out, virtual ms. */
+  synStampMs = 0;
   #rtx: TimerHandle | null = null;
   /** The orphaned-FIN_WAIT2 timer (`inet_csk_reset_keepalive_timer()` in FIN_WAIT2). */
   #finWait2: TimerHandle | null = null;
@@ -203,6 +207,7 @@ export class Endpoint {
 
   /** Sends the SYN of an active open (`tcp_connect()`). */
   sendSyn(): void {
+    this.synStampMs = this.host.clock.nowMs; // retrans_stamp: the first SYN's time
     this.host.transmit(this.#segment(['SYN'], this.iss));
     if (this.sndNxt === this.iss) this.sndNxt = this.iss + 1;
     this.sndMax = Math.max(this.sndMax, this.sndNxt);
@@ -274,21 +279,46 @@ export class Endpoint {
   #retransmitTimer(): void {
     this.#rtx = null;
     if (this.sndUna >= this.sndNxt) return;
+    if (this.state === 'SYN_SENT') {
+      this.#synRetransmitTimer();
+      return;
+    }
     this.retransmits++;
-    const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECV' ? this.host.sysctls.tcp_syn_retries : TCP_RETRIES2;
+    const limit = this.state === 'SYN_RECV' ? this.host.sysctls.tcp_syn_retries : TCP_RETRIES2;
     if (this.retransmits > limit) {
       this.error = 'ETIMEDOUT';
       this.done('tcp_write_timeout(): retries exhausted');
       return;
     }
     this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
-    if (this.state === 'SYN_SENT') {
-      this.host.transmit(this.#segment(['SYN'], this.iss));
-      this.#armRetransmit();
-      return;
-    }
     this.sndNxt = this.sndUna;
     this.push();
+  }
+
+  /**
+   * The SYN's retransmission timer, as Linux 6.5+ runs it (net/ipv4/tcp_timer.c):
+   * - `tcp_write_timeout()`: ETIMEDOUT once `tcp_syn_retries + tcp_syn_linear_timeouts`
+   *   retransmissions were made, or once the time since the first SYN (`retrans_stamp`) reaches
+   *   `tcp_model_timeout(tcp_syn_retries, TCP_TIMEOUT_INIT)` — what exponential backoff would have
+   *   taken (`retransmits_timed_out()`), so tcp_syn_retries 1 dies at 3 s after SYNs at 0, 1 and 2 s;
+   * - else the SYN again (`tcp_update_rto_stats()` counts it in `total_rto`), and the RTO doubles
+   *   only once `total_rto` exceeds `tcp_syn_linear_timeouts` (`tcp_retransmit_timer()`, out_reset_timer).
+   */
+  #synRetransmitTimer(): void {
+    const s = this.host.sysctls;
+    const sinceFirstMs = this.host.clock.nowMs - this.synStampMs;
+    const expired =
+      this.retransmits >= s.tcp_syn_retries + s.tcp_syn_linear_timeouts || (this.retransmits > 0 && sinceFirstMs >= modelTimeoutMs(s.tcp_syn_retries, TCP_TIMEOUT_INIT_MS));
+    if (expired) {
+      this.error = 'ETIMEDOUT';
+      this.done('tcp_write_timeout(): SYN retries exhausted');
+      return;
+    }
+    this.retransmits++;
+    this.totalRto++;
+    this.host.transmit(this.#segment(['SYN'], this.iss));
+    if (this.totalRto > s.tcp_syn_linear_timeouts) this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
+    this.#armRetransmit();
   }
 
   // ---------------------------------------------------------------- delayed ACK
@@ -810,4 +840,14 @@ export class Endpoint {
 export function resetFor(seg: WireSegment, reason: RstReason): WireSegment {
   if (has(seg, 'ACK')) return { src: seg.dst, dst: seg.src, seq: seg.ack, ack: 0, flags: ['RST'], data: '', window: 0, rstReason: reason };
   return { src: seg.dst, dst: seg.src, seq: 0, ack: seg.seq + segLen(seg), flags: ['RST', 'ACK'], data: '', window: 0, rstReason: reason };
+}
+
+/**
+ * `tcp_model_timeout()` (net/ipv4/tcp_timer.c): how long `boundary` retransmissions take with the
+ * RTO doubling from `rtoBaseMs` and capped at TCP_RTO_MAX, ms.
+ */
+export function modelTimeoutMs(boundary: number, rtoBaseMs: number): number {
+  const linearBackoffThresh = Math.floor(Math.log2(TCP_RTO_MAX_MS / rtoBaseMs));
+  if (boundary <= linearBackoffThresh) return ((2 << boundary) - 1) * rtoBaseMs;
+  return ((2 << linearBackoffThresh) - 1) * rtoBaseMs + (boundary - linearBackoffThresh) * TCP_RTO_MAX_MS;
 }

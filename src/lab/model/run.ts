@@ -589,7 +589,8 @@ class ModelRun {
       const out = new Set<string>();
       if (ep.error !== null) out.add('EPOLLERR');
       if ((ep.rcvShutdown && ep.sndShutdown) || ep.state === 'CLOSE') out.add('EPOLLHUP');
-      if (ep.doneFlag || (ep.rcvShutdown && ep.state !== 'CLOSE')) {
+      // tcp_poll(): RCV_SHUTDOWN gives EPOLLIN|EPOLLRDHUP, and tcp_done() after a RST sets SHUTDOWN_MASK.
+      if (ep.doneFlag || ep.rcvShutdown) {
         out.add('EPOLLIN');
         out.add('EPOLLRDHUP');
       }
@@ -636,6 +637,9 @@ function plain(r: { ok: true } | { ok: false; errno: string; sigpipe?: boolean }
 
 /** TCP_INFO's `unacked` (`packets_out`): segments in flight, at most one MSS each. */
 function unacked(ep: Endpoint): number {
+  // A socket in CLOSE has nothing in flight: tcp_reset(), tcp_write_err() and tcp_disconnect()
+  // purge the write queue (tcp_write_queue_purge(): packets_out = 0).
+  if (ep.state === 'CLOSE') return 0;
   const inflight = ep.sndNxt - ep.sndUna;
   return inflight <= 0 ? 0 : Math.ceil(inflight / LOOPBACK_MSS);
 }

@@ -139,10 +139,12 @@ test('tolerance: max(4 ms, 12.5 % of the gap), the edge itself agrees', () => {
   assert.ok(withinTolerance(1000, 1125));
 });
 
-/** The model copy with segment `i` moved `ms` later. */
+/** The model copy with segment `i` moved `ms` later, and the state changes its arrival caused with it. */
 function shifted(t: Trace, i: number, ms: number): Trace {
   const m = copy(t);
+  const at = m.segments![i]!.epochMs;
   m.segments![i]!.epochMs += ms;
+  for (const x of m.transitions ?? []) if (x.epochMs >= at) x.epochMs += ms;
   return m;
 }
 
@@ -156,9 +158,11 @@ test('segment time: 4 ms late agrees, 4.01 ms late does not (a short gap)', () =
 });
 
 test('segment time: 12.5 % of a long gap agrees, a little more does not', () => {
-  const k = copy(recorded('close-unread-data'));
-  // Make segment 12 come 80 ms after segment 11 in both: the tolerance is then 10 ms.
-  k.segments![12]!.epochMs = k.segments![11]!.epochMs + 80;
+  const orig = recorded('close-unread-data');
+  // Make segment 12 come 80 ms after the last event before it (c0's move to CLOSE_WAIT, as the FIN
+  // arrived) in both: the tolerance is then 10 ms.
+  const fin = orig.transitions!.find((x) => x.socket === 'c0' && x.to === 'CLOSE_WAIT')!;
+  const k = shifted(orig, 12, fin.epochMs + 80 - orig.segments![12]!.epochMs);
   assert.equal(compareTraces(k, shifted(k, 12, 10)).mismatches.length, 0);
   assert.equal(compareTraces(k, shifted(k, 12, -10)).mismatches.length, 0);
   assert.equal(compareTraces(k, shifted(k, 12, 10.02)).mismatches.length, 1);

@@ -9,11 +9,11 @@
  * - a socket's transitions, and a connection's segments (both directions, in order), aligned by
  *   their longest common subsequence, so one missing segment is one mismatch;
  * - a segment's time as packetdrill checks it: the gap since the last event (the latest of the
- *   previous segment of the connection both sent and the start of the latest call), within
- *   max(4 ms, 12.5 % of the kernel's gap).
+ *   previous segment of the connection both sent, the start of the latest call, and a state change
+ *   of either end), within max(4 ms, 12.5 % of the kernel's gap).
  */
 import { flagWords, type CapturedSegment } from '../../tcp/index.js';
-import type { CallResult, Step } from '../ops.js';
+import type { CallResult, CallValue, Step } from '../ops.js';
 import { socketLabel, type StepRecord, type Trace, type TraceTransition } from '../trace.js';
 import { align } from './align.js';
 import { reasonFor, type GapContext, type MismatchFacts } from './reasons.js';
@@ -43,21 +43,74 @@ function stableLabel(label: string, t: Trace): string {
     .join('>');
 }
 
-/** The scenario's name for the sender of `s` (`c`, `~c`), else its address. */
+/**
+ * The scenario's name for the end `addr` talking to `peer` (`c`, `~c`, `s`); a listener's name
+ * for a connection it never accepted (a SYN it dropped), else the address without its run's port.
+ */
 function endName(addr: string, peer: string, t: Trace): string {
-  return socketLabel(addr, peer, t.addresses, t.remotes) ?? portFree(addr, t.env.ports);
+  const named = socketLabel(addr, peer, t.addresses, t.remotes);
+  if (named !== null) return named;
+  const listener = Object.keys(t.addresses).find((n) => t.addresses[n] === addr && t.remotes[n] === undefined);
+  return listener ?? portFree(addr, t.env.ports);
 }
 
-/** A call's outcome as compared: ok or errno (SIGPIPE), and for reads, drains and writes their bytes and EOF. */
+/** The end name ({@link endName}) of the socket a transition names (`c`, `~c`, `local>remote`). */
+function transitionEnd(label: string, t: Trace): string {
+  const tuple = /^(.+:\d+)>(.+:\d+)$/.exec(label);
+  if (tuple) return endName(tuple[1] as string, tuple[2] as string, t);
+  const bare = label.startsWith('~') ? label.slice(1) : label;
+  const a = t.addresses[bare];
+  const r = t.remotes[bare];
+  if (a === undefined || r === undefined) return label;
+  return label.startsWith('~') ? endName(r, a, t) : endName(a, r, t);
+}
+
+/** Fields of an object value, in a fixed order, as `k=v` words. */
+function fields(v: CallValue | undefined, keys: readonly string[]): string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return '';
+  return keys
+    .filter((k) => v[k] !== undefined)
+    .map((k) => `${k}=${JSON.stringify(v[k])}`)
+    .join(' ');
+}
+
+/**
+ * The part of a call's value that TCP decides, as compared: bytes and EOF of a read or drain, bytes
+ * written, a listen's backlog, SO_ERROR, epoll's bits, counters, a connect scan's outcome, TCP_INFO's
+ * state and unacked. Addresses, ports, descriptors and timings are left out (they differ by run).
+ */
+function valueFact(step: Step, v: CallValue | undefined): string {
+  if (v === undefined || v === null) return '';
+  switch (step.op) {
+    case 'read':
+    case 'drain':
+      return fields(v, ['bytes', 'eof']);
+    case 'write':
+      return typeof v === 'number' ? `${v} B` : fields(v, ['bytes', 'code', 'signal']);
+    case 'listen':
+    case 'soError':
+      return String(v);
+    case 'epoll':
+      return Array.isArray(v) ? [...v].map(String).sort().join(' ') : '';
+    case 'counters':
+      return typeof v === 'object' && !Array.isArray(v) ? fields(v, Object.keys(v).sort()) : '';
+    case 'connectScan':
+      return fields(v, ['tries', 'selfConnects', 'refused']);
+    case 'info':
+      return fields(v, ['state', 'unacked']);
+    case 'exit':
+    case 'kill':
+      return fields(v, ['code', 'signal']);
+    default:
+      return '';
+  }
+}
+
+/** A call's outcome as compared: ok or errno, SIGPIPE, and the part of its value TCP decides ({@link valueFact}). */
 export function resultFact(step: Step, r: CallResult): string {
   const pipe = r.sigpipe ? ' + SIGPIPE' : '';
-  if (!r.ok) return `${r.errno ?? 'failed'}${pipe}`;
-  const v = r.value;
-  if ((step.op === 'read' || step.op === 'drain') && typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    return `ok ${String(v.bytes ?? '?')} B${v.eof === true ? ' EOF' : ''}${pipe}`;
-  }
-  if (step.op === 'write' && typeof v === 'number') return `ok ${v} B${pipe}`;
-  return `ok${pipe}`;
+  const value = valueFact(step, r.value);
+  return `${r.ok ? 'ok' : (r.errno ?? 'failed')}${pipe}${value ? ` ${value}` : ''}`;
 }
 
 /** A segment as compared: `S.` flags, relative seq/ack, length, and the RST's reason when traced. */
@@ -236,7 +289,7 @@ interface SegmentAt {
   fact: ReturnType<typeof segmentFact>;
   /** Index of the step it was seen in. */
   step: number | null;
-  /** Start of the latest call at or before that step, epoch ms. */
+  /** The latest event before it other than a segment: the start of the latest call, or a state change of either end, epoch ms. */
   callStartMs: number;
 }
 
@@ -250,12 +303,21 @@ function connections(t: Trace): Map<string, SegmentAt[]> {
     if (isCall(rec)) latest = rec.startEpochMs;
     callStart.set(rec.index, latest);
   }
+  // State changes are events too: the kernel's own timestamp of a call's effect (connect()'s
+  // CLOSE → SYN_SENT), later than the step's start by the runner's hand-over to the actor.
+  const moves = new Map<string, number[]>();
+  for (const x of t.transitions ?? []) {
+    const end = transitionEnd(x.socket, t);
+    moves.set(end, [...(moves.get(end) ?? []), x.epochMs]);
+  }
+  const lastMove = (end: string, atMs: number): number => Math.max(-Infinity, ...(moves.get(end) ?? []).filter((e) => e <= atMs));
   const out = new Map<string, SegmentAt[]>();
   (t.segments ?? []).forEach((seg, i) => {
     const fact = segmentFact(seg, t);
     const conn = [fact.from, fact.to].sort().join('~');
     const rec = stepOf.get(i);
-    const at: SegmentAt = { seg, fact, step: rec?.index ?? null, callStartMs: rec ? (callStart.get(rec.index) as number) : -Infinity };
+    const call = rec ? (callStart.get(rec.index) as number) : -Infinity;
+    const at: SegmentAt = { seg, fact, step: rec?.index ?? null, callStartMs: Math.max(call, lastMove(fact.from, seg.epochMs), lastMove(fact.to, seg.epochMs)) };
     out.set(conn, [...(out.get(conn) ?? []), at]);
   });
   return out;

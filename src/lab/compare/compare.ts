@@ -145,9 +145,8 @@ class ScenarioCompare {
       this.out.agreed++;
       return;
     }
-    const facts: MismatchFacts = { kind, step: m.step, sockets: m.sockets };
-    if (m.kernelSegment) facts.kernelSegment = m.kernelSegment;
-    if (m.modelSegment) facts.modelSegment = m.modelSegment;
+    const { kernel: _k, model: _m, ...rest } = m;
+    const facts: MismatchFacts = { kind, ...rest };
     const mismatch: Mismatch = {
       scenario: this.out.scenario,
       kind,
@@ -261,7 +260,13 @@ class ScenarioCompare {
         const kx = row.op === 'modelOnly' ? undefined : a[row.k];
         const mx = row.op === 'kernelOnly' ? undefined : b[row.m];
         const lead = kx ?? mx;
-        const base = { step: kx?.step ?? mx?.step ?? null, sockets: lead ? [lead.fact.from, lead.fact.to] : [] };
+        const base = {
+          step: kx?.step ?? mx?.step ?? null,
+          sockets: lead ? [lead.fact.from, lead.fact.to] : [],
+          key: lead?.fact.key,
+          kernelOrder: a.map((x) => x.fact.key),
+          modelOrder: b.map((x) => x.fact.key),
+        };
         const segs = { ...(kx ? { kernelSegment: kx.seg } : {}), ...(mx ? { modelSegment: mx.seg } : {}) };
         this.fact('segment', row.op === 'same', { ...base, ...segs, kernel: kx ? kx.fact.text : NONE, model: mx ? mx.fact.text : NONE });
         if (row.op !== 'same' || kx === undefined || mx === undefined) continue;
@@ -274,6 +279,8 @@ class ScenarioCompare {
         this.fact('segmentTime', withinTolerance(kGap, mGap), {
           ...base,
           ...segs,
+          kernelGapMs: kGap,
+          modelGapMs: mGap,
           kernel: `${kx.fact.text} at +${kGap.toFixed(2)} ms`,
           model: `+${mGap.toFixed(2)} ms`,
         });

@@ -17,7 +17,19 @@ export interface MismatchFacts {
   sockets: string[];
   kernelSegment?: CapturedSegment;
   modelSegment?: CapturedSegment;
+  /** For segment facts: the segment's comparison key, and every key of its connection in each trace. */
+  key?: string;
+  kernelOrder?: string[];
+  modelOrder?: string[];
+  /** For segment times: each trace's time since the last event, ms. */
+  kernelGapMs?: number;
+  modelGapMs?: number;
 }
+
+/** A jiffy on the lab's kernel (CONFIG_HZ=250), ms. */
+const JIFFY_MS = 4;
+/** `TCP_ATO_MIN`, ms. */
+const TCP_ATO_MIN_MS = 40;
 
 /** What the evidence rules may read: both traces (the kernel's steps are the scenario's). */
 export interface GapContext {
@@ -63,9 +75,8 @@ function earlierStep(m: MismatchFacts, t: Trace, pick: (s: Step) => boolean): { 
     if (rec.index > last) break;
     const s = rec.step;
     if (!pick(s)) continue;
-    const names = 'sock' in s && typeof s.sock === 'string' ? [s.sock] : [];
-    if ('to' in s && typeof s.to === 'string') names.push(s.to);
-    if (names.some((n) => sockets.has(n))) return { index: rec.index, text: rec.text };
+    // The socket the call is made on (not a connect's listener: other connections share it).
+    if ('sock' in s && typeof s.sock === 'string' && sockets.has(s.sock)) return { index: rec.index, text: rec.text };
   }
   return null;
 }
@@ -115,6 +126,35 @@ export const MODEL_GAPS: readonly ModelGap[] = [
     evidence: (m, { kernel }) => {
       const w = earlierStep(m, kernel, (s) => s.op === 'linger' && s.seconds > 0);
       return w ? `step ${w.index} (${w.text}) sets a lingering close` : null;
+    },
+  },
+  {
+    id: 'timer-phase',
+    title: "the kernel's jiffy phase and timer latency (the model's 4 ms jiffies start at its virtual 0 and its timers fire on time)",
+    evidence: (m) => {
+      // An ACK both sent from the delayed-ACK timer armed for the next jiffy (ato 0): the model's
+      // within a jiffy, the kernel's well before TCP_ATO_MIN (40 ms) — the same rule; the kernel's
+      // timer fired later on its clock.
+      if (m.kind !== 'segmentTime' || m.kernelGapMs === undefined || m.modelGapMs === undefined) return null;
+      const k = m.kernelSegment;
+      const pureAck = k !== undefined && k.length === 0 && k.flags.length === 1 && k.flags[0] === 'ACK';
+      if (!pureAck || m.modelGapMs > JIFFY_MS || m.kernelGapMs >= TCP_ATO_MIN_MS / 4) return null;
+      return `both ACKed from the next-jiffy delayed-ACK timer: the model ${m.modelGapMs.toFixed(2)} ms, the kernel ${m.kernelGapMs.toFixed(2)} ms after the last event`;
+    },
+  },
+  {
+    id: 'call-duration',
+    title: "the calls' own duration (the model's calls take no virtual time; one step's calls happen at one instant)",
+    evidence: (m, { kernel }) => {
+      if (m.kind !== 'segment' || m.step === null) return null;
+      const rec = kernel.steps[m.step];
+      const s = rec?.step;
+      if (s?.op === 'connectScan' && s.tries > 1) return `step ${m.step} (${rec?.text}) makes ${s.tries} connects back to back`;
+      const one = m.kernelSegment ?? m.modelSegment;
+      const other = m.kernelSegment ? 'modelOrder' : 'kernelOrder';
+      if (one === undefined || m[other] === undefined || !m[other].includes(m.key ?? '')) return null;
+      const w = earlierStep(m, kernel, (x) => x.op === 'closeOnEof' && x.write !== undefined);
+      return w ? `the segment is in both traces in another order; step ${w.index} (${w.text}) writes and closes at once` : null;
     },
   },
   {

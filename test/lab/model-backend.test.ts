@@ -124,3 +124,18 @@ test('parseSysctl: known sysctls within their range, the net.ipv4. prefix option
     else assert.deepEqual(parseSysctl(text), want, text);
   }
 });
+
+test("the RTO comes from the handshake's RTT: 204 ms on loopback as the kernel's TCP_INFO said, 600 ms at a 200 ms RTT", () => {
+  const sc = scenario('sigpipe-then-close');
+  const rto = (t: Trace): unknown => {
+    const v = t.steps.find((s) => s.label === 'tcp info')?.result.value;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v['rtoMs'] : undefined;
+  };
+  assert.equal(rto(runOnModel(sc)), rto(recorded(sc.id)));
+  assert.equal(rto(runOnModel(sc)), 204);
+  assert.equal(rto(runOnModel(sc, { rttMs: 200 })), 600);
+  // No spurious retransmission at that RTT: every data segment is sent once.
+  const t = runOnModel(scenario('close-vs-shutdown'), { rttMs: 200 });
+  const data = (t.segments ?? []).filter((s) => s.length > 0).map((s) => `${s.src}>${s.dst} ${s.seq}`);
+  assert.deepEqual(data, [...new Set(data)]);
+});

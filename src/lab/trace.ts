@@ -61,6 +61,8 @@ export interface TraceEnv {
   /** The namespace's local-port range (`ip_local_port_range`): every port of the scenario lies in it. */
   ports: [number, number] | null;
   actors: Record<string, { pid: number }>;
+  /** Model runs only: the loopback round-trip time asked for (`--rtt-ms`), ms. */
+  rttMs?: number;
 }
 
 /**

@@ -125,6 +125,10 @@ export class Endpoint {
 
   // retransmission
   rtoMs = TCP_TIMEOUT_INIT_MS;
+  /** The RTO once the handshake gave an RTT sample (`icsk_rto` after `tcp_set_rto()`), ms. */
+  rtoBaseMs = TCP_RTO_MIN_MS;
+  /** When our last SYN (or SYN-ACK) left, for the handshake's RTT sample. */
+  synSentAtMs = 0;
   retransmits = 0;
   /** `total_rto`: retransmission timeouts so far (the SYN's linear timeouts count them). */
   totalRto = 0;
@@ -208,6 +212,7 @@ export class Endpoint {
   /** Sends the SYN of an active open (`tcp_connect()`). */
   sendSyn(): void {
     this.synStampMs = this.host.clock.nowMs; // retrans_stamp: the first SYN's time
+    this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN'], this.iss));
     if (this.sndNxt === this.iss) this.sndNxt = this.iss + 1;
     this.sndMax = Math.max(this.sndMax, this.sndNxt);
@@ -216,6 +221,7 @@ export class Endpoint {
 
   /** The SYN-ACK of a simultaneous open (`tcp_rcv_synsent_state_process()`): same ISN as the SYN. */
   #sendSynAck(): void {
+    this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN', 'ACK'], this.iss));
     this.#ackSent();
   }
@@ -255,6 +261,18 @@ export class Endpoint {
     }
     if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
     if (this.sndUna < this.sndNxt) this.#armRetransmit();
+  }
+
+  /**
+   * The handshake's RTT sample sets the RTO (`tcp_rtt_estimator()` first sample: srtt = m,
+   * mdev = 2m; `tcp_set_rto()`: srtt + max(mdev, TCP_RTO_MIN), in whole jiffies, at most
+   * TCP_RTO_MAX): 204 ms on loopback, 600 ms for a 200 ms RTT. Later samples are not taken.
+   */
+  rttSample(ms: number): void {
+    const m = Math.max(0, ms);
+    const tick = this.host.tickMs;
+    this.rtoBaseMs = Math.min(Math.ceil((m + Math.max(2 * m, TCP_RTO_MIN_MS)) / tick) * tick, TCP_RTO_MAX_MS);
+    this.rtoMs = this.rtoBaseMs;
   }
 
   /** `tcp_event_data_sent()`: answering within `ato` of the last data received means ping-pong. */
@@ -316,6 +334,7 @@ export class Endpoint {
     }
     this.retransmits++;
     this.totalRto++;
+    this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN'], this.iss));
     if (this.totalRto > s.tcp_syn_linear_timeouts) this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
     this.#armRetransmit();
@@ -426,7 +445,7 @@ export class Endpoint {
       this.sndUna = seg.ack;
       this.#stopRetransmit();
       this.retransmits = 0;
-      this.rtoMs = TCP_RTO_MIN_MS;
+      this.rttSample(this.host.clock.nowMs - this.synSentAtMs);
       this.setState('ESTABLISHED', 'tcp_rcv_synsent_state_process(): SYN-ACK acknowledges our SYN');
       if (this.pingpong && this.sendBuf.length === 0) {
         // TCP_QUICKACK 0 before connect(): the handshake's ACK is held back up to TCP_DELACK_MAX,
@@ -471,7 +490,7 @@ export class Endpoint {
       this.sndWnd = seg.window;
       this.#stopRetransmit();
       this.retransmits = 0;
-      this.rtoMs = TCP_RTO_MIN_MS;
+      this.rttSample(this.host.clock.nowMs - this.synSentAtMs);
       this.setState('ESTABLISHED', 'tcp_rcv_state_process(): ACK of our SYN in SYN_RECV');
       if (has(seg, 'SYN')) this.sendAck();
     }
@@ -545,7 +564,7 @@ export class Endpoint {
     this.sndUna = ack;
     if (this.sndNxt < ack) this.sndNxt = ack; // an ACK for what went out before an RTO rewound snd_nxt
     this.retransmits = 0;
-    this.rtoMs = TCP_RTO_MIN_MS;
+    this.rtoMs = this.rtoBaseMs;
     this.#stopRetransmit();
     if (this.sndUna < this.sndNxt) this.#armRetransmit();
   }

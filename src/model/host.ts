@@ -36,6 +36,8 @@ interface RequestSock {
   remote: string;
   iss: number;
   irs: number;
+  /** When the last SYN-ACK left, for the handshake's RTT sample. */
+  sentAtMs: number;
   retransmits: number;
   timer: TimerHandle;
 }
@@ -306,6 +308,7 @@ export class Host implements SegmentSink, EndpointHost {
         remote: seg.src,
         iss: this.newIsn(),
         irs: seg.seq,
+        sentAtMs: this.clock.nowMs,
         retransmits: 0,
         timer: this.clock.schedule(TCP_TIMEOUT_INIT_MS, () => this.#synAckTimer(listener, r)),
       };
@@ -339,6 +342,7 @@ export class Host implements SegmentSink, EndpointHost {
     child.irs = req.irs;
     child.rcvNxt = req.irs + 1;
     child.rcvWup = child.rcvNxt;
+    child.synSentAtMs = req.sentAtMs;
     child.setState('SYN_RECV', 'tcp_create_openreq_child(): handshake ACK for a request');
     this.#established.set(key(child.local, child.remote), child);
     queues.acceptQueue.push(child);
@@ -352,6 +356,7 @@ export class Host implements SegmentSink, EndpointHost {
   }
 
   #sendSynAck(req: RequestSock, listener: Endpoint): void {
+    req.sentAtMs = this.clock.nowMs;
     this.transmit({ src: req.local, dst: req.remote, seq: req.iss, ack: req.irs + 1, flags: ['SYN', 'ACK'], data: '', window: listener.rcvbuf });
   }
 

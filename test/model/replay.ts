@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 
 import { findScenario } from '../../src/lab/catalogue.js';
-import { modelSkipReason, runOnModel } from '../../src/lab/model/run.js';
+import { modelSkipReason } from '../../src/lab/model/coverage.js';
+import { runOnModel } from '../../src/lab/model/run.js';
 import type { Trace } from '../../src/lab/trace.js';
 
 export type Fixture = Trace;

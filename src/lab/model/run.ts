@@ -15,6 +15,7 @@ import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, socketLabel, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 import { modelSysctls } from './sysctls.js';
+import { MODEL_UNCOVERED_CLAIMS, modelSkipReason } from './coverage.js';
 
 /** What the trace's `env.kernel` says for a model run. */
 export const MODEL_KERNEL = 'model (Linux 6.18 rules, src/model)';
@@ -51,46 +52,6 @@ export interface ModelRunOptions {
   onStep?: (rec: StepRecord) => void;
 }
 
-/**
- * Why the model cannot run `sc` (a pure function of the scenario and the sysctls asked for), or
- * null when it can: a scenario that depends on Node's runtime, on descriptor tables, or on what
- * the model lacks (send-buffer limits, IPv6) is skipped with this reason.
- */
-export function modelSkipReason(sc: Scenario, sysctls: Readonly<Record<string, number>> = {}): string | null {
-  const all = { ...(sc.sysctls ?? {}), ...sysctls };
-  const known = modelSysctls(all);
-  if (!known.ok) return `needs sysctl ${known.unknown}, which the model does not honour`;
-  for (const step of sc.steps) {
-    if (step.actor === undefined) continue;
-    const why = opSkipReason(step);
-    if (why !== null) return why;
-  }
-  return null;
-}
-
-function opSkipReason(op: ActorOp): string | null {
-  switch (op.op) {
-    case 'nodeServe':
-    case 'nodeEvents':
-      return "runs a node:net server: Node's runtime (libuv, its events) is not modelled";
-    case 'rpcServe':
-    case 'rpcCalls':
-      return "runs the rpc client and server on node:net: Node's runtime is not modelled";
-    case 'limitFds':
-    case 'unlimitFds':
-    case 'acceptLoop':
-      return "needs a process's descriptor table and RLIMIT_NOFILE (EMFILE), which the model does not have";
-    case 'write':
-      return op.fill ? 'fills the send buffer: send-buffer limits are not modelled (a write never returns EAGAIN)' : null;
-    case 'read':
-      return op.peek && op.blocking ? 'a blocking MSG_PEEK is not modelled' : null;
-    case 'listen':
-      return op.family === 6 ? 'IPv6 is not modelled' : null;
-    default:
-      return null;
-  }
-}
-
 /** A socket a process holds, under the scenario's name (a shared socket: one entry per holder). */
 interface Held {
   name: string;
@@ -118,7 +79,11 @@ export function runOnModel(sc: Scenario, opts: ModelRunOptions = {}): Trace {
   const run = new ModelRun(sc, opts, rtt);
   const trace = run.run();
   trace.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-  trace.verdicts = judgeTrace(sc, trace);
+  // A claim the model is known to get wrong is reported as such, with the model's own finding.
+  trace.verdicts = judgeTrace(sc, trace).map((v) => {
+    const why = MODEL_UNCOVERED_CLAIMS[v.claim];
+    return why === undefined ? v : { claim: v.claim, verdict: 'unverified' as const, observed: `not covered by the model: ${why} (the model's run: ${v.verdict}: ${v.observed})` };
+  });
   Object.assign(trace, notesAndFindings(sc, trace));
   return trace;
 }
@@ -234,6 +199,7 @@ class ModelRun {
         traceNote: null,
         ports: [this.ports[0], this.ports[1]],
         actors: Object.fromEntries([...this.procs].map(([a, p]) => [a, { pid: p.pid }])),
+        ...(this.opts.rttMs !== undefined ? { rttMs: this.opts.rttMs } : {}),
       },
       steps: records,
       segments: segments as CapturedSegment[],
@@ -356,9 +322,12 @@ class ModelRun {
         const last = pics.at(-1);
         if (!last || !samePicture(last, pic)) pics.push(pic);
       };
+      // A picture can only differ from the last one after an event ran (a timer, a segment):
+      // samples with no event in between are skipped, as samePicture() would drop them anyway.
+      let events = 1;
       while (this.now < end) {
-        keep(this.#snapshot());
-        this.#advance(Math.min(step.everyMs, end - this.now));
+        if (events > 0) keep(this.#snapshot());
+        events = this.w.clock.advance(Math.min(step.everyMs, end - this.now));
       }
       keep(this.#snapshot());
       return { result: { ok: true }, watched: pics };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
-import { compareWithModel, renderComparison, type Comparison, type ModelRunner } from '../lab/compare/index.js';
+import { compareWithModel, pacedModel, renderComparison, type Comparison, type ModelRunner } from '../lab/compare/index.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { pc } from '../lab/report/colour.js';
 import { readRecordedTraces, RecordedTracesError } from '../lab/report/recorded.js';
@@ -12,6 +12,35 @@ import { standardOutput } from './output.js';
 
 /** The kernel traces committed with the project (Linux 6.18), used when not root and no directory is given. */
 export const COMMITTED_TRACES = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
+
+/** Options of `teardown lab` that mean nothing with --compare (it runs both backends, as recorded or here). */
+const NOT_WITH_COMPARE = [
+  ['backend', '--backend'],
+  ['sysctl', '--sysctl'],
+  ['rttMs', '--rtt-ms'],
+  ['record', '--record'],
+  ['pcap', '--pcap'],
+  ['svg', '--svg'],
+  ['mermaid', '--mermaid'],
+  ['html', '--html'],
+  ['list', '--list'],
+] as const;
+
+/**
+ * Why these `teardown lab` options cannot go with --compare, or null when they can: --recorded
+ * needs --compare; --compare runs both backends, with the kernel trace's own sysctls and pace.
+ */
+export function compareUsage(opts: object & { compare?: boolean; recorded?: string }): string | null {
+  if (!opts.compare) return '--recorded DIR goes with --compare';
+  const bad = NOT_WITH_COMPARE.filter(([key]) => {
+    const v = (opts as Record<string, unknown>)[key];
+    if (key === 'backend') return v !== undefined && v !== 'kernel';
+    if (key === 'sysctl') return Array.isArray(v) && v.length > 0;
+    return v !== undefined && v !== false;
+  }).map(([, flag]) => flag);
+  if (bad.length > 0) return `--compare runs the kernel and the model as the kernel's trace ran (its sysctls, its pace): ${bad.join(', ')} does not apply`;
+  return null;
+}
 
 export interface CompareCommandOptions {
   /** Compare against the kernel traces recorded in this directory (`teardown lab --record DIR`) instead of running the kernel. */
@@ -27,7 +56,7 @@ export interface CompareCommandOptions {
  * @returns 0 when the comparison ran (agreement is a figure, not a failure); 1 when a scenario
  *   failed on the kernel; 2 on bad usage (unknown id, unreadable DIR, an id with no trace in DIR).
  */
-export async function compareCommand(ids: string[], opts: CompareCommandOptions, runModel: ModelRunner): Promise<number> {
+export async function compareCommand(ids: string[], opts: CompareCommandOptions, runModel: ModelRunner = pacedModel): Promise<number> {
   const out = standardOutput();
   const width = opts.wide ? Number.MAX_SAFE_INTEGER : DEFAULT_WIDTH;
   const unknown = ids.filter((id) => !findScenario(id));

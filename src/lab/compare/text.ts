@@ -61,7 +61,7 @@ export function renderComparison(c: Comparison, opts: CompareTextOptions): strin
     .map(([g, k]) => `${g} ${k}`)
     .join(', ');
   const summary =
-    `${c.scenarios.length} scenarios compared, ${c.skipped.length} skipped: ${c.agreed} of ${c.compared} facts agree (${(100 * agreement(c)).toFixed(1)} %); ` +
+    `${c.scenarios.length} scenario${c.scenarios.length === 1 ? '' : 's'} compared, ${c.skipped.length} skipped: ${c.agreed} of ${c.compared} facts agree (${(100 * agreement(c)).toFixed(1)} %); ` +
     `${n} mismatch${n === 1 ? '' : 'es'}${n > 0 ? `, ${explained} put down to a known gap of the model (${byReason})` : ''}`;
   out.push(...wrap(summary, width, 2, 2).map((l, i) => (i === 0 ? `  ${l}` : l)));
   for (const s of c.skipped) out.push(...wrap(`${s.scenario}: ${s.reason}`, width, 6, 10).map((l, i) => (i === 0 ? pc.yellow(`  skipped ${l}`) : l)));
@@ -76,7 +76,7 @@ export function renderComparison(c: Comparison, opts: CompareTextOptions): strin
       const where = `${m.step === null ? 'run' : `step ${m.step}`} ${m.kind}${m.socket ? ` ${m.socket}` : ''}: `;
       const line = `${where}kernel ${m.kernel} · model ${m.model}`;
       out.push(...wrap(line, width, 8, 4).map((l, i) => (i === 0 ? `    ${l}` : l)));
-      const why = wrap(m.reason.text, width, 10, 10);
+      const why = wrap(m.reason.text, width, 10, 12);
       const paint = m.reason.gap === 'unexplained' ? pc.red : pc.dim;
       out.push(...why.map((l, i) => paint(i === 0 ? `        why ${l}` : l)));
     }

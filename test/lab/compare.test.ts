@@ -119,6 +119,45 @@ test('reasons come from evidence: a Send-Q after a send-buffer fill is that gap,
   assert.match(r.mismatches[1]!.reason.text, new RegExp(`step ${fill.index} \\(sender: write c until the send buffer is full\\)`));
 });
 
+/** The model copy with segments `i` and `i + 1` swapped (their times too, so only the order changes). */
+function swapped(t: Trace, i: number): Trace {
+  const m = copy(t);
+  const segs = m.segments!;
+  const [a, b] = [segs[i]!, segs[i + 1]!];
+  [a.epochMs, b.epochMs] = [b.epochMs, a.epochMs];
+  segs[i] = b;
+  segs[i + 1] = a;
+  return m;
+}
+
+test('timer-phase is given only to an ACK the model sent within a jiffy and the kernel well before 40 ms', () => {
+  const k = recorded('close-unread-data');
+  // Segment 12: c0's ACK of s0's FIN, 6.3 ms after the FIN came (the next-jiffy delayed ACK, late).
+  const fin = k.transitions!.find((x) => x.socket === 'c0' && x.to === 'CLOSE_WAIT')!;
+  const gap = k.segments![12]!.epochMs - fin.epochMs;
+  assert.ok(gap > 4 && gap < 10, `kernel gap ${gap}`);
+  const early = compareTraces(k, shifted(k, 12, 1 - gap)).mismatches;
+  assert.deepEqual(early.map((x) => [x.kind, x.reason.gap]), [['segmentTime', 'timer-phase']]);
+  assert.match(early[0]!.reason.text, /the model 1\.00 ms, the kernel 6\.3\d ms after the last event/);
+  // The model 11 ms after: not a next-jiffy timer on its side, so no reason is known.
+  const late = compareTraces(k, shifted(k, 12, 11 - gap)).mismatches;
+  assert.deepEqual(late.map((x) => [x.kind, x.reason.gap]), [['segmentTime', 'unexplained']]);
+});
+
+test('call-duration needs its evidence: two segments in another order with no write-and-close step are unexplained', () => {
+  const k = recorded('close-unread-data');
+  // Segments 9 and 10: c0's data and s0's ACK of it, swapped.
+  const r = compareTraces(k, swapped(k, 9));
+  assert.ok(r.mismatches.length > 0);
+  assert.deepEqual([...new Set(r.mismatches.map((x) => x.reason.gap))], ['unexplained']);
+  // The same swap where the steps say a write and a close ran at one instant (three-vs-four-way step 25).
+  const t = recorded('three-vs-four-way');
+  const i = t.steps.find((s) => s.index === 26)!.segments[0]!;
+  const s = compareTraces(t, swapped(t, i + 1));
+  assert.ok(s.mismatches.length > 0);
+  assert.deepEqual([...new Set(s.mismatches.map((x) => x.reason.gap))], ['call-duration']);
+});
+
 test('traces of two scenarios are refused', () => {
   assert.throws(() => compareTraces(recorded('close-unread-data'), recorded('shut-rd')), CompareError);
 });

@@ -9,7 +9,7 @@ import { standardOutput } from './output.js';
 import { checkPictureOutputs, outputDir, writePictures, type PictureOptions } from './pictures.js';
 import { runLab, uncoveredClaims, type LabBackend, type LabResult } from '../lab/run-lab.js';
 import { parseSysctl, SysctlError } from '../lab/model/sysctls.js';
-import { modelCoverage, type UncoveredClaim } from '../lab/model/coverage.js';
+import { modelCoverage, modelSkipReason, type UncoveredClaim } from '../lab/model/coverage.js';
 import type { ScenarioFinding } from '../lab/judge/index.js';
 import type { Trace } from '../lab/trace.js';
 
@@ -44,6 +44,8 @@ function listing(): object {
       notes: Object.keys(sc.notes ?? {}),
       findings: (sc.findings ?? []).map((f) => ({ id: f.id, fact: f.fact, claims: f.claims ?? [] })),
       sysctls: sc.sysctls ?? {},
+      /** Why `--backend model` skips it, or null when the model runs it. */
+      modelSkipped: modelSkipReason(sc),
     })),
     uncovered: uncoveredClaims(CATALOGUE),
   };

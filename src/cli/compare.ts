@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
-import { compareWithModel, pacedModel, renderComparison, type Comparison, type ModelRunner } from '../lab/compare/index.js';
+import { compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison, type ModelRunner } from '../lab/compare/index.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { pc } from '../lab/report/colour.js';
 import { readRecordedTraces, RecordedTracesError } from '../lab/report/recorded.js';
@@ -9,6 +9,7 @@ import { DEFAULT_WIDTH } from '../lab/report/text.js';
 import { runLab } from '../lab/run-lab.js';
 import type { Trace } from '../lab/trace.js';
 import { standardOutput } from './output.js';
+import { outputFile } from './pictures.js';
 
 /** The kernel traces committed with the project (Linux 6.18), used when not root and no directory is given. */
 export const COMMITTED_TRACES = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
@@ -22,7 +23,6 @@ const NOT_WITH_COMPARE = [
   ['pcap', '--pcap'],
   ['svg', '--svg'],
   ['mermaid', '--mermaid'],
-  ['html', '--html'],
   ['list', '--list'],
 ] as const;
 
@@ -47,10 +47,12 @@ export interface CompareCommandOptions {
   recorded?: string;
   json?: boolean;
   wide?: boolean;
+  /** One HTML page: the agreement table, the kernel's and the model's ladders side by side, the mismatches. */
+  html?: string;
 }
 
 /**
- * `teardown lab --compare [ids] [--recorded DIR] [--json] [--wide]`: each scenario run on the
+ * `teardown lab --compare [ids] [--recorded DIR] [--json] [--wide] [--html FILE]`: each scenario run on the
  * model and compared, fact by fact, with the kernel's trace — the kernel run now (root), or
  * recorded in DIR. Not root and no DIR: the traces committed in test/fixtures/traces, said on stderr.
  * @returns 0 when the comparison ran (agreement is a figure, not a failure); 1 when a scenario
@@ -63,6 +65,13 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions,
   if (unknown.length > 0) {
     process.stderr.write(`teardown lab --compare: unknown scenario ${unknown.map((u) => JSON.stringify(u)).join(', ')}\nscenarios: ${CATALOGUE.map((s) => s.id).join(', ')}\n`);
     return 2;
+  }
+  if (opts.html !== undefined) {
+    const problem = outputFile('lab', '--html', opts.html);
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return 2;
+    }
   }
   let dir = opts.recorded;
   if (dir === undefined && !isRoot()) {
@@ -113,7 +122,12 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions,
     }
     source = `this run, on ${[...new Set(kernel.map((t) => t.env.kernel))].join(', ') || 'no scenario ran'}`;
   }
-  const comparison = compareWithModel(kernel, runModel);
+  const pairs: ComparedPair[] = [];
+  const comparison = compareWithModel(kernel, runModel, opts.html === undefined ? undefined : (k, m) => pairs.push({ kernel: k, model: m }));
+  if (opts.html !== undefined) {
+    writeFileSync(opts.html, renderCompareHtml(comparison, pairs, source));
+    process.stderr.write(pc.dim(`wrote ${opts.html}\n`));
+  }
   out.write(opts.json ? `${JSON.stringify(jsonReport(comparison, source), null, 1)}\n` : renderComparison(comparison, { width, source }));
   await out.drained();
   return failed > 0 ? 1 : 0;

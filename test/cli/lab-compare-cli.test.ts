@@ -58,6 +58,29 @@ test('a recorded trace altered in one call result: the human report lists it wit
   }
 });
 
+test('--compare --html FILE: one page, the kernel and model ladders side by side for each compared scenario', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tt-compare-'));
+  try {
+    const page = join(dir, 'compare.html');
+    const r = run('lab', '--compare', '--recorded', TRACES, 'three-vs-four-way', 'shut-rd', 'idle-reaper', '--html', page);
+    assert.equal(r.status, 0, r.stderr);
+    const html = readFileSync(page, 'utf8');
+    assert.match(html, /<h1>The model against the kernel<\/h1>/);
+    for (const id of ['three-vs-four-way', 'shut-rd']) {
+      const section = html.slice(html.indexOf(`id="sc-${id}"`), html.indexOf('</section>', html.indexOf(`id="sc-${id}"`)));
+      assert.equal(section.match(/<svg /g)?.length, 2, `${id}: two ladders`);
+      assert.match(section, /<b>kernel<\/b>.*<b>model<\/b>/s);
+    }
+    assert.match(html, /<td>segment<\/td><td class="mono">l&gt;sl<\/td>/);
+    assert.match(html, /idle-reaper: not run on the model/);
+    const bad = run('lab', '--compare', '--recorded', TRACES, '--html', join(dir, 'no', 'such', 'dir', 'x.html'));
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--html/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad usage exits 2 with a message, no stack', () => {
   const cases: [string[], RegExp][] = [
     [['lab', '--compare', 'no-such-scenario', '--recorded', TRACES], /unknown scenario "no-such-scenario"/],

@@ -30,8 +30,9 @@ export const pacedModel: ModelRunner = (sc, kernel) => {
  * The model against each kernel trace: every scenario of `kernel` run on the model and compared.
  * A trace of a scenario the catalogue does not know, or that the model skips, is listed as skipped
  * with the reason; so is a pair {@link compareTraces} refuses (steps that are not the same).
+ * `onPair` sees each pair compared (for the side-by-side pictures).
  */
-export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner = pacedModel): Comparison {
+export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner = pacedModel, onPair?: (kernel: Trace, model: Trace) => void): Comparison {
   const scenarios: ScenarioComparison[] = [];
   const skipped: SkippedComparison[] = [];
   for (const k of kernel) {
@@ -47,6 +48,7 @@ export function compareWithModel(kernel: readonly Trace[], runModel: ModelRunner
     }
     try {
       scenarios.push(compareTraces(k, m));
+      onPair?.(k, m);
     } catch (e) {
       if (!(e instanceof CompareError)) throw e;
       skipped.push({ scenario: k.scenario, reason: `not comparable: ${e.message}` });

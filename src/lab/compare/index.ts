@@ -6,3 +6,4 @@ export { toleranceMs, withinTolerance, TOLERANCE_MS, TOLERANCE_SHARE } from './t
 export * from './types.js';
 export { renderComparison, type CompareTextOptions } from './text.js';
 export { compareWithModel, pacedModel, type ModelRunner } from './against.js';
+export { renderCompareHtml, type ComparedPair } from './html.js';

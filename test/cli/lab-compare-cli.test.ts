@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,19 @@ test('bad usage exits 2 with a message, no stack', () => {
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }
+});
+
+test('--compare not root, no DIR: the committed traces, said on stderr', () => {
+  // As root, the command is run as nobody (setpriv from util-linux); not root, as is.
+  const root = process.getuid?.() === 0;
+  if (root && !existsSync('/usr/bin/setpriv')) return; // nothing to drop privileges with
+  const argv = [CLI, 'lab', '--compare', 'shut-rd'];
+  const r = root
+    ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } })
+    : spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /not root: comparing the model with the kernel traces recorded in .*test\/fixtures\/traces/);
+  assert.match(r.stdout, /1 scenario compared, 0 skipped: \d+ of \d+ facts agree/);
 });
 
 test('--compare as root: the kernel now against the model', { skip: process.getuid?.() !== 0 ? 'needs root for network namespaces' : false }, () => {

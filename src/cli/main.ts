@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LabCommandOptions } from './lab.js';
+import type { CompareCommandOptions } from './compare.js';
+import { usage } from './output.js';
 import type { ReportCommandOptions } from './report.js';
 import { registerDoctorCommands } from './doctor.js';
 
@@ -29,7 +31,18 @@ program
   .option('--svg <dir>', "write each scenario's ladder diagram to DIR/<scenario>.svg")
   .option('--mermaid <dir>', "write each scenario's ladder as a mermaid sequenceDiagram to DIR/<scenario>.mmd")
   .option('--wide', 'do not fit the report to 120 columns')
-  .action(async (ids: string[], opts: LabCommandOptions) => {
+  .addOption(new Option('--backend <name>', 'where the scenarios run: the real kernel, or the TCP model in virtual time (no root)').choices(['kernel', 'model']).default('kernel'))
+  .option('--sysctl <name=value>', 'a sysctl for every scenario, e.g. net.ipv4.tcp_fin_timeout=60 (repeatable; kernel: needs root)', collect, [])
+  .option('--rtt-ms <ms>', "model only: the loopback's round-trip time, ms (each direction delays by half)", intIn(0, 2 ** 31 - 1))
+  .option('--compare', 'run each scenario on the kernel (root) and on the model, and compare them fact by fact: agreement and every mismatch with its reason (--html FILE: both ladders side by side)')
+  .option('--recorded <dir>', 'with --compare: the kernel traces recorded in DIR (teardown lab --record DIR) instead of running the kernel (no root needed)')
+  .action(async (ids: string[], opts: LabCommandOptions & CompareCommandOptions & { compare?: boolean }) => {
+    if (opts.compare || opts.recorded !== undefined) {
+      const { compareCommand, compareUsage } = await import('./compare.js');
+      const problem = compareUsage(opts);
+      process.exitCode = problem === null ? await compareCommand(ids, opts) : usage('lab', problem);
+      return;
+    }
     const { labCommand } = await import('./lab.js');
     process.exitCode = await labCommand(ids, opts);
   });
@@ -47,6 +60,11 @@ program
   });
 
 registerDoctorCommands(program);
+
+/** Accumulates a repeatable option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 /** A commander parser for an integer option within min..max (bad input → exit 2 with the reason). */
 function intIn(min: number, max: number): (raw: string) => number {

@@ -141,8 +141,21 @@ export type NodeServerBehaviour =
 export type Step =
   | ({ actor: string; label?: string } & ActorOp)
   | { actor?: undefined; label?: string; op: 'wait'; ms: number }
-  /** Observe every `everyMs` for `ms`, keeping each distinct picture (to catch states that pass). */
-  | { actor?: undefined; label?: string; op: 'watch'; ms: number; everyMs: number };
+  /**
+   * Observe every `everyMs` for `ms`, keeping each distinct picture (to catch states that pass).
+   * With `atLeast`, the watch lasts at least the sysctl's value (seconds) plus `plusMs`, so a run
+   * with another value of the sysctl (`--sysctl`) still watches past it.
+   */
+  | { actor?: undefined; label?: string; op: 'watch'; ms: number; everyMs: number; atLeast?: { sysctl: string; plusMs: number } };
+
+/**
+ * How long a watch step lasts, ms, under `sysctls` (the run's values, by kernel name): its `ms`,
+ * or its `atLeast` sysctl's seconds plus `plusMs` when that is longer.
+ */
+export function watchMs(step: { ms: number; atLeast?: { sysctl: string; plusMs: number } }, sysctls: Readonly<Record<string, number>>): number {
+  const s = step.atLeast === undefined ? undefined : sysctls[step.atLeast.sysctl];
+  return s === undefined || step.atLeast === undefined ? step.ms : Math.max(step.ms, s * 1000 + step.atLeast.plusMs);
+}
 
 /** Outcome of one call. */
 export interface CallResult {

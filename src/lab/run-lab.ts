@@ -1,5 +1,7 @@
 import { CLAIMS } from './claims.js';
-import { runOnKernel, ScenarioFailed, ScenarioSkipped, type KernelRunOptions } from './kernel/run.js';
+import { runOnKernel, type KernelRunOptions } from './kernel/run.js';
+import { runOnModel } from './model/run.js';
+import { ScenarioFailed, ScenarioSkipped } from './errors.js';
 import { judgeLab, type ClaimJudgement, type ScenarioOutcome } from './judge/index.js';
 import type { Finding, Scenario, Verdict } from './scenario.js';
 import type { StepRecord } from './trace.js';
@@ -11,6 +13,20 @@ export interface LabProgress {
 }
 
 export type { ScenarioOutcome };
+
+/** Where the scenarios run: the real kernel (namespaces, processes, root for the full picture) or the model (src/model, virtual time). */
+export type LabBackend = 'kernel' | 'model';
+
+export interface LabRunOptions extends KernelRunOptions {
+  /** Default `kernel`. */
+  backend?: LabBackend;
+  /** Model only: the loopback round-trip time, ms (each direction delays by half). */
+  rttMs?: number;
+  progress?: LabProgress;
+  /** Kernel only: scenarios at once (default 2); the model runs them one after another in-process. */
+  concurrency?: number;
+  allClaims?: boolean;
+}
 
 export interface LabResult {
   outcomes: ScenarioOutcome[];
@@ -29,20 +45,17 @@ export interface LabResult {
 }
 
 /**
- * Runs scenarios on the kernel, `concurrency` at a time (default 2), outcomes in the given order,
- * and judges each claim once (`allClaims`: every claim of SEEDS.md, else those the scenarios judge).
- * A scenario that throws is recorded as failed (its processes and namespace are already gone)
- * and the run goes on.
+ * Runs scenarios on the kernel, `concurrency` at a time (default 2), or on the model
+ * (`backend: 'model'`), outcomes in the given order, and judges each claim once (`allClaims`:
+ * every claim of SEEDS.md, else those the scenarios judge). A scenario that throws is recorded as
+ * failed (its processes and namespace are already gone) and the run goes on.
  */
-export async function runLab(
-  scenarios: readonly Scenario[],
-  opts: KernelRunOptions & { progress?: LabProgress; concurrency?: number; allClaims?: boolean } = {},
-): Promise<LabResult> {
+export async function runLab(scenarios: readonly Scenario[], opts: LabRunOptions = {}): Promise<LabResult> {
   const started = performance.now();
   const outcomes: ScenarioOutcome[] = new Array<ScenarioOutcome>(scenarios.length);
   // Each scenario has its own namespace, so a few can run at once without seeing each other;
   // most of a scenario's time is waiting for kernel timers, not CPU.
-  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 2, scenarios.length));
+  const concurrency = opts.backend === 'model' ? 1 : Math.max(1, Math.min(opts.concurrency ?? 2, scenarios.length));
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < scenarios.length; i = next++) {
@@ -57,9 +70,13 @@ export async function runLab(
   return { outcomes, ...judgeLab(scenarios, outcomes, opts.allClaims === true), durationMs: Math.round(performance.now() - started) };
 }
 
-async function runOne(sc: Scenario, opts: KernelRunOptions & { progress?: LabProgress }): Promise<ScenarioOutcome> {
+async function runOne(sc: Scenario, opts: LabRunOptions): Promise<ScenarioOutcome> {
   try {
-    const trace = await runOnKernel(sc, { ...opts, onStep: (rec) => opts.progress?.step?.(sc, rec) });
+    const onStep = (rec: StepRecord): void => opts.progress?.step?.(sc, rec);
+    const trace =
+      opts.backend === 'model'
+        ? runOnModel(sc, { ...(opts.sysctls ? { sysctls: opts.sysctls } : {}), ...(opts.rttMs !== undefined ? { rttMs: opts.rttMs } : {}), onStep })
+        : await runOnKernel(sc, { ...opts, onStep });
     return { scenario: sc.id, status: 'ran', trace };
   } catch (e) {
     if (e instanceof ScenarioSkipped) return { scenario: sc.id, status: 'skipped', reason: e.reason };

@@ -161,9 +161,12 @@ export function wait(ms: number, label?: string): Step {
   return { op: 'wait', ms, ...(label ? { label } : {}) };
 }
 
-/** Observes every `everyMs` for `ms`, keeping each distinct picture (catches passing states). */
-export function watch(ms: number, everyMs: number, label?: string): Step {
-  return { op: 'watch', ms, everyMs, ...(label ? { label } : {}) };
+/**
+ * Observes every `everyMs` for `ms`, keeping each distinct picture (catches passing states);
+ * with `atLeast`, for at least that sysctl's seconds plus `plusMs` ({@link watchMs}).
+ */
+export function watch(ms: number, everyMs: number, label?: string, atLeast?: { sysctl: string; plusMs: number }): Step {
+  return { op: 'watch', ms, everyMs, ...(label ? { label } : {}), ...(atLeast ? { atLeast } : {}) };
 }
 
 export const confirmed = (observed: string): Omit<Verdict, 'claim'> => ({ verdict: 'confirmed', observed });

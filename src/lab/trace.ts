@@ -61,6 +61,8 @@ export interface TraceEnv {
   /** The namespace's local-port range (`ip_local_port_range`): every port of the scenario lies in it. */
   ports: [number, number] | null;
   actors: Record<string, { pid: number }>;
+  /** Model runs only: the loopback round-trip time asked for (`--rtt-ms`), ms. */
+  rttMs?: number;
 }
 
 /**
@@ -340,4 +342,17 @@ export function socketLabel(local: string, remote: string, addresses: Readonly<R
   // children that has no name of its own.
   const isListener = Object.values(remotes).includes(local);
   return isListener ? null : unconnected;
+}
+
+/** The index of the step running at `epochMs` (an event before the first step belongs to step 0). */
+export function stepAt(stepStarts: readonly number[], epochMs: number): number {
+  let k = 0;
+  while (k + 1 < stepStarts.length && (stepStarts[k + 1] as number) <= epochMs) k++;
+  return k;
+}
+
+/** Two pictures show the same thing (times and timers aside). */
+export function samePicture(a: Snapshot, b: Snapshot): boolean {
+  const key = (s: Snapshot): string => s.sockets.map((x) => `${x.label}|${x.state}|${x.recvQ}|${x.sendQ}|${x.owner?.pid ?? '-'}`).join(';');
+  return key(a) === key(b);
 }

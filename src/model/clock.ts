@@ -37,6 +37,19 @@ export class Clock {
   }
 
   /**
+   * When the next live event is due, ms of virtual time, or null when none is queued: lets a
+   * caller wait for "something happens or the deadline passes" without stepping time blindly.
+   */
+  nextAtMs(): number | null {
+    for (;;) {
+      const top = this.#heap[0];
+      if (top === undefined) return null;
+      if (!top.cancelled) return top.atMs;
+      this.#pop();
+    }
+  }
+
+  /**
    * Runs `fire` `delayMs` from now.
    * @throws RangeError for a negative, non-finite or > 2^31−1 ms delay.
    */

@@ -10,6 +10,8 @@ export const TCP_RTO_MIN_MS = 200;
 export const TCP_RTO_MAX_MS = 120_000;
 /** `TCP_ATO_MIN` = `TCP_DELACK_MIN` (HZ/25): the delayed-ACK timeout once data has arrived, ms. */
 export const TCP_ATO_MIN_MS = 40;
+/** `TCP_DELACK_MAX` (HZ/5): the longest an ACK is delayed, ms; the handshake's last ACK in ping-pong mode waits this long. */
+export const TCP_DELACK_MAX_MS = 200;
 /** `TCP_MAX_QUICKACKS`: ACKs sent at once after the first data (`tcp_incr_quickack()`). */
 export const TCP_MAX_QUICKACKS = 16;
 /** `TCP_MSS_DEFAULT`: the first guess of the peer's MSS (`tcp_initialize_rcv_mss()`), bytes. */

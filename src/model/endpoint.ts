@@ -4,6 +4,7 @@ import {
   DEFAULT_RCVBUF,
   LOOPBACK_MSS,
   TCP_ATO_MIN_MS,
+  TCP_DELACK_MAX_MS,
   TCP_MAX_QUICKACKS,
   TCP_MSS_DEFAULT,
   TCP_RETRIES2,
@@ -97,6 +98,11 @@ export class Endpoint {
   sendBuf = '';
   bufSeq = 0;
   finQueued = false;
+  /**
+   * `pushed_seq`: where the last write without MSG_MORE ended. Only the segment ending there
+   * carries PSH (`tcp_push()` marks the tail skb unless MSG_MORE — `tcp_mark_push()`).
+   */
+  pushSeq = 0;
   // receive side
   irs = 0;
   rcvNxt = 0;
@@ -119,7 +125,15 @@ export class Endpoint {
 
   // retransmission
   rtoMs = TCP_TIMEOUT_INIT_MS;
+  /** The RTO once the handshake gave an RTT sample (`icsk_rto` after `tcp_set_rto()`), ms. */
+  rtoBaseMs = TCP_RTO_MIN_MS;
+  /** When our last SYN (or SYN-ACK) left, for the handshake's RTT sample. */
+  synSentAtMs = 0;
   retransmits = 0;
+  /** `total_rto`: retransmission timeouts so far (the SYN's linear timeouts count them). */
+  totalRto = 0;
+  /** `retrans_stamp` of a SYN: when the first one went out, virtual ms. */
+  synStampMs = 0;
   #rtx: TimerHandle | null = null;
   /** The orphaned-FIN_WAIT2 timer (`inet_csk_reset_keepalive_timer()` in FIN_WAIT2). */
   #finWait2: TimerHandle | null = null;
@@ -197,6 +211,8 @@ export class Endpoint {
 
   /** Sends the SYN of an active open (`tcp_connect()`). */
   sendSyn(): void {
+    this.synStampMs = this.host.clock.nowMs; // retrans_stamp: the first SYN's time
+    this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN'], this.iss));
     if (this.sndNxt === this.iss) this.sndNxt = this.iss + 1;
     this.sndMax = Math.max(this.sndMax, this.sndNxt);
@@ -205,6 +221,7 @@ export class Endpoint {
 
   /** The SYN-ACK of a simultaneous open (`tcp_rcv_synsent_state_process()`): same ISN as the SYN. */
   #sendSynAck(): void {
+    this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN', 'ACK'], this.iss));
     this.#ackSent();
   }
@@ -226,7 +243,9 @@ export class Endpoint {
         const off = this.sndNxt - this.bufSeq;
         const last = this.sndNxt + len === dataEnd;
         const fin = last && this.finQueued;
-        const flags: TcpFlag[] = fin ? ['FIN', 'PSH', 'ACK'] : last ? ['PSH', 'ACK'] : ['ACK'];
+        // PSH only where a write without MSG_MORE ended (`tcp_push()`, `tcp_mark_push()`).
+        const psh = this.sndNxt + len === this.pushSeq;
+        const flags: TcpFlag[] = [...(fin ? (['FIN'] as const) : []), ...(psh ? (['PSH'] as const) : []), 'ACK'];
         this.host.transmit(this.#segment(flags, this.sndNxt, this.sendBuf.slice(off, off + len)));
         this.#dataSent();
         this.#ackSent();
@@ -242,6 +261,18 @@ export class Endpoint {
     }
     if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
     if (this.sndUna < this.sndNxt) this.#armRetransmit();
+  }
+
+  /**
+   * The handshake's RTT sample sets the RTO (`tcp_rtt_estimator()` first sample: srtt = m,
+   * mdev = 2m; `tcp_set_rto()`: srtt + max(mdev, TCP_RTO_MIN), in whole jiffies, at most
+   * TCP_RTO_MAX): 204 ms on loopback, 600 ms for a 200 ms RTT. Later samples are not taken.
+   */
+  rttSample(ms: number): void {
+    const m = Math.max(0, ms);
+    const tick = this.host.tickMs;
+    this.rtoBaseMs = Math.min(Math.ceil((m + Math.max(2 * m, TCP_RTO_MIN_MS)) / tick) * tick, TCP_RTO_MAX_MS);
+    this.rtoMs = this.rtoBaseMs;
   }
 
   /** `tcp_event_data_sent()`: answering within `ato` of the last data received means ping-pong. */
@@ -266,21 +297,47 @@ export class Endpoint {
   #retransmitTimer(): void {
     this.#rtx = null;
     if (this.sndUna >= this.sndNxt) return;
+    if (this.state === 'SYN_SENT') {
+      this.#synRetransmitTimer();
+      return;
+    }
     this.retransmits++;
-    const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECV' ? this.host.sysctls.tcp_syn_retries : TCP_RETRIES2;
+    const limit = this.state === 'SYN_RECV' ? this.host.sysctls.tcp_syn_retries : TCP_RETRIES2;
     if (this.retransmits > limit) {
       this.error = 'ETIMEDOUT';
       this.done('tcp_write_timeout(): retries exhausted');
       return;
     }
     this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
-    if (this.state === 'SYN_SENT') {
-      this.host.transmit(this.#segment(['SYN'], this.iss));
-      this.#armRetransmit();
-      return;
-    }
     this.sndNxt = this.sndUna;
     this.push();
+  }
+
+  /**
+   * The SYN's retransmission timer, as Linux 6.5+ runs it (net/ipv4/tcp_timer.c):
+   * - `tcp_write_timeout()`: ETIMEDOUT once `tcp_syn_retries + tcp_syn_linear_timeouts`
+   *   retransmissions were made, or once the time since the first SYN (`retrans_stamp`) reaches
+   *   `tcp_model_timeout(tcp_syn_retries, TCP_TIMEOUT_INIT)` — what exponential backoff would have
+   *   taken (`retransmits_timed_out()`), so tcp_syn_retries 1 dies at 3 s after SYNs at 0, 1 and 2 s;
+   * - else the SYN again (`tcp_update_rto_stats()` counts it in `total_rto`), and the RTO doubles
+   *   only once `total_rto` exceeds `tcp_syn_linear_timeouts` (`tcp_retransmit_timer()`, out_reset_timer).
+   */
+  #synRetransmitTimer(): void {
+    const s = this.host.sysctls;
+    const sinceFirstMs = this.host.clock.nowMs - this.synStampMs;
+    const expired =
+      this.retransmits >= s.tcp_syn_retries + s.tcp_syn_linear_timeouts || (this.retransmits > 0 && sinceFirstMs >= modelTimeoutMs(s.tcp_syn_retries, TCP_TIMEOUT_INIT_MS));
+    if (expired) {
+      this.error = 'ETIMEDOUT';
+      this.done('tcp_write_timeout(): SYN retries exhausted');
+      return;
+    }
+    this.retransmits++;
+    this.totalRto++;
+    this.synSentAtMs = this.host.clock.nowMs;
+    this.host.transmit(this.#segment(['SYN'], this.iss));
+    if (this.totalRto > s.tcp_syn_linear_timeouts) this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
+    this.#armRetransmit();
   }
 
   // ---------------------------------------------------------------- delayed ACK
@@ -388,8 +445,17 @@ export class Endpoint {
       this.sndUna = seg.ack;
       this.#stopRetransmit();
       this.retransmits = 0;
-      this.rtoMs = TCP_RTO_MIN_MS;
+      this.rttSample(this.host.clock.nowMs - this.synSentAtMs);
       this.setState('ESTABLISHED', 'tcp_rcv_synsent_state_process(): SYN-ACK acknowledges our SYN');
+      if (this.pingpong && this.sendBuf.length === 0) {
+        // TCP_QUICKACK 0 before connect(): the handshake's ACK is held back up to TCP_DELACK_MAX,
+        // in quick-ack mode so the next data is ACKed at once (`tcp_rcv_synsent_state_process()`).
+        this.ackPending = true;
+        this.quick = TCP_MAX_QUICKACKS;
+        this.host.clock.cancel(this.#delack);
+        this.#delack = this.host.clock.schedule(TCP_DELACK_MAX_MS, () => this.#delackTimer());
+        return;
+      }
       this.sendAck();
       this.push();
       return;
@@ -424,7 +490,7 @@ export class Endpoint {
       this.sndWnd = seg.window;
       this.#stopRetransmit();
       this.retransmits = 0;
-      this.rtoMs = TCP_RTO_MIN_MS;
+      this.rttSample(this.host.clock.nowMs - this.synSentAtMs);
       this.setState('ESTABLISHED', 'tcp_rcv_state_process(): ACK of our SYN in SYN_RECV');
       if (has(seg, 'SYN')) this.sendAck();
     }
@@ -498,7 +564,7 @@ export class Endpoint {
     this.sndUna = ack;
     if (this.sndNxt < ack) this.sndNxt = ack; // an ACK for what went out before an RTO rewound snd_nxt
     this.retransmits = 0;
-    this.rtoMs = TCP_RTO_MIN_MS;
+    this.rtoMs = this.rtoBaseMs;
     this.#stopRetransmit();
     if (this.sndUna < this.sndNxt) this.#armRetransmit();
   }
@@ -674,11 +740,12 @@ export class Endpoint {
   }
 
   /**
-   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT the data is queued and pushed. Else the
+   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT the data is queued and pushed (with
+   * `more`, MSG_MORE, queued only). Else the
    * pending error once, then EPIPE with SIGPIPE (`sk_stream_error()`); SYN_SENT gives EAGAIN.
    * Source: `tcp_sendmsg_locked()`, `sk_stream_wait_connect()`.
    */
-  write(data: string): CallResult<number> {
+  write(data: string, more = false): CallResult<number> {
     if (this.error !== null) {
       const errno = this.error;
       this.error = null;
@@ -689,7 +756,12 @@ export class Endpoint {
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail('EPIPE', true); // never connected too
     if (data.length === 0) return { ok: true, value: 0 };
     this.sendBuf += data;
-    this.push();
+    // MSG_MORE (`tcp_push()` skipped): the data waits in the send queue for more, or for the FIN
+    // of close(), and its segment carries no PSH.
+    if (!more) {
+      this.pushSeq = this.finSeq;
+      this.push();
+    }
     return { ok: true, value: data.length };
   }
 
@@ -787,4 +859,14 @@ export class Endpoint {
 export function resetFor(seg: WireSegment, reason: RstReason): WireSegment {
   if (has(seg, 'ACK')) return { src: seg.dst, dst: seg.src, seq: seg.ack, ack: 0, flags: ['RST'], data: '', window: 0, rstReason: reason };
   return { src: seg.dst, dst: seg.src, seq: 0, ack: seg.seq + segLen(seg), flags: ['RST', 'ACK'], data: '', window: 0, rstReason: reason };
+}
+
+/**
+ * `tcp_model_timeout()` (net/ipv4/tcp_timer.c): how long `boundary` retransmissions take with the
+ * RTO doubling from `rtoBaseMs` and capped at TCP_RTO_MAX, ms.
+ */
+export function modelTimeoutMs(boundary: number, rtoBaseMs: number): number {
+  const linearBackoffThresh = Math.floor(Math.log2(TCP_RTO_MAX_MS / rtoBaseMs));
+  if (boundary <= linearBackoffThresh) return ((2 << boundary) - 1) * rtoBaseMs;
+  return ((2 << linearBackoffThresh) - 1) * rtoBaseMs + (boundary - linearBackoffThresh) * TCP_RTO_MAX_MS;
 }

@@ -14,12 +14,30 @@ export interface HostTransition extends Transition {
   socket: string;
 }
 
+/** An error set on a socket (`sk_err`, reported by `sk_error_report()`): what its next call returns. */
+export interface HostSocketError {
+  atMs: number;
+  /** The endpoint's name when the error was set (`local>remote`, or its label). */
+  socket: string;
+  errno: ErrnoName;
+}
+
+/** The TcpExt counters the model keeps (`/proc/net/netstat` names). */
+export interface HostCounters {
+  /** `LINUX_MIB_LISTENOVERFLOWS`: SYNs and handshake ACKs dropped because the accept queue was full. */
+  ListenOverflows: number;
+  /** `LINUX_MIB_LISTENDROPS`: every drop at a listener (here: the overflows). */
+  ListenDrops: number;
+}
+
 /** A connection between SYN and the handshake's ACK (`struct request_sock`, NEW_SYN_RECV). */
 interface RequestSock {
   local: string;
   remote: string;
   iss: number;
   irs: number;
+  /** When the last SYN-ACK left, for the handshake's RTT sample. */
+  sentAtMs: number;
   retransmits: number;
   timer: TimerHandle;
 }
@@ -57,6 +75,9 @@ export class Host implements SegmentSink, EndpointHost {
   readonly clock: Clock;
   /** Every state change of every endpoint of this host, in order. */
   readonly transitions: HostTransition[] = [];
+  /** Every error set on an endpoint (`sock:inet_sk_error_report`), in order. */
+  readonly errors: HostSocketError[] = [];
+  readonly counters: HostCounters = { ListenOverflows: 0, ListenDrops: 0 };
   readonly #established = new Map<string, Endpoint>();
   readonly #listeners = new Map<number, Endpoint>();
   readonly #requests = new Map<Endpoint, Map<string, RequestSock>>();
@@ -99,6 +120,8 @@ export class Host implements SegmentSink, EndpointHost {
 
   logTransition(ep: Endpoint, t: Transition): void {
     this.transitions.push({ ...t, socket: ep.name });
+    // The endpoint sets sk_err just before tcp_done() (tcp_reset(), tcp_write_timeout()).
+    if (t.to === 'CLOSE' && ep.error !== null) this.errors.push({ atMs: t.atMs, socket: ep.name, errno: ep.error });
   }
 
   unhash(ep: Endpoint): void {
@@ -279,12 +302,13 @@ export class Host implements SegmentSink, EndpointHost {
         this.#sendSynAck(req, listener); // a retransmitted SYN: tcp_check_req() resends the SYN-ACK
         return;
       }
-      if (queues.acceptQueue.length > queues.backlog) return; // LINUX_MIB_LISTENOVERFLOWS
+      if (queues.acceptQueue.length > queues.backlog) return this.#overflow();
       const r: RequestSock = {
         local: seg.dst,
         remote: seg.src,
         iss: this.newIsn(),
         irs: seg.seq,
+        sentAtMs: this.clock.nowMs,
         retransmits: 0,
         timer: this.clock.schedule(TCP_TIMEOUT_INIT_MS, () => this.#synAckTimer(listener, r)),
       };
@@ -302,7 +326,7 @@ export class Host implements SegmentSink, EndpointHost {
       this.transmit(resetFor(seg, 'TCP_INVALID_ACK_SEQUENCE'));
       return;
     }
-    if (queues.acceptQueue.length > queues.backlog) return; // tcp_check_req(): listen overflow, ACK dropped
+    if (queues.acceptQueue.length > queues.backlog) return this.#overflow(); // tcp_check_req(): ACK dropped
     this.clock.cancel(req.timer);
     requests.delete(seg.src);
     const child = new Endpoint(this);
@@ -318,13 +342,21 @@ export class Host implements SegmentSink, EndpointHost {
     child.irs = req.irs;
     child.rcvNxt = req.irs + 1;
     child.rcvWup = child.rcvNxt;
+    child.synSentAtMs = req.sentAtMs;
     child.setState('SYN_RECV', 'tcp_create_openreq_child(): handshake ACK for a request');
     this.#established.set(key(child.local, child.remote), child);
     queues.acceptQueue.push(child);
     child.segmentArrives(seg); // SYN_RECV → ESTABLISHED, and any data riding the ACK
   }
 
+  /** A segment dropped for a full accept queue: LINUX_MIB_LISTENOVERFLOWS and LINUX_MIB_LISTENDROPS (`tcp_listendrop()`). */
+  #overflow(): void {
+    this.counters.ListenOverflows++;
+    this.counters.ListenDrops++;
+  }
+
   #sendSynAck(req: RequestSock, listener: Endpoint): void {
+    req.sentAtMs = this.clock.nowMs;
     this.transmit({ src: req.local, dst: req.remote, seq: req.iss, ack: req.irs + 1, flags: ['SYN', 'ACK'], data: '', window: listener.rcvbuf });
   }
 
@@ -548,12 +580,24 @@ export class Process {
     return { ok: true, value: this.#install(child) };
   }
 
-  /** send(2) with MSG_DONTWAIT of `data`, or of `data` filler bytes when a number. */
-  write(fd: number, data: string | number): CallResult<number> {
+  /** send(2) with MSG_DONTWAIT (and MSG_MORE when `more`) of `data`, or of `data` filler bytes when a number. */
+  write(fd: number, data: string | number, more = false): CallResult<number> {
     const ep = this.#get(fd);
     if (typeof ep === 'string') return fail(ep);
     if (ep.state === 'LISTEN') return fail('ENOTCONN');
-    return ep.write(typeof data === 'number' ? 'x'.repeat(data) : data);
+    return ep.write(typeof data === 'number' ? 'x'.repeat(data) : data, more);
+  }
+
+  /**
+   * TCP_QUICKACK: 0 enters ping-pong (delayed-ACK) mode; 1 leaves it and sends a pending ACK at
+   * once. Source: `do_tcp_setsockopt()` TCP_QUICKACK, `inet_csk_enter_pingpong_mode()`.
+   */
+  setQuickack(fd: number, on: boolean): CallResult {
+    const ep = this.#get(fd);
+    if (typeof ep === 'string') return fail(ep);
+    ep.pingpong = !on;
+    if (on && ep.ackPending && ep.state !== 'CLOSE' && ep.state !== 'LISTEN') ep.sendAck();
+    return { ok: true };
   }
 
   /** recv(2) with MSG_DONTWAIT. */

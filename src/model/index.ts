@@ -7,7 +7,7 @@
 export { Clock, MAX_DELAY_MS, type TimerHandle } from './clock.js';
 export { seededRandom, type Random } from './random.js';
 export { Network, type LinkOptions, type SegmentSink } from './network.js';
-export { Host, Process, type HostOptions, type HostTransition } from './host.js';
+export { Host, Process, type HostCounters, type HostOptions, type HostSocketError, type HostTransition } from './host.js';
 export { Endpoint, resetFor, type CallResult, type ReadValue, type ShutdownHow, type ListenQueues } from './endpoint.js';
 export { TimewaitSock, type TimewaitVerdict } from './timewait.js';
 export { LEGAL_MOVES, isLegalMove, closeState, IllegalTransitionError, type Transition } from './transitions.js';

@@ -9,6 +9,11 @@ export interface Sysctls {
   tcp_syn_retries: number;
   /** `net.ipv4.tcp_synack_retries`: SYN-ACK retransmissions before a request is dropped (default 5). */
   tcp_synack_retries: number;
+  /**
+   * `net.ipv4.tcp_syn_linear_timeouts` (Linux 6.5+): SYN retransmissions at a steady 1 s before the
+   * RTO doubles; they come on top of `tcp_syn_retries` (default 4).
+   */
+  tcp_syn_linear_timeouts: number;
   /** `net.ipv4.ip_local_port_range`: [low, high] of ephemeral ports (default 32768 60999). */
   ip_local_port_range: [number, number];
 }
@@ -17,6 +22,7 @@ export const DEFAULT_SYSCTLS: Readonly<Sysctls> = {
   tcp_fin_timeout: 60,
   tcp_syn_retries: 6,
   tcp_synack_retries: 5,
+  tcp_syn_linear_timeouts: 4,
   ip_local_port_range: [32768, 60999],
 };
 
@@ -36,6 +42,9 @@ export function resolveSysctls(partial: Partial<Sysctls> = {}): Sysctls {
   }
   for (const k of ['tcp_syn_retries', 'tcp_synack_retries'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1 || s[k] > 127) throw new RangeError(`${k} ${s[k]}: need 1..127`);
+  }
+  if (!Number.isInteger(s.tcp_syn_linear_timeouts) || s.tcp_syn_linear_timeouts < 0 || s.tcp_syn_linear_timeouts > 127) {
+    throw new RangeError(`tcp_syn_linear_timeouts ${s.tcp_syn_linear_timeouts}: need 0..127`);
   }
   return s;
 }

@@ -66,7 +66,7 @@ test('request/response ends quick-ack (ping-pong): the reply carries the ACK; a 
   ]);
 });
 
-test('listen overflow: the accept queue admits backlog+1, the next SYN is dropped and retransmitted at 1 s, 3 s, 7 s', () => {
+test('listen overflow: the accept queue admits backlog+1, the next SYN is dropped and retransmitted 1 s apart five times (tcp_syn_linear_timeouts 4), the RTO doubling after that', () => {
   const lab = new Lab();
   const { fd: L, addr } = lab.listen(1);
   lab.connect(addr, 'a');
@@ -76,18 +76,23 @@ test('listen overflow: the accept queue admits backlog+1, the next SYN is droppe
   const from = lab.segCount;
   const c = lab.connect(addr, 'c');
   lab.advance(5000);
-  assert.deepEqual(lab.wire(from), ['2.00 c>L S 0:- len 0', '1002.00 c>L S 0:- len 0', '3002.00 c>L S 0:- len 0']);
+  // Linux 6.5+ (tcp_retransmit_timer(): no backoff while total_rto <= tcp_syn_linear_timeouts), as the
+  // kernel's full-backlog trace shows: SYNs 1.02 s apart.
+  assert.deepEqual(
+    lab.wire(from),
+    [2, 1002, 2002, 3002, 4002, 5002].map((t) => `${t}.00 c>L S 0:- len 0`),
+  );
   assert.equal(lab.w.host.observe().find((o) => o.state === 'LISTEN')!.recvQ, 2);
   assert.equal(lab.clientState(c), 'SYN_SENT');
   const timer = lab.w.host.observe().find((o) => o.state === 'SYN_SENT')!.timer;
-  assert.deepEqual(timer, { kind: 'retransmit', remainingMs: 2000, retransmits: 2 }); // at 5002 ms, next SYN at 7002
-  value(lab.server.accept(L)); // room again: the next retransmission gets through
+  assert.deepEqual(timer, { kind: 'retransmit', remainingMs: 2000, retransmits: 5 }); // at 5002 ms, the RTO doubled: next SYN at 7002
+  value(lab.server.accept(L)); // room again: the SYN still on the wire gets through
   lab.advance(3000);
-  assert.deepEqual(lab.wire(from + 3), ['7002.00 c>L S 0:- len 0', '7002.01 L>c S. 0:1 len 0', '7002.02 c>L . 1:1 len 0']);
+  assert.deepEqual(lab.wire(from + 6), ['5002.01 L>c S. 0:1 len 0', '5002.02 c>L . 1:1 len 0']);
   assert.equal(lab.clientState(c), 'ESTABLISHED');
 });
 
-test('a client that never connects gives up after tcp_syn_retries: ETIMEDOUT at 1+2+4 s … with retries 2', () => {
+test('a client that never connects gives up after tcp_syn_retries: with retries 2, ETIMEDOUT at 7 s (1+2+4 s of backoff, tcp_model_timeout()), its SYNs 1 s apart', () => {
   const lab = new Lab({ host: { sysctls: { tcp_syn_retries: 2 } } });
   const fd = value(lab.client.socket());
   assert.deepEqual(lab.client.connect(fd, '10.9.9.9:80'), { ok: false, errno: 'EINPROGRESS' });
@@ -95,7 +100,7 @@ test('a client that never connects gives up after tcp_syn_retries: ETIMEDOUT at 
   assert.deepEqual(lab.client.connected(fd), { ok: false, errno: 'EINPROGRESS' });
   lab.advance(2);
   assert.deepEqual(lab.client.connected(fd), { ok: false, errno: 'ETIMEDOUT' });
-  assert.deepEqual(lab.w.network.segments.map((g) => g.timeMs), [0, 1000, 3000]);
+  assert.deepEqual(lab.w.network.segments.map((g) => g.timeMs), [0, 1000, 2000, 3000, 4000, 5000]);
 });
 
 test('SYN_RECV: a request whose SYN-ACK gets no answer is listed as SYN_RECV and resent at 1, 3, 7, 15, 31 s, dropped at 63 s', () => {

@@ -116,9 +116,4 @@ function actorOf(pid: number | undefined, ctx: ObserveContext): string | null {
   return pid === undefined ? null : (ctx.actorsByPid.get(pid) ?? null);
 }
 
-/** Two pictures show the same thing (times and timers aside). */
-export function samePicture(a: Snapshot, b: Snapshot): boolean {
-  const key = (s: Snapshot): string => s.sockets.map((x) => `${x.label}|${x.state}|${x.recvQ}|${x.sendQ}|${x.owner?.pid ?? '-'}`).join(';');
-  return key(a) === key(b);
-}
-
+export { samePicture } from '../trace.js';

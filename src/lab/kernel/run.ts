@@ -7,41 +7,20 @@ import { join } from 'node:path';
 import { realtimeNs } from '../../sys/index.js';
 import type { CapturedSegment } from '../../tcp/segment.js';
 import { LabCapture, segmentsOf, writeScenarioPcap } from './capture.js';
-import { LabTracer, attachResetReasons, nameTraceEvents, stepAt } from './tracing.js';
+import { LabTracer, attachResetReasons, nameTraceEvents } from './tracing.js';
 import { labChildEnv, resources } from './cleanup.js';
 import { NetNamespace, isRoot } from './netns.js';
-import { observe, samePicture, SocketNames, type ObserveContext } from './observer.js';
+import { observe, SocketNames, type ObserveContext } from './observer.js';
 import { PeerProcess } from './peer-process.js';
 import type { HeldSocket } from './protocol.js';
-import type { CallResult, Step } from '../ops.js';
+import { watchMs, type CallResult, type Step } from '../ops.js';
 import type { Scenario } from '../scenario.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
-import type { Snapshot, StepRecord, Trace } from '../trace.js';
+import { samePicture, stepAt, type Snapshot, type StepRecord, type Trace } from '../trace.js';
 import { stepText } from '../report/step-text.js';
+import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 
-/** A scenario that broke while running (a peer died, a call was impossible): not a finding. */
-export class ScenarioFailed extends Error {
-  constructor(
-    readonly scenario: string,
-    readonly reason: string,
-    /** The steps that completed before it broke, for the report. */
-    readonly steps: StepRecord[],
-  ) {
-    super(`${scenario} failed at step ${steps.length}: ${reason}`);
-    this.name = 'ScenarioFailed';
-  }
-}
-
-/** A scenario that cannot run here, and why (not root, no pidfd rights …). Not a failure. */
-export class ScenarioSkipped extends Error {
-  constructor(
-    readonly scenario: string,
-    readonly reason: string,
-  ) {
-    super(`${scenario} skipped: ${reason}`);
-    this.name = 'ScenarioSkipped';
-  }
-}
+export { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 
 export interface KernelRunOptions {
   /** Run in a fresh network namespace (needs root). Default: when root. */
@@ -56,6 +35,11 @@ export interface KernelRunOptions {
   onStep?: (rec: StepRecord) => void;
   /** Pause after each call before observing, ms, so loopback packets are processed. Default 10. */
   settleMs?: number;
+  /**
+   * Sysctls set in the scenario's namespace over the scenario's own (`--sysctl`, by kernel name):
+   * a "what if" run on the real kernel. Needs root, as every namespace sysctl.
+   */
+  sysctls?: Record<string, number>;
 }
 
 /**
@@ -70,7 +54,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   const root = isRoot();
   const useNetns = opts.netns ?? root;
   if (useNetns && !root) throw new ScenarioSkipped(sc.id, 'a network namespace needs root');
-  const sysctls = sc.sysctls ?? {};
+  const sysctls = { ...(sc.sysctls ?? {}), ...(opts.sysctls ?? {}) };
   if (!useNetns && Object.keys(sysctls).length > 0) {
     throw new ScenarioSkipped(sc.id, `needs sysctl ${Object.entries(sysctls).map(([k, v]) => `${k}=${v}`).join(', ')} in its own network namespace, which needs root`);
   }
@@ -131,14 +115,16 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     const stepsStarted = performance.now();
     ctx.startedAt = stepsStarted;
     for (const [index, step] of sc.steps.entries()) {
+      // A watch sized by a sysctl is recorded with the length it had here.
+      const resolved: Step = step.op === 'watch' ? { ...step, ms: watchMs(step, sysctls) } : step;
       const t0 = performance.now();
       const t0Epoch = epochMsNow();
       stepStarts.push(t0Epoch);
       let outcome: Awaited<ReturnType<typeof perform>>;
       try {
-        outcome = await perform(step, peers, held, snapshot, opts.settleMs ?? 10);
+        outcome = await perform(resolved, peers, held, snapshot, opts.settleMs ?? 10);
       } catch (e) {
-        throw new ScenarioFailed(sc.id, `${stepText(step)}: ${e instanceof Error ? e.message : String(e)}`, records);
+        throw new ScenarioFailed(sc.id, `${stepText(resolved)}: ${e instanceof Error ? e.message : String(e)}`, records);
       }
       const { result, watched } = outcome;
       const after = watched?.at(-1) ?? (await snapshot());
@@ -146,8 +132,8 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         index,
         label: step.label ?? null,
         actor: step.actor ?? null,
-        step: stripFunctions(step),
-        text: stepText(step),
+        step: stripFunctions(resolved),
+        text: stepText(resolved),
         result,
         startMs: Math.round(t0 - stepsStarted),
         startEpochMs: t0Epoch,

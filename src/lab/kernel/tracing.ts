@@ -9,7 +9,9 @@
  */
 import { openTcpTracer, type TcpTraceEvent, type TcpTracer } from '../../trace/index.js';
 import type { CapturedSegment } from '../../tcp/segment.js';
-import { socketLabel, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
+import { socketLabel, stepAt, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
+
+export { stepAt } from '../trace.js';
 import { resources } from './cleanup.js';
 
 /** One scenario's tracer: events collected as the steps go, a barrier at the end. */
@@ -57,13 +59,6 @@ export interface NamingContext {
   remotes: Readonly<Record<string, string>>;
   /** CLOCK_REALTIME ms at which each step began, in step order. */
   stepStarts: readonly number[];
-}
-
-/** The index of the step running at `epochMs` (an event before the first step belongs to step 0). */
-export function stepAt(stepStarts: readonly number[], epochMs: number): number {
-  let k = 0;
-  while (k + 1 < stepStarts.length && (stepStarts[k + 1] as number) <= epochMs) k++;
-  return k;
 }
 
 const UNBOUND = /:0$/;

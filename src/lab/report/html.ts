@@ -117,7 +117,7 @@ function scenarioSection(t: Trace): string {
   return (
     `<section class="scenario" id="sc-${esc(t.scenario)}" data-article="${esc(t.article)}">` +
     `<h2>${esc(t.scenario)} <small>article ${esc(t.article)}</small></h2><p><b>${esc(t.title)}</b></p>` +
-    `<p>${esc(t.summary ?? '')}</p><p class="dim">kernel ${esc(t.env.kernel)}${t.env.netns ? '' : ', host namespace'}${sysctls ? `, ${esc(sysctls)}` : ''}, ${t.durationMs} ms</p>${notes}` +
+    `<p>${esc(t.summary ?? '')}</p><p class="dim">${t.env.backend === 'model' ? esc(t.env.kernel) : `kernel ${esc(t.env.kernel)}`}${t.env.netns || t.env.backend === 'model' ? '' : ', host namespace'}${t.env.rttMs !== undefined ? `, RTT ${t.env.rttMs} ms` : ''}${sysctls ? `, ${esc(sysctls)}` : ''}, ${t.durationMs} ms</p>${notes}` +
     `<div class="diagram">${ladder.svg.replace('<svg ', `<svg class="ladder" data-scenario="${esc(t.scenario)}" `)}</div>` +
     `<details open><summary>compact timeline</summary>${timelineTable(t)}</details>` +
     `<h3>verdicts</h3><ul>${verdicts || '<li class="dim">judges no claim</li>'}${claimNotes}${findings}</ul></section>`
@@ -135,7 +135,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>tcp-teardown lab: ${traces.length} scenarios</title><style>${CSS}</style></head><body>` +
-    `<h1>TCP teardown lab</h1><p class="dim">${traces.length} scenarios from ${esc(input.source)}, on kernel ${esc(kernels.join(', ') || 'unknown')}. ` +
+    `<h1>TCP teardown lab</h1><p class="dim">${traces.length} scenarios from ${esc(input.source)}, on ${esc(kernels.map((k) => (traces.find((t) => t.env.kernel === k)?.env.backend === 'model' ? `the ${k}` : `kernel ${k}`)).join(', ') || 'kernel unknown')}. ` +
     `Each claim of the four articles with its verdict; each scenario's ladder diagram below.</p>` +
     claimsTable(input) +
     (others ? `<h2>Not run</h2><ul>${others}</ul>` : '') +

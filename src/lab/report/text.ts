@@ -6,7 +6,7 @@
 import { pc } from './colour.js';
 import type { CallResult, CallValue } from '../ops.js';
 import type { Verdict, VerdictKind } from '../scenario.js';
-import { socketLabel, type ObservedSocket, type StepRecord, type Trace } from '../trace.js';
+import { socketLabel, type ObservedSocket, type Snapshot, type StepRecord, type Trace } from '../trace.js';
 import { groupByConnection, renderSequenceDiagram, defaultEnds, type DiagramEnds } from './diagram.js';
 import { flagString } from '../../tcp/segment.js';
 
@@ -112,7 +112,8 @@ export function renderTrace(t: Trace, opts: ReportOptions = {}): string {
   const title = `━━ ${t.scenario}  (article ${t.article})  `;
   out.push(pc.bold(`━━ ${t.scenario}`) + pc.dim(`  (article ${t.article})  `) + wrap(t.title, width, 3, title.length).join('\n'));
   const sysctls = Object.entries(t.env.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
-  const env = [opts.kernelShown ? '' : `kernel ${t.env.kernel}`, t.env.netns ? '' : 'host namespace', sysctls].filter(Boolean).join(', ');
+  const model = t.env.backend === 'model';
+  const env = [opts.kernelShown ? '' : model ? t.env.kernel : `kernel ${t.env.kernel}`, t.env.netns || model ? '' : 'host namespace', t.env.rttMs !== undefined ? `RTT ${t.env.rttMs} ms` : '', sysctls].filter(Boolean).join(', ');
   out.push(wrap(`${t.summary ?? ''}${env ? ` [${env}]` : ''}`, width, 3, 3).map((l, i) => (i === 0 ? `   ${l}` : l)).join('\n'));
   out.push(timeline(t.steps, new Map(Object.entries(t.env.actors).map(([name, a]) => [a.pid, name])), t, width, opts.headerShown !== true));
   for (const note of [t.env.captureNote, t.env.traceNote]) if (note) out.push(pc.yellow(wrap(note, width, 4, 2).map((l, i) => (i === 0 ? `  ${l}` : l)).join('\n')));
@@ -157,7 +158,7 @@ export interface TimelineRow {
   text: string;
   /** The scenario's name for the moment, or null. */
   label: string | null;
-  /** What follows the call: `(3 pictures)`, ` → EPIPE + SIGPIPE`; empty for a plain success. */
+  /** What follows the call: `(3 pictures, the last at 2140 ms)`, ` → EPIPE + SIGPIPE`; empty for a plain success. */
   tail: string;
   ok: boolean;
   /** What the tracepoints saw that the rows do not show, one line per socket or RST. */
@@ -194,7 +195,8 @@ export function timelineRows(
     // Gone: no socket with that 4-tuple is left (a queued `~c` accepted as `s` is renamed, not gone).
     const present = new Set(tuples.values());
     const gone = [...beforeTuples].filter(([label, tuple]) => !now.has(label) && !present.has(tuple)).map(([label]) => label);
-    const pictures = s.watched && s.watched.length > 1 ? ` (${s.watched.length} pictures)` : '';
+    // When the last change was seen: how long into the watch a state passed (a timeout's length).
+    const pictures = s.watched && s.watched.length > 1 ? ` (${s.watched.length} pictures, the last at ${(s.watched.at(-1) as Snapshot).atMs} ms)` : '';
     // A successful call's value alone (`→ 4`, `→ 7 B "rsp1"`); a failure's errno (`→ EPIPE + SIGPIPE`).
     const result = resultText(s.result).replace(/^ok: /, '');
     const kernel = kernelEvents(events, s.index, (label) => before.get(label)?.split('|')[0], (label) => now.get(label)?.split('|')[0]);

@@ -64,8 +64,9 @@ interface Held {
 const SYNCHRONIZED = new Set<TcpState>(['ESTABLISHED', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT']);
 
 /**
- * Runs one scenario on the model and judges every claim on its trace. Synchronous and pure
- * (virtual time; the result depends only on the scenario and the options).
+ * Runs one scenario on the model and judges every claim on its trace. Synchronous and
+ * deterministic: virtual time, a seeded PRNG; the trace depends only on the scenario and the
+ * options (but `durationMs`, the wall time the run took).
  * @throws ScenarioSkipped when the scenario needs what the model lacks ({@link modelSkipReason}).
  * @throws ScenarioFailed when a step cannot be carried out (a socket name never made): a scenario bug.
  * @throws RangeError for an `rttMs` outside 0..2^31−1 or a sysctl outside the model's range.

@@ -9,6 +9,11 @@ import { checkClock, checkDurationMs, systemClock, type Clock } from './clock.js
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_METHOD_BYTES } from './frame.js';
 import { RpcError } from './errors.js';
 import { Pool, type PoolSettings, type PoolSnapshot } from './pool.js';
+import { Fleet, type FleetSettings } from './fleet.js';
+import { checkEndpoints, type EndpointAddress, type EndpointStats } from './endpoint.js';
+import { PICK_POLICIES, type PickPolicy } from './pick.js';
+import type { Resolver } from './resolver.js';
+import type { BackoffPolicy } from './backoff.js';
 import { chain } from './interceptors/index.js';
 import type { Call, ClientStats, Interceptor } from './types.js';
 import type { KeepaliveOptions } from '../sys/index.js';
@@ -16,12 +21,60 @@ import type { KeepaliveOptions } from '../sys/index.js';
 export type { PoolSnapshot } from './pool.js';
 export type { ConnectionSnapshot, ConnectionState } from './connection.js';
 
-/** Options of {@link createClient}. Durations ms, sizes bytes. Validated at construction. */
-export interface ClientOptions {
+/** One server: `host` (default `127.0.0.1`) and `port`. */
+export interface SingleServerTarget {
   /** Server address (name or IP). Default `127.0.0.1`. */
   host?: string;
   /** Server port, 1..65535. */
   port: number;
+  endpoints?: undefined;
+  resolver?: undefined;
+}
+
+/** A fixed list of servers, one pool each. */
+export interface EndpointsTarget {
+  /** Non-empty; duplicates are dropped. */
+  endpoints: readonly EndpointAddress[];
+  host?: undefined;
+  port?: undefined;
+  resolver?: undefined;
+}
+
+/** Servers a resolver answers: {@link dnsResolver}, or your own async function. */
+export interface ResolverTarget {
+  /** Asked at the first call, every `resolver.intervalMs` (default 30 000), and after connects fail. */
+  resolver: Resolver;
+  host?: undefined;
+  port?: undefined;
+  endpoints?: undefined;
+}
+
+/**
+ * Options of {@link createClient}: where the servers are (exactly one of `port`, `endpoints`,
+ * `resolver`) and how to talk to them. Durations ms, sizes bytes. Validated at construction.
+ */
+export type ClientOptions = ClientCommonOptions & (SingleServerTarget | EndpointsTarget | ResolverTarget);
+
+/** Options of {@link createClient} whatever the target. */
+export interface ClientCommonOptions {
+  /**
+   * With `endpoints` or `resolver`: which endpoint gets a call. `'p2c'` (default): the one with
+   * fewer calls in flight of two drawn at random; `'round-robin'`: each in turn.
+   */
+  pick?: PickPolicy;
+  /**
+   * With `endpoints` or `resolver`: how long a call waits when no endpoint is in rotation (all
+   * ejected, draining, or none resolved yet) before it fails NO_ENDPOINT, processed 'no' (its own
+   * deadline, if sooner, fails it DEADLINE_EXCEEDED). Such calls count against `maxQueue`.
+   * Default 10 000.
+   */
+  waitForEndpointMs?: number;
+  /**
+   * With `endpoints` or `resolver`: an endpoint whose connection attempt fails with no ready
+   * connection left is ejected, then probed with one connection after `initialMs` (doubling per
+   * ejection in a row, capped at `maxMs`, jittered to (½, 1] of that). Default `{ initialMs: 50, maxMs: 5000 }`.
+   */
+  ejection?: { initialMs?: number; maxMs?: number };
   /** Source address to bind (rarely needed). */
   localAddress?: string;
   /**
@@ -109,8 +162,13 @@ export interface RpcClient {
   call(method: string, body: Uint8Array, opts?: CallOptions): Promise<Buffer>;
   /** Counters since creation (a copy). */
   stats(): ClientStats;
-  /** The pool right now: connections by state, calls in flight and queued. */
+  /**
+   * The pool right now: connections by state, calls in flight and queued (with many endpoints:
+   * all their pools together; `queued` includes calls waiting for an endpoint).
+   */
   pool(): PoolSnapshot;
+  /** Each endpoint now: state, load, counters (the same list as `stats().endpoints`). */
+  endpoints(): EndpointStats[];
   /**
    * Stops taking calls; calls still queued fail CLIENT_CLOSED (never sent); calls in flight may
    * finish for up to `timeoutMs` (default 5000); every connection is closed with our FIN first,
@@ -136,12 +194,51 @@ function ms(name: string, v: unknown, min = 0, integer = false): number {
   return checkDurationMs(`createClient: ${name}`, v, min, integer);
 }
 
+type FleetPart = Pick<FleetSettings, 'source' | 'pick' | 'waitForEndpointMs' | 'ejection'>;
+
+/**
+ * The target options: exactly one of `port` (with `host`), `endpoints`, `resolver`.
+ * @returns host/port for a single server, else the fleet's part of the settings.
+ */
+function resolveTarget(options: ClientOptions): { host: string; port: number; fleet: FleetPart | null } {
+  const given = (['port', 'endpoints', 'resolver'] as const).filter((k) => options[k] !== undefined);
+  if (given.length !== 1) {
+    throw new TypeError(`createClient: give exactly one of port (with host), endpoints, resolver; got ${given.length === 0 ? 'none' : given.join(' and ')}`);
+  }
+  if (options.port !== undefined) {
+    const host = options.host ?? '127.0.0.1';
+    if (typeof host !== 'string' || host.length === 0) throw new TypeError(`createClient: host must be a non-empty string, got ${String(host)}`);
+    return { host, port: int('port', options.port, 1, 65535), fleet: null };
+  }
+  if (options.host !== undefined) throw new TypeError('createClient: host goes with port; with endpoints or resolver, each endpoint names its host');
+  let source: FleetSettings['source'];
+  if (options.endpoints !== undefined) {
+    source = { kind: 'static', endpoints: checkEndpoints('createClient: endpoints', options.endpoints) };
+  } else {
+    const resolver = options.resolver as unknown;
+    if (typeof resolver !== 'function') throw new TypeError('createClient: resolver must be a function () => Promise<{ host, port }[]> (e.g. dnsResolver(name, port))');
+    const intervalMs = (resolver as Resolver).intervalMs;
+    if (intervalMs !== undefined) ms('resolver.intervalMs', intervalMs, 1);
+    source = { kind: 'resolver', resolver: resolver as Resolver };
+  }
+  const pick = options.pick ?? 'p2c';
+  if (!PICK_POLICIES.includes(pick)) throw new RangeError(`createClient: pick must be one of ${PICK_POLICIES.join(', ')}, got ${String(pick)}`);
+  const e = options.ejection ?? {};
+  if (typeof e !== 'object' || e === null) throw new TypeError('createClient: ejection must be { initialMs, maxMs }');
+  const initialMs = ms('ejection.initialMs', e.initialMs ?? 50, 1);
+  const maxMs = ms('ejection.maxMs', e.maxMs ?? Math.max(5_000, initialMs), initialMs);
+  const ejection: BackoffPolicy = { initialMs, maxMs, multiplier: 2, jitter: 0.5 };
+  return {
+    host: '',
+    port: 0,
+    fleet: { source, pick, waitForEndpointMs: ms('waitForEndpointMs', options.waitForEndpointMs ?? 10_000), ejection },
+  };
+}
+
 /** Validates `options` and fills in defaults. @throws RangeError / TypeError naming the option. */
-function resolveClientOptions(options: ClientOptions): PoolSettings & { interceptors: readonly Interceptor[] } {
+function resolveClientOptions(options: ClientOptions): PoolSettings & { interceptors: readonly Interceptor[]; fleet: FleetPart | null } {
   if (typeof options !== 'object' || options === null) throw new TypeError('createClient: options must be an object');
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host.length === 0) throw new TypeError(`createClient: host must be a non-empty string, got ${String(host)}`);
-  const port = int('port', options.port, 1, 65535);
+  const { host, port, fleet } = resolveTarget(options);
   if (options.localAddress !== undefined && (typeof options.localAddress !== 'string' || options.localAddress.length === 0)) {
     throw new TypeError(`createClient: localAddress must be a non-empty string, got ${String(options.localAddress)}`);
   }
@@ -185,6 +282,7 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
     closeWaitMs: ms('closeWaitMs', options.closeWaitMs ?? 2_000),
     clock,
     interceptors,
+    fleet,
   };
 }
 
@@ -202,9 +300,35 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
  */
 export function createClient(options: ClientOptions): RpcClient {
   const settings = resolveClientOptions(options);
-  const pool = new Pool(settings);
+  const fleet = settings.fleet === null ? null : new Fleet({ ...settings, ...settings.fleet });
+  const pool = fleet ?? new Pool(settings);
   const clock = settings.clock;
   const stats = pool.stats;
+  const single = fleet === null ? (pool as Pool) : null;
+  const endpoints = (): EndpointStats[] => {
+    if (fleet !== null) return fleet.endpointStats();
+    const p = single as Pool;
+    const s = p.stats;
+    return [
+      {
+        host: settings.host,
+        port: settings.port,
+        state: 'active',
+        attempts: p.counts.attempts,
+        load: p.load,
+        ready: p.ready,
+        connectionsOpened: s.connectionsOpened,
+        connectionsClosed: s.connectionsClosed,
+        connectFailures: p.counts.connectFailures,
+        goawaysReceived: s.goawaysReceived,
+        ejections: 0,
+        probes: 0,
+        probesFailed: 0,
+        drains: 0,
+        illegalTransitions: 0,
+      },
+    ];
+  };
   const send = chain(settings.interceptors, (call: Call) => {
     if (call.attempt > 1) {
       if (call.hedge) stats.hedges++;
@@ -249,8 +373,12 @@ export function createClient(options: ClientOptions): RpcClient {
 
   return {
     call,
-    stats: () => ({ ...stats, connectionsClosedBy: { ...stats.connectionsClosedBy } }),
+    stats: () => {
+      const t = fleet !== null ? fleet.totals() : { ...stats, connectionsClosedBy: { ...stats.connectionsClosedBy } };
+      return { ...t, endpoints: endpoints(), resolutions: fleet?.resolutions ?? 0, resolveErrors: fleet?.resolveErrors ?? 0 };
+    },
     pool: () => pool.snapshot(),
+    endpoints,
     close: async (opts = {}) => pool.close(ms('close timeoutMs', opts.timeoutMs ?? 5_000)),
   };
 }

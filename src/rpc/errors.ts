@@ -41,7 +41,11 @@ export type RpcErrorCode =
   /** The retry interceptor's budget (token bucket) had no token for another attempt. */
   | 'RETRY_BUDGET_EXHAUSTED'
   /** The handler ran; the server dropped its answer because its buffer budget (maxBufferedBytes) was full. */
-  | 'RESPONSE_DROPPED';
+  | 'RESPONSE_DROPPED'
+  /** The resolver failed or answered something that is not a non-empty list of `{ host, port }`. */
+  | 'RESOLVE_FAILED'
+  /** No endpoint was in rotation (all ejected, draining or unresolved) for `waitForEndpointMs`. */
+  | 'NO_ENDPOINT';
 
 const ADVICE: Record<RpcErrorCode, string> = {
   REFUSED: 'not run by the server; safe to retry on another connection',
@@ -58,6 +62,8 @@ const ADVICE: Record<RpcErrorCode, string> = {
   FRAME_TOO_LARGE: 'the payload exceeds maxPayloadBytes on one side; send less or raise the limit on both',
   RETRY_BUDGET_EXHAUSTED: 'too many retries recently; the server is likely unhealthy',
   RESPONSE_DROPPED: 'the server ran the call but could not buffer its answer (clients not reading their answers filled its budget); retry only if idempotent',
+  RESOLVE_FAILED: 'check the resolver (DNS name, or your function): it must answer a non-empty list of { host, port }',
+  NO_ENDPOINT: 'every endpoint refused connections or was shutting down; not run, safe to retry once one is back',
 };
 
 /** A failed rpc call, with what the server may have done and what to do about it. */

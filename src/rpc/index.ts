@@ -6,7 +6,22 @@
 export * from './frame.js';
 export * from './errors.js';
 export type * from './types.js';
-export { createClient, type ClientOptions, type CallOptions, type RpcClient, type PoolSnapshot, type ConnectionSnapshot, type ConnectionState } from './client.js';
+export {
+  createClient,
+  type ClientOptions,
+  type ClientCommonOptions,
+  type SingleServerTarget,
+  type EndpointsTarget,
+  type ResolverTarget,
+  type CallOptions,
+  type RpcClient,
+  type PoolSnapshot,
+  type ConnectionSnapshot,
+  type ConnectionState,
+} from './client.js';
+export { ENDPOINT_TRANSITIONS, checkEndpoints, endpointKey, type EndpointAddress, type EndpointState, type EndpointStats } from './endpoint.js';
+export { dnsResolver, staticResolver, resolveOnce, DEFAULT_RESOLVE_INTERVAL_MS, type Resolver, type DnsResolverOptions, type LookupAll } from './resolver.js';
+export { pickEndpoint, PICK_POLICIES, type PickPolicy, type PickResult } from './pick.js';
 export * from './interceptors/index.js';
 export * from './server.js';
 export { systemClock, type Clock, type ClockTimer } from './clock.js';

@@ -12,9 +12,9 @@ import type { ClockTimer } from './clock.js';
 import { ClientConnection, type ConnectionSettings, type ConnectionSnapshot } from './connection.js';
 import { RpcError } from './errors.js';
 import type { GoawayReasonName } from './frame.js';
-import { pause, remainingMs, withProcessed } from './outcome.js';
-import { decideResend, type ResendCounts } from './resend.js';
-import type { Call, ClientStats, CloseReason } from './types.js';
+import { remainingMs } from './outcome.js';
+import { sendWithRules } from './send.js';
+import type { Call, CloseReason, PoolStats } from './types.js';
 
 /** Pool settings, resolved from ClientOptions. */
 export interface PoolSettings extends ConnectionSettings {
@@ -57,10 +57,24 @@ interface Waiter {
   offAbort: (() => void) | null;
 }
 
+/**
+ * What a pool tells its owner beyond calls (the fleet uses them to move an endpoint through its
+ * lifecycle; a single-server client passes none).
+ */
+export interface PoolEvents {
+  /** A GOAWAY arrived on one of its connections (`beforeReady`: instead of service). */
+  goaway?(reason: GoawayReasonName, beforeReady: boolean): void;
+  /**
+   * A connection attempt failed before the connection became ready (not during close()).
+   * @param readyLeft connections of this pool still ready.
+   */
+  connectFailed?(error: RpcError, readyLeft: number): void;
+}
+
 const CLOSE_REASONS: CloseReason[] = ['idle', 'max-lifetime', 'goaway', 'peer-eof', 'peer-reset', 'error', 'protocol-error', 'self-connect', 'client-closed'];
 
 /** Fresh, zeroed client counters. */
-export function emptyStats(): ClientStats {
+export function emptyStats(): PoolStats {
   return {
     calls: 0,
     succeeded: 0,
@@ -78,13 +92,16 @@ export function emptyStats(): ClientStats {
 }
 
 export class Pool {
-  readonly stats: ClientStats = emptyStats();
+  readonly stats: PoolStats = emptyStats();
+  /** Attempts handed a connection, and connection attempts that failed before ready, since creation. */
+  readonly counts = { attempts: 0, connectFailures: 0 };
   private readonly s: PoolSettings;
   private readonly conns = new Set<ClientConnection>();
   private waiters: Waiter[] = [];
   private closing = false;
   private onEmpty: (() => void) | null = null;
   private closePromise: Promise<void> | null = null;
+  private closeDeadline: { at: number; timer: ClockTimer } | null = null;
   /** Connection attempts that failed in a row; reset when one becomes ready. */
   private connectFailures = 0;
   /** No connection attempt before this `clock.now()` (connection backoff). */
@@ -96,9 +113,48 @@ export class Pool {
   private target: number;
   private targetTimer: ClockTimer | null = null;
 
-  constructor(settings: PoolSettings) {
+  private readonly events: PoolEvents;
+  /** Probe connections (see {@link probe}) and what to tell when each is ready or gone. */
+  private readonly probes = new Map<ClientConnection, (ok: boolean) => void>();
+
+  constructor(settings: PoolSettings, events: PoolEvents = {}) {
     this.s = settings;
     this.target = settings.maxConnections;
+    this.events = events;
+  }
+
+  /** Calls in flight or reserved on its connections plus calls waiting in its queue. */
+  get load(): number {
+    let n = this.waiters.length;
+    for (const c of this.conns) n += c.load;
+    return n;
+  }
+
+  /** Connections ready now. */
+  get ready(): number {
+    let n = 0;
+    for (const c of this.conns) if (c.state === 'ready') n++;
+    return n;
+  }
+
+  /**
+   * Opens one connection now, whatever the connection backoff says (the fleet's probe of an
+   * ejected endpoint: its own backoff already waited). Resolves true once the server's SETTINGS
+   * arrived — the connection then serves calls like any other — false when it failed first.
+   */
+  probe(): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => this.probes.set(this.openConnection(), resolve));
+  }
+
+  /**
+   * Rejects every call waiting in the queue with `make()` (processed 'no': none was sent), so the
+   * fleet can place them elsewhere. Connections and calls in flight are left alone.
+   */
+  evacuate(make: () => RpcError): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) if (this.finishWaiter(w)) w.reject(make());
   }
 
   get closed(): boolean {
@@ -109,47 +165,18 @@ export class Pool {
    * Sends one attempt of `call` (as the interceptor chain sees it) and applies the outcome rules
    * until the call is answered or provably cannot be re-sent.
    */
-  async send(call: Call): Promise<Buffer> {
-    const clock = this.s.clock;
-    let counts: ResendCounts = { transparent: 0, idempotent: 0, overloaded: 0, worst: 'no' };
-    let tries = 0;
-    for (;;) {
-      let conn: ClientConnection;
-      try {
-        conn = await this.acquire(call, tries > 0);
-      } catch (e) {
-        // No connection for this try (connect failed, queue full, deadline, closed): it still
-        // counts as an attempt.
-        throw withProcessed(e as RpcError, counts.worst, tries + 1);
-      }
-      tries++;
-      const out = await conn.exchange(call);
-      if (out.kind === 'response') return out.body;
-      // The rules, with their reasons, are in resend.ts (decideResend, RESEND_RULES).
-      const d = decideResend(
-        out.kind === 'final' ? { kind: 'final', processed: out.error.processed } : out.kind === 'unrun' ? { kind: 'unrun', why: out.why } : { kind: 'lost' },
-        { idempotent: call.idempotent, remainingMs: remainingMs(call.deadline, clock) },
-        counts,
-        this.s,
-        out.kind === 'unrun' && out.why === 'overloaded' ? clock.random() : 0,
-      );
-      counts = d.counts;
-      if (d.action === 'fail') throw withProcessed(out.error, d.processed, tries);
-      if (d.rule === 'lost-idempotent') this.stats.idempotentRetries++;
-      else this.stats.transparentRetries++;
-      if (d.action === 'wait' && !(await pause(d.delayMs, call.signal, clock))) {
-        throw withProcessed(new RpcError('CANCELLED', 'the caller aborted the call while it waited to be re-sent', { processed: 'no' }), counts.worst, tries);
-      }
-    }
+  send(call: Call): Promise<Buffer> {
+    return sendWithRules(call, (c, retry) => this.acquire(c, retry), this.s, this.stats);
   }
 
   /**
    * A connection with a slot reserved for `call`: the least loaded ready connection; else a place
-   * in the FIFO queue (bounded by maxQueue) while connections open or free up.
+   * in the FIFO queue (bounded by maxQueue) while connections open or free up. The caller must
+   * hand the call to `exchange()` on it (which releases the slot).
    * @param retry a re-send of a call already admitted: it is not refused for a full queue and goes
    *   to the head of the queue (it was admitted before anything now waiting).
    */
-  private async acquire(call: Call, retry: boolean): Promise<ClientConnection> {
+  async acquire(call: Call, retry: boolean): Promise<ClientConnection> {
     let yielded = false;
     for (;;) {
       if (this.closing) throw new RpcError('CLIENT_CLOSED', 'the client is closed', { processed: 'no' });
@@ -177,6 +204,7 @@ export class Pool {
         continue;
       }
       c.reserve();
+      this.counts.attempts++;
       return c;
     }
     if (this.conns.size === 0 && this.lastConnectError !== null && this.dialAfter > this.s.clock.now()) {
@@ -240,6 +268,7 @@ export class Pool {
       const w = this.waiters.shift() as Waiter;
       if (!this.finishWaiter(w)) continue;
       c.reserve();
+      this.counts.attempts++;
       w.resolve(c);
     }
     if (this.closing || this.waiters.length === 0) return;
@@ -302,16 +331,20 @@ export class Pool {
       opened: () => {
         this.stats.connectionsOpened++;
       },
-      ready: () => {
+      ready: (conn) => {
+        const probe = this.probes.get(conn);
+        this.probes.delete(conn);
+        probe?.(true);
         this.connectFailures = 0;
         this.dialAfter = 0;
         this.lastConnectError = null;
         this.pump();
       },
       capacity: () => this.pump(),
-      goaway: (_c, reason: GoawayReasonName) => {
+      goaway: (_c, reason: GoawayReasonName, beforeReady) => {
         this.stats.goawaysReceived++;
         if (reason === 'TOO_MANY_CONNECTIONS') this.lowerTarget();
+        this.events.goaway?.(reason, beforeReady);
       },
       closed: (conn, reason, error, info) => this.onClosed(conn, reason, error, info),
     });
@@ -322,6 +355,9 @@ export class Pool {
 
   private onClosed(c: ClientConnection, reason: CloseReason, error: (() => RpcError) | null, info: { opened: boolean; wasReady: boolean }): void {
     this.conns.delete(c);
+    const probe = this.probes.get(c);
+    this.probes.delete(c);
+    probe?.(false);
     this.stats.illegalTransitions += c.lifecycle.illegalCount;
     if (info.opened) {
       this.stats.connectionsClosed++;
@@ -329,7 +365,9 @@ export class Pool {
     }
     if (error && !info.wasReady && !this.closing) {
       this.connectFailed();
+      this.counts.connectFailures++;
       this.lastConnectError = error;
+      this.events.connectFailed?.(error(), this.ready);
     }
     if (error && !info.wasReady) {
       // A connection that never became ready (refused, unreachable, self-connect, GOAWAY before
@@ -351,12 +389,20 @@ export class Pool {
   /**
    * Closes the pool: calls still queued fail CLIENT_CLOSED (never sent); calls in flight may finish
    * until `timeoutMs`; each connection closes with our FIN once idle. At the deadline the rest are
-   * destroyed and their calls fail CLIENT_CLOSED ('maybe' when written).
+   * destroyed and their calls fail CLIENT_CLOSED ('maybe' when written). Called again (the fleet
+   * drained this pool, then the client closes), it returns the same promise; a sooner deadline
+   * replaces the later one.
+   * @param reason why the connections are retired (counted in connectionsClosedBy).
    */
-  close(timeoutMs: number): Promise<void> {
-    if (this.closePromise) return this.closePromise;
+  close(timeoutMs: number, reason: CloseReason = 'client-closed'): Promise<void> {
+    const clock = this.s.clock;
+    const at = clock.now() + timeoutMs;
+    if (this.closePromise) {
+      if (this.closeDeadline !== null && at < this.closeDeadline.at) this.armCloseDeadline(at, timeoutMs);
+      return this.closePromise;
+    }
     this.closing = true;
-    for (const t of [this.dialTimer, this.targetTimer]) if (t !== null) this.s.clock.clearTimeout(t);
+    for (const t of [this.dialTimer, this.targetTimer]) if (t !== null) clock.clearTimeout(t);
     this.dialTimer = this.targetTimer = null;
     const waiting = this.waiters;
     this.waiters = [];
@@ -364,18 +410,25 @@ export class Pool {
       if (this.finishWaiter(w)) w.reject(new RpcError('CLIENT_CLOSED', 'the client was closed while the call waited for a connection', { processed: 'no' }));
     }
     this.closePromise = new Promise<void>((resolve) => {
-      const timer = this.s.clock.setTimeout(() => {
-        for (const c of [...this.conns]) c.destroy('client-closed');
-      }, timeoutMs);
+      this.armCloseDeadline(at, timeoutMs);
       this.onEmpty = () => {
-        this.s.clock.clearTimeout(timer);
+        if (this.closeDeadline !== null) clock.clearTimeout(this.closeDeadline.timer);
+        this.closeDeadline = null;
         this.onEmpty = null;
         resolve();
       };
-      for (const c of [...this.conns]) c.retire('client-closed');
+      for (const c of [...this.conns]) c.retire(reason);
       if (this.conns.size === 0) this.onEmpty();
     });
     return this.closePromise;
+  }
+
+  private armCloseDeadline(at: number, timeoutMs: number): void {
+    if (this.closeDeadline !== null) this.s.clock.clearTimeout(this.closeDeadline.timer);
+    const timer = this.s.clock.setTimeout(() => {
+      for (const c of [...this.conns]) c.destroy('client-closed');
+    }, timeoutMs);
+    this.closeDeadline = { at, timer };
   }
 
   snapshot(): PoolSnapshot {

@@ -3,6 +3,7 @@
  * sizes bytes.
  */
 import type { Clock } from './clock.js';
+import type { EndpointStats } from './endpoint.js';
 
 /** A call as the server's handler sees it. */
 export interface RpcRequest {
@@ -68,8 +69,8 @@ export type CloseReason =
   | 'self-connect'
   | 'client-closed';
 
-/** Client counters since creation. */
-export interface ClientStats {
+/** Counters of one connection pool, and the client's call counts (see {@link ClientStats}). */
+export interface PoolStats {
   /** Calls started by users (not attempts). */
   calls: number;
   succeeded: number;
@@ -85,8 +86,20 @@ export interface ClientStats {
   connectionsClosed: number;
   connectionsClosedBy: Record<CloseReason, number>;
   goawaysReceived: number;
-  /** State moves closed connections refused as illegal (see StateMachine); a bug if ever above 0. */
+  /** State moves closed connections (and endpoints) refused as illegal (see StateMachine); a bug if ever above 0. */
   illegalTransitions: number;
+}
+
+/** Client counters since creation; connection figures summed over every endpoint. */
+export interface ClientStats extends PoolStats {
+  /**
+   * Per endpoint, in the order they were first resolved (one, always `active`, for a `host`/`port`
+   * client). Endpoints removed from the resolver's answer are kept here, in state `removed`.
+   */
+  endpoints: EndpointStats[];
+  /** Resolver answers taken, and resolutions that failed (RESOLVE_FAILED; the list in use stays). */
+  resolutions: number;
+  resolveErrors: number;
 }
 
 /** Server counters since creation. */

@@ -57,32 +57,15 @@ function codeOf(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 30) : String(err);
 }
 
-/**
- * PLACEHOLDER until r-rpc-fleet's `createClient({ endpoints })` is merged: one single-endpoint
- * client per port, round-robin, a call refused unrun (`processed: 'no'`) tried on the next port.
- */
+/** Ours: one client over the three endpoints (p2c, ejection, draining on GOAWAY); calls not idempotent. */
 function rpcFleetClient(ports: readonly number[]): FleetCaller {
-  const clients: RpcClient[] = ports.map((port) => createClient({ host: '127.0.0.1', port, maxConnections: 2 }));
-  let next = 0;
+  const client: RpcClient = createClient({ endpoints: ports.map((port) => ({ host: '127.0.0.1', port })), maxConnections: 2 });
   return {
     async call(id) {
-      let last: unknown;
-      for (let i = 0; i < clients.length; i++) {
-        const c = clients[next++ % clients.length] as RpcClient;
-        try {
-          await c.call('work', Buffer.from(id), { timeoutMs: 10_000 });
-          return;
-        } catch (e) {
-          last = e;
-          if (!(e instanceof RpcError) || e.processed !== 'no') throw e;
-        }
-      }
-      throw last;
+      await client.call('work', Buffer.from(id), { timeoutMs: 10_000 });
     },
     told: (err) => ({ told: err instanceof RpcError ? (err.processed === 'no' ? 'not-run' : err.processed === 'yes' ? 'ran' : 'may-have-run') : 'may-have-run', code: codeOf(err) }),
-    close: async () => {
-      await Promise.all(clients.map((c) => c.close({ timeoutMs: 1000 })));
-    },
+    close: () => client.close({ timeoutMs: 1000 }),
   };
 }
 
@@ -166,7 +149,7 @@ function nodeHttpFleetClient(ports: readonly number[]): FleetCaller {
 export const FLEET_CONTENDERS: readonly FleetContender[] = [
   {
     key: 'rpc',
-    label: 'tcp-teardown rpc',
+    label: 'tcp-teardown rpc (3 endpoints, p2c)',
     server: 'rpc',
     telling: "every RpcError has processed 'no' | 'maybe' | 'yes'",
     client: rpcFleetClient,

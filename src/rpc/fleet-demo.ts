@@ -1,7 +1,8 @@
 /**
  * `teardown rpc-demo --fleet`: a rolling restart under load, with the recipe of
  * docs/rolling-restart.md. Three server processes (fleet-server.ts), each listening with
- * SO_REUSEPORT; callers call all the time through one client over the three endpoints; each
+ * SO_REUSEPORT; callers call all the time through one client over the three endpoints
+ * (`createClient({ endpoints })`, calls not idempotent); each
  * server in turn is replaced: a new process listens on the same port, then the old one gets
  * SIGTERM and closes (listener gone, GOAWAY(SHUTDOWN), calls in flight finish), then exits.
  * Every server process writes the id of each call it runs to a ledger file, so the demo can say
@@ -101,32 +102,6 @@ function kill(p: Proc): Promise<unknown> {
 }
 
 /**
- * PLACEHOLDER until r-rpc-fleet's `createClient({ endpoints })` is merged: one client per port,
- * round-robin, a call refused unrun tried on the next port.
- */
-function fleetClient(ports: readonly number[]): { call(body: Buffer): Promise<Buffer>; close(): Promise<void> } {
-  const clients: RpcClient[] = ports.map((port) => createClient({ host: '127.0.0.1', port, maxConnections: 2 }));
-  let next = 0;
-  return {
-    async call(body) {
-      let last: unknown;
-      for (let i = 0; i < clients.length; i++) {
-        try {
-          return await (clients[next++ % clients.length] as RpcClient).call('work', body, { timeoutMs: 10_000 });
-        } catch (e) {
-          last = e;
-          if (!(e instanceof RpcError) || e.processed !== 'no') throw e;
-        }
-      }
-      throw last;
-    },
-    close: async () => {
-      await Promise.all(clients.map((c) => c.close({ timeoutMs: 1000 })));
-    },
-  };
-}
-
-/**
  * Runs the fleet demo. Every child process is killed by pid before this returns, also on error.
  * @throws Error when a server process cannot start; RangeError for counts out of range.
  */
@@ -143,11 +118,11 @@ export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDe
   const procs: Proc[] = [];
   const retired: Proc[] = [];
   const started = performance.now();
-  let client: ReturnType<typeof fleetClient> | null = null;
+  let client: RpcClient | null = null;
   try {
     for (let i = 0; i < servers; i++) procs.push(await startServer(0, join(dir, `s${i}-0`), workMs));
     const ports = procs.map((p) => p.port);
-    client = fleetClient(ports);
+    client = createClient({ endpoints: ports.map((port) => ({ host: '127.0.0.1', port })), maxConnections: 2 });
     const c = client;
     let calls = 0;
     let failed = 0;
@@ -164,7 +139,7 @@ export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDe
       for (let n = 0; running; n++) {
         const id = `${lane}-${n}`;
         try {
-          await c.call(Buffer.from(id));
+          await c.call('work', Buffer.from(id), { timeoutMs: 10_000 });
           answered.push(id);
         } catch (e) {
           failed++;
@@ -200,7 +175,7 @@ export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDe
       opts.signal?.removeEventListener('abort', stop);
     }
     report(null);
-    await c.close();
+    await c.close({ timeoutMs: 1000 });
     client = null;
     for (const p of procs) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));

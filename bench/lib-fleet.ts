@@ -12,7 +12,8 @@
  * Contenders: tcp-teardown rpc (multi-endpoint client), grpc-js (round_robin over the three
  * addresses, retry policy from the service config, tryShutdown on SIGTERM), undici 7 (Agent,
  * keep-alive) and node:http (Agent, keepAlive) against a node:http server; the HTTP callers pick
- * the next of the three origins for every call (round-robin), as a load balancer without retries.
+ * the next of the three origins for every call (round-robin) and try a call refused at connect
+ * (ECONNREFUSED, never sent) on the next one — the least a user's own balancing would do.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -103,16 +104,34 @@ function grpcFleetClient(ports: readonly number[]): FleetCaller {
 /** HTTP errors that prove the request never reached a server: the connection was never made. */
 const HTTP_NOT_RUN = new Set(['ECONNREFUSED']);
 
+/**
+ * The HTTP callers' load balancing, as a user would write it: the next origin for every call
+ * (round-robin), and a call refused at connect (ECONNREFUSED: provably never sent) tried on the
+ * next origin, up to once per origin. Nothing else is retried: POST is not idempotent.
+ */
+async function roundRobinRetryingRefused(ports: readonly number[], cursor: { next: number }, send: (port: number) => Promise<void>): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < ports.length; i++) {
+    try {
+      return await send(ports[cursor.next++ % ports.length] as number);
+    } catch (e) {
+      last = e;
+      if (!HTTP_NOT_RUN.has(codeOf(e))) throw e;
+    }
+  }
+  throw last;
+}
+
 function undiciFleetClient(ports: readonly number[]): FleetCaller {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
-  let next = 0;
+  const cursor = { next: 0 };
   return {
-    async call(id) {
-      const port = ports[next++ % ports.length] as number;
-      const res = await agent.request({ origin: `http://127.0.0.1:${port}`, path: '/', method: 'POST', body: id, headersTimeout: 10_000, bodyTimeout: 10_000 });
-      await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-    },
+    call: (id) =>
+      roundRobinRetryingRefused(ports, cursor, async (port) => {
+        const res = await agent.request({ origin: `http://127.0.0.1:${port}`, path: '/', method: 'POST', body: id, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      }),
     told: (err) => {
       const code = codeOf(err);
       return { told: HTTP_NOT_RUN.has(code) ? 'not-run' : 'may-have-run', code };
@@ -123,11 +142,10 @@ function undiciFleetClient(ports: readonly number[]): FleetCaller {
 
 function nodeHttpFleetClient(ports: readonly number[]): FleetCaller {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let next = 0;
+  const cursor = { next: 0 };
   return {
     call: (id) =>
-      new Promise<void>((resolve, reject) => {
-        const port = ports[next++ % ports.length] as number;
+      roundRobinRetryingRefused(ports, cursor, (port) => new Promise<void>((resolve, reject) => {
         const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent, timeout: 10_000, headers: { 'content-length': Buffer.byteLength(id) } }, (res) => {
           res.resume();
           res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
@@ -136,7 +154,7 @@ function nodeHttpFleetClient(ports: readonly number[]): FleetCaller {
         req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
         req.once('error', reject);
         req.end(id);
-      }),
+      })),
     told: (err) => {
       const code = codeOf(err);
       return { told: HTTP_NOT_RUN.has(code) ? 'not-run' : 'may-have-run', code };

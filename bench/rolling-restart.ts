@@ -63,7 +63,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     ],
     notes: [
       'each contender runs alone, one after another, on the same machine; a noisy 2-core box shared with other work: latencies vary run to run',
-      'HTTP contenders: the caller takes the next of the three origins per call (round-robin), no retries; grpc-js: one channel, round_robin over ipv4:3 addresses, retryPolicy on UNAVAILABLE (maxAttempts 5)',
+      'HTTP contenders: the caller takes the next of the three origins per call (round-robin) and re-sends only a call refused at connect (ECONNREFUSED) to the next; grpc-js: one channel, round_robin over ipv4:3 addresses, retryPolicy on UNAVAILABLE (maxAttempts 5)',
       ...results.filter((r) => r.unaccounted > 0).map((r) => `${r.label}: ${r.unaccounted} answered calls are in no ledger (a ledger write was lost?)`),
     ],
   };

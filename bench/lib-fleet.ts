@@ -111,9 +111,10 @@ const HTTP_NOT_RUN = new Set(['ECONNREFUSED']);
  */
 async function roundRobinRetryingRefused(ports: readonly number[], cursor: { next: number }, send: (port: number) => Promise<void>): Promise<void> {
   let last: unknown;
+  const first = cursor.next++;
   for (let i = 0; i < ports.length; i++) {
     try {
-      return await send(ports[cursor.next++ % ports.length] as number);
+      return await send(ports[(first + i) % ports.length] as number);
     } catch (e) {
       last = e;
       if (!HTTP_NOT_RUN.has(codeOf(e))) throw e;

@@ -11,7 +11,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { createClient, RpcError } from '../../src/rpc/index.js';
+import { createClient, createServer, RpcError } from '../../src/rpc/index.js';
 import { LINUX, acceptRaw, bindRaw, closeRaw, connectRaw, inNetns, listenRaw, recvRaw, setIntOptRaw, shutdownRaw, socketRaw, socknameRaw, unwrap, writeNetnsSysctl } from '../../src/sys/index.js';
 import { testNetns } from '../trace/netns.js';
 
@@ -99,6 +99,12 @@ describe('rolling restart on one port (SO_REUSEPORT)', () => {
     for (const id of [...oldRan, ...newRan]) runs.set(id, (runs.get(id) ?? 0) + 1);
     assert.deepEqual([...runs].filter(([, n]) => n > 1), [], 'no call ran twice');
     assert.deepEqual(succeeded.filter((id) => !runs.has(id)), [], 'every answered call is in a ledger');
+  });
+
+  it('listen() checks reusePort: a non-boolean is a TypeError, the server stays unstarted', async () => {
+    const server = createServer(() => Buffer.from('ok'));
+    await assert.rejects(server.listen(0, '127.0.0.1', { reusePort: 'yes' as unknown as boolean }), TypeError);
+    assert.equal(server.address, null);
   });
 
   it('without reusePort the new process cannot listen while the old one runs (EADDRINUSE, exit 1, no stack)', async (t) => {

@@ -82,9 +82,12 @@ export interface ClientCommonOptions {
    * the kernel connects the socket to itself (seed 004-m); the client detects it: SELF_CONNECT.
    */
   localPort?: number;
-  /** Most connections at once, including ones connecting or draining. Default 8. */
+  /** Most connections at once, including ones connecting or draining (per endpoint). Default 8. */
   maxConnections?: number;
-  /** Most calls waiting for a connection; one more fails QUEUE_FULL (processed 'no'). Default 1024. */
+  /**
+   * Most calls waiting for a connection (per endpoint; and, separately, calls waiting for an
+   * endpoint in rotation); one more fails QUEUE_FULL (processed 'no'). Default 1024.
+   */
   maxQueue?: number;
   /** Cap on calls in flight per connection. Default: the server's SETTINGS maxInFlight, else 128. */
   maxInFlightPerConnection?: number;
@@ -223,7 +226,7 @@ function resolveTarget(options: ClientOptions): { host: string; port: number; fl
   }
   const pick = options.pick ?? 'p2c';
   if (!PICK_POLICIES.includes(pick)) throw new RangeError(`createClient: pick must be one of ${PICK_POLICIES.join(', ')}, got ${String(pick)}`);
-  const e = options.ejection ?? {};
+  const e = options.ejection === undefined ? {} : options.ejection;
   if (typeof e !== 'object' || e === null) throw new TypeError('createClient: ejection must be { initialMs, maxMs }');
   const initialMs = ms('ejection.initialMs', e.initialMs ?? 50, 1);
   const maxMs = ms('ejection.maxMs', e.maxMs ?? Math.max(5_000, initialMs), initialMs);
@@ -287,7 +290,12 @@ function resolveClientOptions(options: ClientOptions): PoolSettings & { intercep
 }
 
 /**
- * Creates a client. No connection is opened until the first call.
+ * Creates a client. No connection is opened (and no resolver asked) until the first call.
+ *
+ * With `endpoints` or `resolver`, each endpoint has its own pool; a call goes to the endpoint the
+ * `pick` policy chooses among those in rotation, and a re-send under rules 1–2 may go to another
+ * (a server's GOAWAY SHUTDOWN drains its endpoint; failed connects eject one until a probe
+ * connection succeeds). docs/protocol.md, "Many endpoints".
  *
  * Outcome rules (docs/protocol.md; each is written next to its code in pool.ts):
  * 1. never written → re-sent anywhere (transparent retry, any method);

@@ -64,6 +64,12 @@ export interface EndpointStats {
   illegalTransitions: number;
 }
 
+/**
+ * Most endpoints one list (or resolver answer) may name. Each gets a pool, timers and stats; a
+ * resolver answering more is broken or hostile, and is refused rather than obeyed.
+ */
+export const MAX_ENDPOINTS = 1024;
+
 /** The map key of an endpoint: `host:port`, `[::1]:port` for an IPv6 literal. */
 export function endpointKey(e: EndpointAddress): string {
   return formatEndpoint({ address: e.host, port: e.port });
@@ -72,12 +78,13 @@ export function endpointKey(e: EndpointAddress): string {
 /**
  * Checks a list of endpoints and drops duplicates (first kept, order otherwise kept).
  * @param where the option or source as the user knows it, e.g. `createClient: endpoints`.
- * @throws TypeError / RangeError naming `where` and the entry: not an array, empty, an entry that
- *   is not `{ host: non-empty string, port: integer 1..65535 }`.
+ * @throws TypeError / RangeError naming `where` and the entry: not an array, empty, more than
+ *   {@link MAX_ENDPOINTS}, an entry that is not `{ host: non-empty string, port: integer 1..65535 }`.
  */
 export function checkEndpoints(where: string, v: unknown): EndpointAddress[] {
   if (!Array.isArray(v)) throw new TypeError(`${where} must be an array of { host, port }, got ${describe(v)}`);
   if (v.length === 0) throw new RangeError(`${where} must list at least one endpoint, got []`);
+  if (v.length > MAX_ENDPOINTS) throw new RangeError(`${where} lists ${v.length} endpoints; at most ${MAX_ENDPOINTS}`);
   const seen = new Set<string>();
   const out: EndpointAddress[] = [];
   v.forEach((e: unknown, i) => {

@@ -45,6 +45,12 @@ export interface FleetSettings extends PoolSettings {
  */
 const DRAIN_TIMEOUT_MS = 60_000;
 
+/**
+ * Removed endpoints listed in the stats (the most recent). A resolver whose addresses churn would
+ * otherwise grow the list for ever; older ones live on only in the summed counters.
+ */
+const REMOVED_KEPT = 64;
+
 /** Re-resolving after a failed connect waits at least this long after the previous resolution, ms. */
 const RERESOLVE_MIN_GAP_MS = 1_000;
 
@@ -115,8 +121,10 @@ export class Fleet {
   private readonly s: FleetSettings;
   /** Every endpoint not yet removed, in the order first resolved. */
   private readonly endpoints = new Map<string, Endpoint>();
-  /** Removed endpoints, kept for stats. */
-  private readonly gone: Endpoint[] = [];
+  /** The most recent REMOVED_KEPT removed endpoints, for stats. */
+  private gone: Endpoint[] = [];
+  /** Connection counters of every removed endpoint. */
+  private readonly goneTotals: PoolStats = emptyStats();
   private waiters: Waiter[] = [];
   private cursor = 0;
   private closing = false;
@@ -167,8 +175,10 @@ export class Fleet {
       { ...this.s, host: ep.address.host, port: ep.address.port },
       {
         goaway: (reason) => {
-          // After the connection has handled the whole frame (calls above lastId settled unrun).
-          if (reason === 'SHUTDOWN') queueMicrotask(() => ep.pool === pool && this.drain(ep, 'GOAWAY SHUTDOWN'));
+          // The server is going away as a whole (its close(), a restart), not one idle connection:
+          // the endpoint drains. Before the connection failure this GOAWAY may cause is reported,
+          // so a server that is closing is drained, not ejected.
+          if (reason === 'SHUTDOWN' && ep.pool === pool) this.drain(ep, 'GOAWAY SHUTDOWN');
         },
         connectFailed: (error, readyLeft) => {
           if (ep.pool !== pool) return;
@@ -236,7 +246,9 @@ export class Fleet {
     if (this.closing || !ep.listed) {
       this.transition(ep, 'removed', this.closing ? 'client closed' : 'no longer resolved');
       if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
+      addConnectionCounters(this.goneTotals, ep.past);
       this.gone.push(ep);
+      if (this.gone.length > REMOVED_KEPT) this.gone = this.gone.slice(-REMOVED_KEPT);
       return;
     }
     // Still listed: the same address may serve again (a restarted process, SO_REUSEPORT), but
@@ -289,8 +301,17 @@ export class Fleet {
     const clock = this.s.clock;
     this.lastResolveAt = clock.now();
     this.resolving = (async () => {
+      let timer: ClockTimer | null = null;
       try {
-        const list = await resolveOnce(resolver);
+        // A resolver that never answers must not stop every later resolution: it gets
+        // connectTimeoutMs, like a connection attempt.
+        const late = new Promise<never>((_, reject) => {
+          timer = clock.setTimeout(
+            () => reject(new RpcError('RESOLVE_FAILED', `the resolver did not answer within connectTimeoutMs=${this.s.connectTimeoutMs}`, { processed: 'no', errno: 'ETIMEDOUT' })),
+            this.s.connectTimeoutMs,
+          );
+        });
+        const list = await Promise.race([resolveOnce(resolver), late]);
         this.resolutions++;
         this.lastResolveError = null;
         if (!this.closing) this.apply(list);
@@ -302,6 +323,7 @@ export class Fleet {
         // reason rather than hold them for waitForEndpointMs. With endpoints known, keep them.
         if (this.endpoints.size === 0) this.failWaiters(() => this.resolveError(err));
       } finally {
+        if (timer !== null) clock.clearTimeout(timer);
         this.resolving = null;
         this.armResolveTimer(resolver);
       }
@@ -475,7 +497,7 @@ export class Fleet {
     return this.closePromise;
   }
 
-  /** Every endpoint, removed ones last. */
+  /** Every endpoint, then the most recently removed ones (at most REMOVED_KEPT). */
   endpointStats(): EndpointStats[] {
     return [...this.endpoints.values(), ...this.gone].map((ep) => {
       const now = ep.state === 'removed' ? emptyStats() : ep.pool.stats;
@@ -502,9 +524,11 @@ export class Fleet {
   /** Call counters plus connection counters summed over every endpoint and pool. */
   totals(): PoolStats {
     const t: PoolStats = { ...this.stats, connectionsClosedBy: { ...this.stats.connectionsClosedBy } };
-    for (const ep of [...this.endpoints.values(), ...this.gone]) {
+    addConnectionCounters(t, this.goneTotals);
+    for (const ep of this.endpoints.values()) {
       addConnectionCounters(t, ep.past);
-      if (ep.state !== 'removed') addConnectionCounters(t, ep.pool.stats);
+      // A draining pool's counters join `past` only when its drain ends.
+      addConnectionCounters(t, ep.pool.stats);
     }
     t.illegalTransitions += this.illegalTransitions;
     return t;

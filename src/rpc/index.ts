@@ -19,8 +19,8 @@ export {
   type ConnectionSnapshot,
   type ConnectionState,
 } from './client.js';
-export { ENDPOINT_TRANSITIONS, checkEndpoints, endpointKey, type EndpointAddress, type EndpointState, type EndpointStats } from './endpoint.js';
-export { dnsResolver, staticResolver, resolveOnce, DEFAULT_RESOLVE_INTERVAL_MS, type Resolver, type DnsResolverOptions, type LookupAll } from './resolver.js';
+export { ENDPOINT_TRANSITIONS, type EndpointAddress, type EndpointState, type EndpointStats } from './endpoint.js';
+export { dnsResolver, DEFAULT_RESOLVE_INTERVAL_MS, type Resolver, type DnsResolverOptions, type LookupAll } from './resolver.js';
 export { pickEndpoint, PICK_POLICIES, type PickPolicy, type PickResult } from './pick.js';
 export * from './interceptors/index.js';
 export * from './server.js';

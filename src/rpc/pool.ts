@@ -1,9 +1,10 @@
 /**
- * The client's connection pool and its outcome rules (docs/protocol.md, "What the client may
- * conclude"). The pool picks a connection for each attempt, opens connections up to
- * `maxConnections`, queues calls (bounded, FIFO) when all are busy, and — the part that matters —
- * decides after every failed attempt whether re-sending is safe. Each rule sits next to its code
- * with the reason it is safe.
+ * The client's connection pool to one server. It picks a connection for each attempt, opens
+ * connections up to `maxConnections`, queues calls (bounded, FIFO) when all are busy, and backs
+ * off between failed connection attempts. After every failed attempt the outcome rules
+ * (docs/protocol.md, "What the client may conclude") decide whether re-sending is safe: the loop
+ * is send.ts, the decision resend.ts, each rule beside its reason. A single-server client uses one
+ * pool; a fleet (fleet.ts) one per endpoint, told of GOAWAY and failed connects through PoolEvents.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { onAbort } from './abort.js';

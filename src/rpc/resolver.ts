@@ -1,8 +1,8 @@
 /**
- * Where a fleet's endpoints come from: a function that answers the current list. Three shapes
- * share it — a static list, DNS A/AAAA records through `node:dns`, or the user's own function —
- * so the fleet re-resolves them all the same way: on an interval, and after connection attempts
- * fail (a restarted fleet may have new addresses).
+ * Where a fleet's endpoints come from when they are not a fixed list (`endpoints`): a function
+ * that answers the current list — DNS A/AAAA records through `node:dns` ({@link dnsResolver}) or
+ * the user's own — asked again on an interval and after connection attempts fail (a restarted
+ * fleet may have new addresses).
  */
 import dns from 'node:dns';
 
@@ -66,12 +66,6 @@ export function dnsResolver(name: string, port: number, opts: DnsResolverOptions
     return answers.map((a) => ({ host: a.address, port }));
   };
   return Object.assign(resolve, { intervalMs });
-}
-
-/** A resolver that always answers `endpoints` (checked now). @throws as {@link checkEndpoints}. */
-export function staticResolver(endpoints: readonly EndpointAddress[]): Resolver {
-  const list = checkEndpoints('staticResolver: endpoints', endpoints);
-  return Object.assign(async () => list, { intervalMs: 2 ** 31 - 1 });
 }
 
 /**

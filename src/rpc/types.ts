@@ -94,7 +94,7 @@ export interface PoolStats {
 export interface ClientStats extends PoolStats {
   /**
    * Per endpoint, in the order they were first resolved (one, always `active`, for a `host`/`port`
-   * client). Endpoints removed from the resolver's answer are kept here, in state `removed`.
+   * client), then the 64 most recently removed (state `removed`; older ones count only in the sums).
    */
   endpoints: EndpointStats[];
   /** Resolver answers taken, and resolutions that failed (RESOLVE_FAILED; the list in use stays). */

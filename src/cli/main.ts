@@ -83,10 +83,12 @@ program
   .option('--idle-ms <ms>', "the server's idle timeout, ms", intIn(50, 60_000), 1000)
   .option('--calls <n>', 'calls per client variant', intIn(1, 100_000), 120)
   .option('--lanes <n>', 'callers at once', intIn(1, 1000), 12)
+  .option('--fleet', 'instead: three servers restarted one after another (same port, SO_REUSEPORT) under load, live counts')
+  .option('--seconds <s>', 'with --fleet: length of the run, s', intIn(1, 3600), 10)
   .option('--json', 'print the result as one JSON object')
-  .action(async (opts: { idleMs: number; calls: number; lanes: number; json?: boolean }) => {
-    const { rpcDemoCommand } = await import('./rpc-demo.js');
-    process.exitCode = await rpcDemoCommand(opts);
+  .action(async (opts: { idleMs: number; calls: number; lanes: number; fleet?: boolean; seconds: number; json?: boolean }) => {
+    const { rpcDemoCommand, rpcFleetDemoCommand } = await import('./rpc-demo.js');
+    process.exitCode = opts.fleet ? await rpcFleetDemoCommand(opts) : await rpcDemoCommand(opts);
   });
 
 try {

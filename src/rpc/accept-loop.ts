@@ -35,17 +35,26 @@ export interface Listener {
 }
 
 /**
- * socket() + SO_REUSEADDR + bind() + listen(), non-blocking and close-on-exec.
- * `host` may be an IP literal or a name (resolved with the system resolver, first address).
- * @throws SysError (EADDRINUSE, EACCES, EMFILE …) — the socket is closed first.
+ * socket() + SO_REUSEADDR (+ SO_REUSEPORT when asked) + bind() + listen(), non-blocking and
+ * close-on-exec. `host` may be an IP literal or a name (resolved with the system resolver, first
+ * address).
+ *
+ * `reusePort`: SO_REUSEPORT before bind(), so another socket with the option set, owned by the same
+ * user, may listen on the same address and port at the same time; the kernel spreads new
+ * connections over the group by a hash of the 4-tuple (or by a BPF program attached to it;
+ * net/core/sock_reuseport.c). This is what lets a new server process listen while the old one
+ * drains (a rolling restart on one port). Node 20's net.Server has no such option.
+ * @throws SysError (EADDRINUSE — also when the socket already there lacks SO_REUSEPORT or belongs
+ *   to another user — EACCES, EMFILE …) — the socket is closed first.
  */
-export async function openListener(host: string, port: number, backlog: number): Promise<Listener> {
+export async function openListener(host: string, port: number, backlog: number, reusePort = false): Promise<Listener> {
   const address = isIP(host) !== 0 ? host : (await lookup(host)).address;
   const family = isIP(address) === 6 ? 6 : 4;
   const fd = unwrap(socketRaw(family, true), 'socket');
   try {
     // As node:net does: a restarted server can bind while old connections sit in TIME_WAIT.
     unwrap(setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_REUSEADDR, 1), 'setsockopt(SO_REUSEADDR)');
+    if (reusePort) unwrap(setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_REUSEPORT, 1), 'setsockopt(SO_REUSEPORT)');
     unwrap(bindRaw(fd, { address, port }), 'bind', `${address} port ${port}`);
     unwrap(listenRaw(fd, backlog), 'listen');
     const bound = unwrap(socknameRaw(fd), 'getsockname');
@@ -145,8 +154,13 @@ export class AcceptLoop {
 
   /**
    * Stops accepting and closes the listener. Connections still in the accept queue are reset by
-   * the kernel (as with close() of any listener); everything accepted before has been handed to
-   * `accepted()`. Idempotent.
+   * the kernel (as with close() of any listener) — unless the listener is in an SO_REUSEPORT group
+   * and the namespace's `net.ipv4.tcp_migrate_req` is 1: then inet_csk_listen_stop()
+   * (net/ipv4/inet_connection_sock.c) moves them to another listener of the group
+   * (reuseport_migrate_sock(), net/core/sock_reuseport.c; Linux 5.14+). Everything accepted before
+   * has been handed to `accepted()`. The shutdown() that leaves LISTEN happens before this returns
+   * its promise, so a caller that stops the loop first and then sends GOAWAYs knows every
+   * reconnect those provoke meets another listener. Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {

@@ -30,6 +30,17 @@ export interface ServerAddress {
   port: number;
 }
 
+/** Options of {@link RpcServer.listen}. */
+export interface ListenOptions {
+  /**
+   * Set SO_REUSEPORT, so that another process (same user, same option) may listen on the same
+   * address and port while this one runs — the new process of a rolling restart listens before
+   * the old one closes, and clients see no refused connection in between. The kernel spreads new
+   * connections over all such listeners. Default false. (docs/rolling-restart.md)
+   */
+  reusePort?: boolean;
+}
+
 /** Events of {@link RpcServer}, each with its one payload. */
 export interface ServerEvents extends ConnectionEvents {
   /** listen() succeeded. */
@@ -191,17 +202,20 @@ export class RpcServer extends EventEmitter {
   /**
    * Binds, listens and starts accepting. `host` is an IP literal or a name (first address the
    * resolver gives); port 0 picks a free port.
+   * @param opts see {@link ListenOptions} (`reusePort`).
    * @returns the bound address and port.
    * @throws SysError (`EADDRINUSE`, `EACCES`, `EMFILE` …) from socket/bind/listen;
    *   Error when listen() was already called or the server is closed;
-   *   RangeError for a port outside 0..65535.
+   *   RangeError for a port outside 0..65535; TypeError for a non-boolean `reusePort`.
    */
-  async listen(port = 0, host = '127.0.0.1'): Promise<ServerAddress> {
+  async listen(port = 0, host = '127.0.0.1', opts: ListenOptions = {}): Promise<ServerAddress> {
     if (this.#state !== 'new') throw new Error(`RpcServer.listen: the server is ${this.#state === 'starting' ? 'already starting' : this.#state}; create a new server`);
     if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new RangeError(`RpcServer.listen: port must be an integer in 0..65535, got ${port}`);
+    const reusePort = opts.reusePort ?? false;
+    if (typeof reusePort !== 'boolean') throw new TypeError(`RpcServer.listen: reusePort must be a boolean, got ${typeof reusePort}`);
     this.#state = 'starting';
     const starting = (async () => {
-      const listener = await openListener(host, port, this.options.backlog);
+      const listener = await openListener(host, port, this.options.backlog, reusePort);
       try {
         this.#loop = await AcceptLoop.start(listener.fd, this.options.acceptBackoffMs, {
           accepted: (fd) => this.#accepted(fd),
@@ -235,7 +249,8 @@ export class RpcServer extends EventEmitter {
 
   /**
    * Closes the server: stops listening (connections still in the kernel's accept queue are reset
-   * by it), sends GOAWAY(SHUTDOWN) on every connection, lets calls in flight finish and clients
+   * by it, or moved to another SO_REUSEPORT listener when `net.ipv4.tcp_migrate_req` is 1; see
+   * docs/rolling-restart.md), then sends GOAWAY(SHUTDOWN) on every connection, lets calls in flight finish and clients
    * close first (the idle-close path, docs/protocol.md "Server shutdown"), and at `deadlineMs`
    * resets whatever is left (SO_LINGER 0) and aborts the handlers still running.
    * Calling it again returns the same promise (a shorter deadline still applies).
@@ -267,10 +282,15 @@ export class RpcServer extends EventEmitter {
 
   async #closeNow(): Promise<void> {
     this.#state = 'closing';
-    // New connections the loop hands over from now on get GOAWAY(SHUTDOWN) straight after SETTINGS.
+    // The listener leaves LISTEN first (synchronously, inside stop()), then the GOAWAYs go: every
+    // reconnect a GOAWAY provokes then meets the other listener of an SO_REUSEPORT group (the new
+    // process of a rolling restart) instead of landing in this one's accept queue just before it
+    // is reset. New connections the loop still hands over get GOAWAY(SHUTDOWN) straight after SETTINGS.
+    const stopped = this.#loop?.stop();
     for (const conn of this.#conns) conn.goaway('SHUTDOWN');
     if (this.#starting !== null) await this.#starting.catch(() => undefined);
-    if (this.#loop !== null) await this.#loop.stop();
+    if (stopped !== undefined) await stopped;
+    else if (this.#loop !== null) await this.#loop.stop();
     this.#loop = null;
     this.#address = null;
     if (this.#conns.size > 0) await new Promise<void>((resolve) => (this.#allClosed = resolve));

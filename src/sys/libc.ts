@@ -72,6 +72,7 @@ export const C = {
   SOCK_CLOEXEC: 0o2000000,
   SOL_SOCKET: 1,
   SO_REUSEADDR: 2,
+  SO_REUSEPORT: 15,
   SO_ERROR: 4,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,

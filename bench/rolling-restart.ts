@@ -1,0 +1,70 @@
+/**
+ * rolling-restart: a deploy, measured. Three server processes per contender; `callers` concurrent
+ * callers for `seconds`; each server in turn gets SIGTERM, closes gracefully (its own way: ours
+ * server.close() with GOAWAY and drain, grpc-js tryShutdown(), node:http close() +
+ * closeIdleConnections()), exits, and a new process starts on the same port. Per contender: calls,
+ * failed, failed although the server ran the call (from the servers' ledgers), calls run twice,
+ * and p99 latency of calls started during a restart. Machinery and contenders: bench/lib-fleet.ts.
+ *
+ * Environment: FLEET_SECONDS (default 30), FLEET_CALLERS (100), FLEET_WORK_MS (work per call,
+ * default 2), FLEET_ONLY (contender keys, comma-separated: rpc, grpc, undici, http).
+ */
+import { chosenContenders, runFleet, type FleetRunResult } from './lib-fleet.js';
+import { envInt, ratiosAgainstAnchors, summarize, type BenchOptions, type BenchResult, type BenchRow } from './lib.js';
+
+/** Rows of latency during restarts, grpc-js as the anchor (the peer a user would otherwise pick). */
+export function latencyRows(results: readonly FleetRunResult[]): BenchRow[] {
+  return results
+    .filter((r) => r.restartLatenciesMs.length > 0)
+    .map((r) => ({ label: r.label, anchor: r.key === 'grpc', stats: summarize(r.restartLatenciesMs) }));
+}
+
+export function p99Ratio(r: FleetRunResult, results: readonly FleetRunResult[]): string {
+  const anchor = results.find((x) => x.key === 'grpc');
+  return anchor && anchor.p99RestartMs > 0 ? `${(r.p99RestartMs / anchor.p99RestartMs).toFixed(2)}×` : '-';
+}
+
+export function topCodes(codes: Record<string, number>): string {
+  return (
+    Object.entries(codes)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ') || '-'
+  );
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const seconds = envInt('FLEET_SECONDS', 30);
+  const callers = envInt('FLEET_CALLERS', 100);
+  const workMs = envInt('FLEET_WORK_MS', 2);
+  const servers = 3;
+  const results: FleetRunResult[] = [];
+  for (const c of chosenContenders()) {
+    opts.progress(`${c.label}: ${servers} servers, ${callers} callers, ${seconds} s`);
+    results.push(await runFleet(c, { servers, callers, seconds, workMs, stop: 'SIGTERM', progress: opts.progress }));
+  }
+  const rows = latencyRows(results);
+  return {
+    bench: 'rolling-restart',
+    title: `${servers} servers restarted in turn (SIGTERM → graceful close → new process on the same port) under ${callers} callers; latency rows: calls started during a restart`,
+    params: { servers, callers, seconds, workMs },
+    rows,
+    ratios: ratiosAgainstAnchors(
+      rows,
+      rows.filter((r) => !r.anchor).map((r) => r.label),
+    ),
+    tables: [
+      {
+        title: 'rolling restart: what the callers saw (ledger = each server process\'s record of the calls it ran)',
+        head: ['contender', 'calls', 'calls/s', 'failed', 'failed but ran', 'run twice', 'p99 ms in restarts', 'p99 ÷ grpc-js', 'p99 ms overall', 'errors'],
+        rows: results.map((r) => [r.label, r.calls, r.callsPerSecond, r.failed, r.failedButRan, r.ranTwice, r.p99RestartMs.toFixed(1), p99Ratio(r, results), r.p99AllMs.toFixed(1), topCodes(r.codes)]),
+      },
+    ],
+    notes: [
+      'each contender runs alone, one after another, on the same machine; a noisy 2-core box shared with other work: latencies vary run to run',
+      'HTTP contenders: the caller takes the next of the three origins per call (round-robin) and re-sends only a call refused at connect (ECONNREFUSED) to the next; grpc-js: one channel, round_robin over ipv4:3 addresses, retryPolicy on UNAVAILABLE (maxAttempts 5)',
+      ...results.filter((r) => r.unaccounted > 0).map((r) => `${r.label}: ${r.unaccounted} answered calls are in no ledger (a ledger write was lost?)`),
+    ],
+  };
+}

@@ -21,12 +21,19 @@
  * and `teardown doctor --json` against `ss -tanp` (goals ≤ 1.5 × at 5 000 connections, ≤ 0.5 × at
  * 50 000), each a fresh process started, run and drained through a pipe, as a user runs them.
  *
+ * When this environment sets NODE_EXTRA_CA_CERTS, Node parses every certificate of that file
+ * (and its own bundled roots) at the start of every process, before any of our code runs
+ * (nodejs/node#40524: OpenSSL 3 makes it slow); ss pays nothing of the kind. The whole-process
+ * rows are then measured twice, as the environment is and with that one variable unset, both
+ * labelled, and the goal table shows both.
+ *
  * Environment knobs: DOCTOR_BENCH_CONNECTIONS (comma-separated, default "5000,50000"),
  * DOCTOR_BENCH_REPS (repetitions of the CLOSE_WAIT query without owners, default 30; whatever
  * scans every /proc/PID/fd gets 15 at ≤ 20 000 connections and 5 above, because `ss -tanp` alone
  * takes seconds there).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -119,9 +126,9 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
  * Runs a command to its end, draining stdout through a pipe (stderr ignored); resolves with the
  * lines printed. Exit codes in `ok` count as success (`teardown doctor` exits 1 on a warning).
  */
-function runDrained(cmd: string, args: readonly string[], ok: readonly number[] = [0]): Promise<number> {
+function runDrained(cmd: string, args: readonly string[], ok: readonly number[] = [0], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...env, NO_COLOR: '1' } });
     let lines = 0;
     child.stdout.on('data', (chunk: Buffer) => {
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
@@ -133,6 +140,29 @@ function runDrained(cmd: string, args: readonly string[], ok: readonly number[] 
 
 /** The CLI as a user starts it. */
 const teardown = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1]);
+
+/** This environment without NODE_EXTRA_CA_CERTS (see the module comment). */
+function withoutExtraCaCerts(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/** The CLI started without NODE_EXTRA_CA_CERTS. */
+const teardownNoCa = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1], withoutExtraCaCerts());
+
+/** How many certificates NODE_EXTRA_CA_CERTS names, or undefined when it is unset. */
+function extraCaCerts(): number | undefined {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === '') return undefined;
+  try {
+    return readFileSync(file, 'latin1').split('-----BEGIN CERTIFICATE-----').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+const NO_CA = ', NODE_EXTRA_CA_CERTS unset';
 
 function row(rows: readonly BenchRow[], label: string): BenchRow {
   const r = rows.find((x) => x.label === label);
@@ -158,6 +188,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     cores: availableParallelism(),
     node: process.version,
   };
+  const extraCa = extraCaCerts();
+  params.nodeExtraCaCerts = extraCa === undefined ? 'unset' : `set (${extraCa} certificates)`;
 
   // Start-up on the idle machine, before any connection is opened.
   const W = { node: 'idle: node -e 0', ss: 'idle: teardown ss', help: 'idle: teardown --help', ssp: 'idle: teardown ss -a -p', tanp: 'idle: ss -tanp' };
@@ -169,6 +201,12 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       { label: W.help, fn: () => teardown('--help') },
       { label: W.ssp, fn: () => teardown('ss', '-a', '-p') },
       { label: W.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
+      ...(extraCa === undefined
+        ? []
+        : [
+            { label: W.node + NO_CA, fn: () => runDrained(process.execPath, ['-e', '0'], [0], withoutExtraCaCerts()) },
+            { label: W.ss + NO_CA, fn: () => teardownNoCa('ss') },
+          ]),
     ],
     { reps: 20, warmup: 2, progress: opts.progress },
   );
@@ -177,6 +215,15 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   {
     const r = ratio(idle, W.ss, W.node);
     goals.rows.push([0, 'teardown ss vs node -e 0 (idle)', round(row(idle, W.ss).stats.medianMs), round(row(idle, W.node).stats.medianMs), Math.round(r.value * 1000) / 1000, '≤ 2', r.value <= 2 ? 'yes' : 'NO']);
+  }
+  if (extraCa !== undefined) {
+    const r = ratio(idle, W.ss + NO_CA, W.node + NO_CA);
+    ratios.push(r);
+    goals.rows.push([0, `teardown ss vs node -e 0 (idle${NO_CA})`, round(row(idle, W.ss + NO_CA).stats.medianMs), round(row(idle, W.node + NO_CA).stats.medianMs), Math.round(r.value * 1000) / 1000, '≤ 2', r.value <= 2 ? 'yes' : 'NO']);
+    notes.push(
+      `NODE_EXTRA_CA_CERTS is set here (${extraCa} certificates): every Node process parses them at start-up (nodejs/node#40524), ` +
+        `${round(row(idle, W.node).stats.medianMs - row(idle, W.node + NO_CA).stats.medianMs)} ms of node -e 0 in this run; rows marked "${NO_CA.slice(2)}" run the same command without it`,
+    );
   }
 
   const holders: Holder[] = [];
@@ -224,14 +271,20 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
             { label: P.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
             { label: P.ssp, fn: () => teardown('ss', '-a', '-p') },
             { label: P.doc, fn: () => teardown('doctor', '--json') },
+            ...(extraCa === undefined
+              ? []
+              : [
+                  { label: P.ssp + NO_CA, fn: () => teardownNoCa('ss', '-a', '-p') },
+                  { label: P.doc + NO_CA, fn: () => teardownNoCa('doctor', '--json') },
+                ]),
           ],
           { reps: fullReps, warmup: 1, progress: opts.progress },
         );
         rows.push(...procs);
-        ratios.push(ratio(procs, P.ssp, P.tanp), ratio(procs, P.doc, P.tanp));
         const procLimit = n >= 50_000 ? 0.5 : 1.5;
-        for (const label of [P.ssp, P.doc]) {
+        for (const label of extraCa === undefined ? [P.ssp, P.doc] : [P.ssp, P.doc, P.ssp + NO_CA, P.doc + NO_CA]) {
           const r = ratio(procs, label, P.tanp);
+          ratios.push(r);
           goals.rows.push([n, `(c) ${label.split(': process ')[1] as string} vs ss -tanp (whole processes)`, round(row(procs, label).stats.medianMs), round(row(procs, P.tanp).stats.medianMs), Math.round(r.value * 1000) / 1000, `≤ ${procLimit}`, r.value <= procLimit ? 'yes' : 'NO']);
         }
 

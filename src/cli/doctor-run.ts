@@ -3,10 +3,8 @@ import { join } from 'node:path';
 
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
 import { threadsForOneShot } from '../doctor/snapshot.js';
-import { renderReport } from '../doctor/render.js';
 import { DoctorWatch } from '../doctor/watch.js';
-import { fitLine, paintFor, standardOutput, StopSignal, usage, type Output } from './output.js';
-import { withProgress } from './ss.js';
+import { fitLine, paintFor, standardOutput, StopSignal, usage, withProgress, type Output } from './output.js';
 
 // `teardown doctor` and `teardown exporter`: argv → one call into doctor/, and printing.
 
@@ -80,15 +78,14 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
   const bad = checkRoot(opts.root);
   if (bad !== undefined) return usage('doctor', bad);
   const out = standardOutput();
-  const paint = await paintFor(out);
+  const render = opts.json ? undefined : await textRenderer(out);
   const base = {
     owners: opts.owners,
     allNamespaces: opts.allNamespaces === true,
     ...(opts.port === undefined ? {} : { ports: opts.port }),
     ...(opts.root === undefined ? {} : { root: opts.root }),
   };
-  const text = (r: DoctorReport): string =>
-    opts.json ? `${JSON.stringify(r, null, opts.watch === undefined ? 1 : undefined)}\n` : renderReport(r, { paint, width: out.size?.columns ?? 120 });
+  const text = (r: DoctorReport): string => (render === undefined ? `${JSON.stringify(r, null, opts.watch === undefined ? 1 : undefined)}\n` : render(r));
   if (opts.watch === undefined) {
     if (opts.count !== undefined) return usage('doctor', '--count needs --watch');
     const threads = opts.owners ? threadsForOneShot(opts.root) : undefined;
@@ -120,6 +117,15 @@ export async function doctorCommand(opts: DoctorCliOptions): Promise<number> {
     stop.dispose();
   }
   return code;
+}
+
+/**
+ * The report as text for `out` (colours only on a terminal). Loaded only for text output: the
+ * renderer brings cli-table3, which `--json` never needs.
+ */
+async function textRenderer(out: Output): Promise<(r: DoctorReport) => string> {
+  const [{ renderReport }, paint] = await Promise.all([import('../doctor/render.js'), paintFor(out)]);
+  return (r) => renderReport(r, { paint, width: out.size?.columns ?? 120 });
 }
 
 /**

@@ -96,6 +96,23 @@ export function usage(cmd: string, message: string): number {
   return 2;
 }
 
+/** Shows `label … 1.2 s` on stderr while `work` runs longer than 300 ms, only when stderr is a terminal. */
+export async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
+  if (process.stderr.isTTY !== true) return work;
+  const started = performance.now();
+  let shown = false;
+  const timer = setInterval(() => {
+    shown = true;
+    process.stderr.write(`\r${label} … ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 300);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    if (shown) process.stderr.write('\r\x1b[K');
+  }
+}
+
 let stdout: Output | undefined;
 
 /** The process's stdout as an {@link Output} (one per process, so one 'error' listener). */

@@ -1,7 +1,7 @@
 import { resolveStates } from '../doctor/states.js';
 import { takeSnapshot, threadsForOneShot } from '../doctor/snapshot.js';
 import { renderSockets } from '../doctor/render-sockets.js';
-import { paintFor, standardOutput, usage } from './output.js';
+import { paintFor, standardOutput, usage, withProgress } from './output.js';
 
 // `teardown ss`: loads the snapshot, the state names and the socket table only (no rules, no
 // prom-client, no lab), so it starts about as fast as node itself.
@@ -19,23 +19,6 @@ export interface SsOptions {
 
 function withThreads(threads: number | undefined): { threads?: number } {
   return threads === undefined ? {} : { threads };
-}
-
-/** Shows `label … 1.2 s` on stderr while `work` runs longer than 300 ms, only when stderr is a terminal. */
-export async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
-  if (process.stderr.isTTY !== true) return work;
-  const started = performance.now();
-  let shown = false;
-  const timer = setInterval(() => {
-    shown = true;
-    process.stderr.write(`\r${label} … ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  }, 300);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-    if (shown) process.stderr.write('\r\x1b[K');
-  }
 }
 
 /**

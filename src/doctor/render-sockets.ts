@@ -62,60 +62,85 @@ function ageOf(ages: RenderSocketsOptions['ages'], s: DoctorSocket): number | un
   return ages instanceof Map ? ages.get(k) : (ages as Readonly<Record<string, number>>)[k];
 }
 
+const SPACES: string[] = [];
+
+/** `n` spaces: one string per width, shared by every line of every table. */
+function spaces(n: number): string {
+  return (SPACES[n] ??= ' '.repeat(n));
+}
+
 /**
  * Sockets as `ss -tan[p]o` shows them: State (ss's spelling), Recv-Q, Send-Q (bytes; on LISTEN
  * the accept queue and backlog), Local and Peer Address:Port, Process (with `owners`), Timer.
+ * Columns two spaces apart, numbers right-aligned, no trailing spaces.
  *
  * Linear in the number of rows (cli-table3 is not: 2 000 rows take a second, a busy server's
- * 40 000 take minutes), so `teardown ss` stays fast on any machine.
+ * 40 000 take minutes), and cheap per row: the cells go into one flat array, each line is
+ * written as its cells and shared runs of spaces, and the whole table is joined once, so
+ * `teardown ss` stays fast on any machine (a one-shot run renders 10 000 rows before the JIT has
+ * optimized anything, so every call and string per row counts).
  */
 export function renderSockets(sockets: readonly DoctorSocket[], opts: RenderSocketsOptions = {}): string {
   const paint = opts.paint ?? NO_PAINT;
   const withAge = opts.ages !== undefined;
   const withNetns = sockets.some((s) => s.netns !== undefined);
+  const owners = opts.owners === true;
   const atLeast = opts.agesAtLeast === undefined ? undefined : new Set(opts.agesAtLeast);
-  const head = [...(withNetns ? ['Netns'] : []), 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', ...(opts.owners ? ['Process'] : []), 'Timer', ...(withAge ? ['Age'] : [])];
+  const head = [...(withNetns ? ['Netns'] : []), 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', ...(owners ? ['Process'] : []), 'Timer', ...(withAge ? ['Age'] : [])];
   const right = head.map((h) => h === 'Recv-Q' || h === 'Send-Q' || h === 'Age');
-  const stateCol = withNetns ? 1 : 0;
-  const rows: string[][] = sockets.map((s) => {
-    const age = ageOf(opts.ages, s);
-    return [
-      ...(withNetns ? [s.netns ?? ''] : []),
-      ssAlias(s.state),
-      String(s.recvQ),
-      String(s.sendQ),
-      s.local,
-      s.remote,
-      ...(opts.owners ? [ownerCell(s, opts.holders)] : []),
-      timerText(s.timer),
-      ...(withAge ? [age === undefined ? '' : `${atLeast?.has(ageKey(s)) === true ? '≥ ' : ''}${(age / 1000).toFixed(1)}s`] : []),
-    ];
-  });
-  const widths = head.map((h) => h.length);
-  for (const r of rows) for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i] as number, (r[i] as string).length);
-  const indent = ' '.repeat(opts.indent ?? 0);
-  // Colours off (a pipe, NO_COLOR): no paint call per cell, which a 100 000-row table feels.
-  const plainPaint = paint.bold('x') === 'x' && paint.yellow('x') === 'x';
-  const pad = (c: string, i: number): string => (right[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number));
-  const out: string[] = [(indent + head.map((h, i) => paint.cyan(pad(h, i))).join('  ')).trimEnd()];
-  const ownerCol = stateCol + 5;
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k] as string[];
-    let text = indent;
-    if (plainPaint) {
-      for (let i = 0; i < r.length; i++) text += i === 0 ? pad(r[i] as string, i) : `  ${pad(r[i] as string, i)}`;
-    } else {
-      const s = sockets[k] as DoctorSocket;
-      for (let i = 0; i < r.length; i++) {
-        let c = pad(r[i] as string, i);
-        if (i === stateCol && (s.state === 'CLOSE_WAIT' || s.state === 'FIN_WAIT2')) c = paint.yellow(c);
-        else if (i === stateCol + 1 && s.recvQ > 0 && s.state !== 'LISTEN') c = paint.bold(c);
-        else if (opts.owners && i === ownerCol && (s.owner === null || s.owner === UNREADABLE)) c = paint.dim(c);
-        text += i === 0 ? c : `  ${c}`;
-      }
+  const n = head.length;
+  // Every cell, row after row, in the order of `head`.
+  const cells = new Array<string>(sockets.length * n);
+  let at = 0;
+  for (const s of sockets) {
+    if (withNetns) cells[at++] = s.netns ?? '';
+    cells[at++] = ssAlias(s.state);
+    cells[at++] = String(s.recvQ);
+    cells[at++] = String(s.sendQ);
+    cells[at++] = s.local;
+    cells[at++] = s.remote;
+    if (owners) cells[at++] = ownerCell(s, opts.holders);
+    cells[at++] = timerText(s.timer);
+    if (withAge) {
+      const age = ageOf(opts.ages, s);
+      cells[at++] = age === undefined ? '' : `${atLeast?.has(ageKey(s)) === true ? '≥ ' : ''}${(age / 1000).toFixed(1)}s`;
     }
-    out.push(text.trimEnd());
   }
-  return out.join('\n');
+  const widths = head.map((h) => h.length);
+  for (let i = 0; i < cells.length; i++) {
+    const c = i % n;
+    const len = (cells[i] as string).length;
+    if (len > (widths[c] as number)) widths[c] = len;
+  }
+  // Colours off (a pipe, NO_COLOR): no paint call per cell, which a 100 000-row table feels.
+  const coloured = paint.bold('x') !== 'x' || paint.yellow('x') !== 'x';
+  const stateCol = withNetns ? 1 : 0;
+  const ownerCol = owners ? stateCol + 5 : -1;
+  const colour = (s: DoctorSocket, c: number, text: string): string => {
+    if (c === stateCol && (s.state === 'CLOSE_WAIT' || s.state === 'FIN_WAIT2')) return paint.yellow(text);
+    if (c === stateCol + 1 && s.recvQ > 0 && s.state !== 'LISTEN') return paint.bold(text);
+    if (c === ownerCol && (s.owner === null || s.owner === UNREADABLE)) return paint.dim(text);
+    return text;
+  };
+  const parts: string[] = [];
+  // Row -1 is the heading. A cell's padding is owed and written only before a later cell with
+  // text, so an empty last column leaves no trailing spaces.
+  for (let r = -1; r < sockets.length; r++) {
+    if (r >= 0) parts.push('\n');
+    const s = sockets[r];
+    let owed = opts.indent ?? 0;
+    for (let c = 0; c < n; c++) {
+      const text = r < 0 ? (head[c] as string) : (cells[r * n + c] as string);
+      const gap = (widths[c] as number) - text.length;
+      if (c > 0) owed += 2;
+      if (right[c]) owed += gap;
+      if (text.length > 0) {
+        if (owed > 0) parts.push(spaces(owed));
+        parts.push(s === undefined ? paint.cyan(text) : coloured ? colour(s, c, text) : text);
+        owed = 0;
+      }
+      if (!right[c]) owed += gap;
+    }
+  }
+  return parts.join('');
 }
-

@@ -88,16 +88,30 @@ const CACHE_LIMIT = 1 << 16;
 const PROC_VISIBLE_STATES = TCP_STATES.filter((s) => s !== 'BOUND_INACTIVE');
 
 let seq = 0;
+
+/**
+ * One received dump batch: its bytes, and a DataView over the same memory for the fixed-offset
+ * loads. DataView getters are V8 builtins, Buffer's read methods JavaScript functions, which
+ * matters in code the JIT has not optimized yet: a one-shot `teardown ss` reads every row of a
+ * 10 000-socket dump before anything is hot.
+ */
+interface Batch {
+  bytes: Buffer;
+  view: DataView;
+}
+
 // Holds one dump batch: the kernel fills a batch up to ~32 KiB (netlink_recvmsg() caps
 // max_recvmsg_len at 32 KiB minus overhead), so 64 KiB never truncates.
 const recvBuf = Buffer.allocUnsafe(1 << 16);
+const batch: Batch = { bytes: recvBuf, view: new DataView(recvBuf.buffer, recvBuf.byteOffset, recvBuf.byteLength) };
 
-function u32(b: Buffer, at: number): number {
-  return HOST_LE ? b.readUInt32LE(at) : b.readUInt32BE(at);
+/** A host-order u32 (netlink and inet_diag_msg's own fields). */
+function u32(d: DataView, at: number): number {
+  return d.getUint32(at, HOST_LE);
 }
 
-function i32(b: Buffer, at: number): number {
-  return HOST_LE ? b.readInt32LE(at) : b.readInt32BE(at);
+function i32(d: DataView, at: number): number {
+  return d.getInt32(at, HOST_LE);
 }
 
 /** The `idiag_states` bitmask for a state list (bit N = state number N, as `TCPF_*`). */
@@ -191,7 +205,7 @@ export function readTcpSockDiag(opts?: SockDiagOptions): TcpRow[] {
  */
 export interface EntryBuilder<T> {
   /** From the inet_diag_msg at `m` in `b`, whose ports the port filter already accepted. */
-  fromDiag(b: Buffer, m: number, localPort: number, remotePort: number): T;
+  fromDiag(b: Batch, m: number, localPort: number, remotePort: number): T;
   /** From a /proc row (the fallback path). */
   fromRow(row: TcpRow): T;
 }
@@ -234,29 +248,30 @@ function dump<T>(fd: number, family: 4 | 6, mask: number, ports: Uint8Array | un
   let count = 0;
   for (;;) {
     const n = netlinkRecv(fd, recvBuf);
+    const d = batch.view;
     if (n === 0) throw malformed(family, count, recvBuf.subarray(0, 0), 'the socket returned 0 bytes before NLMSG_DONE');
     let at = 0;
     while (at + NLMSG_HDRLEN <= n) {
-      const len = u32(recvBuf, at);
-      const type = HOST_LE ? recvBuf.readUInt16LE(at + 4) : recvBuf.readUInt16BE(at + 4);
+      const len = u32(d, at);
+      const type = d.getUint16(at + 4, HOST_LE);
       if (len < NLMSG_HDRLEN || at + len > n) throw malformed(family, count, recvBuf.subarray(at, n), `netlink message length ${len} does not fit the ${n - at} bytes received`);
-      if (u32(recvBuf, at + 8) === seqNo) {
+      if (u32(d, at + 8) === seqNo) {
         if (type === NLMSG_DONE) {
           // A dump that failed midway ends with DONE carrying the negative errno.
-          const status = len >= NLMSG_HDRLEN + 4 ? i32(recvBuf, at + NLMSG_HDRLEN) : 0;
+          const status = len >= NLMSG_HDRLEN + 4 ? i32(d, at + NLMSG_HDRLEN) : 0;
           if (status < 0) throw new SysError('SOCK_DIAG_BY_FAMILY', -status, `dump of ${family === 6 ? 'AF_INET6' : 'AF_INET'} TCP sockets`);
           return;
         }
         if (type === NLMSG_ERROR) {
-          const code = len >= NLMSG_HDRLEN + 4 ? i32(recvBuf, at + NLMSG_HDRLEN) : -5;
+          const code = len >= NLMSG_HDRLEN + 4 ? i32(d, at + NLMSG_HDRLEN) : -5;
           if (code < 0) throw new SysError('SOCK_DIAG_BY_FAMILY', -code, `dump of ${family === 6 ? 'AF_INET6' : 'AF_INET'} TCP sockets`);
         } else if (type === SOCK_DIAG_BY_FAMILY) {
           if (len < NLMSG_HDRLEN + DIAG_MSG_LEN) throw malformed(family, count, recvBuf.subarray(at, at + len), `inet_diag_msg of ${len - NLMSG_HDRLEN} bytes, expected ≥ ${DIAG_MSG_LEN}`);
           count++;
           const m = at + NLMSG_HDRLEN;
-          const localPort = recvBuf.readUInt16BE(m + M_SPORT);
-          const remotePort = recvBuf.readUInt16BE(m + M_DPORT);
-          if (ports === undefined || ports[localPort] === 1 || ports[remotePort] === 1) out.push(build.fromDiag(recvBuf, m, localPort, remotePort));
+          const localPort = d.getUint16(m + M_SPORT); // __be16
+          const remotePort = d.getUint16(m + M_DPORT);
+          if (ports === undefined || ports[localPort] === 1 || ports[remotePort] === 1) out.push(build.fromDiag(batch, m, localPort, remotePort));
         }
       }
       at += (len + 3) & ~3; // NLMSG_ALIGN
@@ -268,8 +283,8 @@ function malformed(family: 4 | 6, index: number, bytes: Buffer, reason: string):
   return new ProcParseError(`netlink SOCK_DIAG_BY_FAMILY (${family === 6 ? 'AF_INET6' : 'AF_INET'})`, index + 1, bytes.subarray(0, 96).toString('hex'), reason);
 }
 
-function v4At(b: Buffer, at: number): string {
-  const n = b.readUInt32BE(at);
+function v4At(b: Batch, at: number): string {
+  const n = b.view.getUint32(at); // __be32
   let s = V4_CACHE.get(n);
   if (s === undefined) {
     s = `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
@@ -279,12 +294,12 @@ function v4At(b: Buffer, at: number): string {
   return s;
 }
 
-function v6At(b: Buffer, at: number): string {
-  const key = b.toString('latin1', at, at + 16);
+function v6At(b: Batch, at: number): string {
+  const key = b.bytes.toString('latin1', at, at + 16);
   let s = V6_CACHE.get(key);
   if (s === undefined) {
     const groups = new Array<number>(8);
-    for (let i = 0; i < 8; i++) groups[i] = b.readUInt16BE(at + 2 * i);
+    for (let i = 0; i < 8; i++) groups[i] = b.view.getUint16(at + 2 * i);
     s = formatIPv6(groups);
     if (V6_CACHE.size >= CACHE_LIMIT) V6_CACHE.clear();
     V6_CACHE.set(key, s);
@@ -296,38 +311,38 @@ function v6At(b: Buffer, at: number): string {
 const PORT_SUFFIX: (string | undefined)[] = new Array<string | undefined>(65536);
 
 /** `ip:port` / `[ipv6]:port` of the address at `at` (16 bytes, IPv4 in the first 4). */
-function endpointAt(b: Buffer, at: number, port: number, v6: boolean): string {
+function endpointAt(b: Batch, at: number, port: number, v6: boolean): string {
   const suffix = PORT_SUFFIX[port] ?? (PORT_SUFFIX[port] = `:${port}`);
   return v6 ? `[${v6At(b, at)}]${suffix}` : v4At(b, at) + suffix;
 }
 
 /** The state of the inet_diag_msg at `m`. */
-function stateAt(b: Buffer, m: number): TcpState {
+function stateAt(b: Batch, m: number): TcpState {
   // Request sockets are reported with TCP_SYN_RECV (inet_req_diag_fill()); anything unknown
   // would be a newer kernel's state, kept visible rather than dropped.
-  return TCP_STATES[(b[m + M_STATE] as number) - 1] ?? 'CLOSE';
+  return TCP_STATES[b.view.getUint8(m + M_STATE) - 1] ?? 'CLOSE';
 }
 
 /** The timer of the inet_diag_msg at `m`, as /proc's `tr`/`when`/`retrnsmt` map to SocketTimer. */
-function timerAt(b: Buffer, m: number): SocketTimer {
-  const tr = b[m + M_TIMER] as number;
-  return { kind: TIMER_KINDS[tr] ?? 'unknown', remainingMs: tr === 0 ? 0 : u32(b, m + M_EXPIRES), retransmits: b[m + M_RETRANS] as number };
+function timerAt(b: Batch, m: number): SocketTimer {
+  const tr = b.view.getUint8(m + M_TIMER);
+  return { kind: TIMER_KINDS[tr] ?? 'unknown', remainingMs: tr === 0 ? 0 : u32(b.view, m + M_EXPIRES), retransmits: b.view.getUint8(m + M_RETRANS) };
 }
 
 // `idiag_rqueue`, `idiag_wqueue`, `idiag_inode` of the inet_diag_msg at `m`.
-function recvQAt(b: Buffer, m: number): number {
-  return u32(b, m + M_RQUEUE);
+function recvQAt(b: Batch, m: number): number {
+  return u32(b.view, m + M_RQUEUE);
 }
-function sendQAt(b: Buffer, m: number): number {
-  return u32(b, m + M_WQUEUE);
+function sendQAt(b: Batch, m: number): number {
+  return u32(b.view, m + M_WQUEUE);
 }
-function inodeAt(b: Buffer, m: number): number {
-  return u32(b, m + M_INODE);
+function inodeAt(b: Batch, m: number): number {
+  return u32(b.view, m + M_INODE);
 }
 
 /** The inet_diag_msg at `m` as a TcpRow. */
-function rowAt(b: Buffer, m: number, localPort: number, remotePort: number): TcpRow {
-  const v6 = b[m + M_FAMILY] === AF_INET6;
+function rowAt(b: Batch, m: number, localPort: number, remotePort: number): TcpRow {
+  const v6 = b.view.getUint8(m + M_FAMILY) === AF_INET6;
   const localAddress = v6 ? v6At(b, m + M_SRC) : v4At(b, m + M_SRC);
   const remoteAddress = v6 ? v6At(b, m + M_DST) : v4At(b, m + M_DST);
   return {
@@ -342,7 +357,7 @@ function rowAt(b: Buffer, m: number, localPort: number, remotePort: number): Tcp
     sendQ: sendQAt(b, m),
     recvQ: recvQAt(b, m),
     timer: timerAt(b, m),
-    uid: u32(b, m + M_UID),
+    uid: u32(b.view, m + M_UID),
     inode: inodeAt(b, m),
   };
 }
@@ -353,7 +368,7 @@ function rowAt(b: Buffer, m: number, localPort: number, remotePort: number): Tcp
  */
 export const OBSERVATIONS: EntryBuilder<SocketObservation> = {
   fromDiag(b, m, localPort, remotePort) {
-    const v6 = b[m + M_FAMILY] === AF_INET6;
+    const v6 = b.view.getUint8(m + M_FAMILY) === AF_INET6;
     return {
       local: endpointAt(b, m + M_SRC, localPort, v6),
       remote: endpointAt(b, m + M_DST, remotePort, v6),

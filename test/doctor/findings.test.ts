@@ -18,6 +18,7 @@ import {
   type TcpState,
   UNREADABLE,
 } from '../../src/index.js';
+import { SocketsByState } from '../../src/doctor/rules/context.js';
 import { FIXTURES } from '../proc/fixtures.js';
 
 /** The pid of a process reference, or null for none / unreadable. */
@@ -427,4 +428,33 @@ describe('FIN_WAIT1 holding Send-Q toward a peer that does not read (item 9)', (
       assert.match(f.title, /toward 127\.0\.0\.1:18009/);
     });
   }
+});
+
+describe('sockets by state: what each rule reads instead of filtering every socket', () => {
+  const list = [
+    sock('ESTABLISHED', '127.0.0.1:1', '127.0.0.1:2'),
+    sock('FIN_WAIT2', '127.0.0.1:3', '127.0.0.1:4'),
+    sock('LAST_ACK', '127.0.0.1:5', '127.0.0.1:6'),
+    sock('FIN_WAIT2', '127.0.0.1:7', '127.0.0.1:8'),
+    sock('FIN_WAIT1', '127.0.0.1:9', '127.0.0.1:10'),
+  ];
+  const byState = new SocketsByState(list);
+  const cases: { states: TcpState[]; want: number[] }[] = [
+    { states: ['FIN_WAIT2'], want: [1, 3] },
+    { states: ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK'], want: [1, 2, 3, 4] },
+    { states: ['LAST_ACK', 'ESTABLISHED'], want: [0, 2] },
+    { states: ['LISTEN'], want: [] },
+    { states: [], want: [] },
+  ];
+  for (const c of cases) {
+    it(`${c.states.join(', ') || 'no state'}: input order`, () => {
+      assert.deepEqual(byState.get(c.states), c.want.map((i) => list[i]));
+      assert.deepEqual(byState.get(c.states), list.filter((s) => c.states.includes(s.state)));
+    });
+  }
+  it('answers a fresh array each time (a rule may sort or filter it)', () => {
+    const a = byState.get(['FIN_WAIT2']);
+    a.pop();
+    assert.equal(byState.get(['FIN_WAIT2']).length, 2);
+  });
 });

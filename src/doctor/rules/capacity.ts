@@ -13,8 +13,7 @@ export function timeWait(ctx: Context): Finding[] {
   const [lo, hi] = range;
   const size = hi - lo + 1;
   if (size <= 0) return [];
-  const tw = ctx.input.sockets.filter((s) => {
-    if (s.state !== 'TIME_WAIT') return false;
+  const tw = ctx.inState('TIME_WAIT').filter((s) => {
     const p = split(s.local).port;
     return p >= lo && p <= hi;
   });
@@ -53,7 +52,7 @@ export function timeWait(ctx: Context): Finding[] {
 /** SYN_RECV (request sockets): handshakes whose final ACK has not come; many on one listener is a flood or lost ACKs. */
 export function synRecv(ctx: Context): Finding[] {
   const out: Finding[] = [];
-  const sr = ctx.input.sockets.filter((s) => s.state === 'SYN_RECV' || s.state === 'NEW_SYN_RECV');
+  const sr = ctx.inState('SYN_RECV', 'NEW_SYN_RECV');
   const maxSyn = ctx.input.sysctls.tcpMaxSynBacklog;
   for (const [listener, socks] of groupBy(sr, (s) => s.local)) {
     if (socks.length < ctx.t.synRecvWarning) continue;
@@ -86,7 +85,7 @@ export function orphans(ctx: Context): Finding[] {
   if (n === undefined || max === null || max <= 0) return [];
   const ratio = n / max;
   if (ratio < ctx.t.orphansWarning) return [];
-  const socks = ctx.input.sockets.filter((s) => isUnheld(s) && ORPHAN_STATES.includes(s.state));
+  const socks = ctx.inState(...ORPHAN_STATES).filter(isUnheld);
   const byState: Partial<Record<TcpState, number>> = {};
   for (const s of socks) byState[s.state] = (byState[s.state] ?? 0) + 1;
   return [
@@ -111,7 +110,7 @@ export function orphans(ctx: Context): Finding[] {
  */
 export function finWait1SendQ(ctx: Context): Finding[] {
   const out: Finding[] = [];
-  const stuck = ctx.input.sockets.filter((s) => s.state === 'FIN_WAIT1' && s.sendQ > 0);
+  const stuck = ctx.inState('FIN_WAIT1').filter((s) => s.sendQ > 0);
   const retries = ctx.input.sysctls.tcpOrphanRetries;
   for (const [remote, socks] of groupBy(stuck, (s) => canonical(s.remote))) {
     const sendQBytes = socks.reduce((a, s) => a + s.sendQ, 0);

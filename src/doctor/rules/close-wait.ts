@@ -22,7 +22,7 @@ import { canonical, cap, groupBy, holderOf, sideOf, holdersOf, isUnheld, isUnrea
  */
 export function closeWait(ctx: Context): Finding[] {
   const out: Finding[] = [];
-  const cw = ctx.input.sockets.filter((s) => s.state === 'CLOSE_WAIT');
+  const cw = ctx.inState('CLOSE_WAIT');
   const held = cw.filter((s) => holdersOf(s).length > 0);
   const unknown = cw.filter(isUnreadable);
   const ownerless = cw.filter(isUnheld);
@@ -141,7 +141,7 @@ export function closeWait(ctx: Context): Finding[] {
     const waitingEstablished =
       listener === undefined
         ? 0
-        : ctx.input.sockets.filter((s) => s.state === 'ESTABLISHED' && s.inode === 0 && ctx.listeners.find(s.local) === listener).length;
+        : ctx.inState('ESTABLISHED').filter((s) => s.inode === 0 && ctx.listeners.find(s.local) === listener).length;
     const backlog = listener !== undefined && listener.sendQ > 0 ? listener.sendQ : null;
     const oldestSeenMs = oldest(ctx, socks);
     const where = listener === undefined ? `port ${ports.join(', ')} (no listener seen)` : `listener ${listener.local} (${processText(listenerOwner)})`;
@@ -175,8 +175,8 @@ export function closeWait(ctx: Context): Finding[] {
 /** Listeners with connections waiting for accept(): info while the queue has room, critical when full. */
 export function acceptQueues(ctx: Context): Finding[] {
   const out: Finding[] = [];
-  for (const l of ctx.input.sockets) {
-    if (l.state !== 'LISTEN' || l.recvQ === 0) continue;
+  for (const l of ctx.inState('LISTEN')) {
+    if (l.recvQ === 0) continue;
     const backlog = l.sendQ > 0 ? l.sendQ : null;
     // sk_acceptq_is_full(): full when the queue holds more than the backlog (backlog + 1 fit).
     const full = backlog !== null && l.recvQ > backlog;
@@ -205,11 +205,9 @@ export function trends(ctx: Context): Finding[] {
     if (!tr.growing) continue;
     const owner = tr.owner;
     const who = owner === null ? 'no owner (never accepted)' : processText(owner);
-    const socks = ctx.input.sockets.filter(
-      (s) =>
-        s.state === 'CLOSE_WAIT' &&
-        (owner === null ? isUnheld(s) : owner === UNREADABLE ? isUnreadable(s) : holdersOf(s)[0]?.pid === owner.pid),
-    );
+    const socks = ctx
+      .inState('CLOSE_WAIT')
+      .filter((s) => (owner === null ? isUnheld(s) : owner === UNREADABLE ? isUnreadable(s) : holdersOf(s)[0]?.pid === owner.pid));
     out.push({
       id: 'close-wait-growing',
       severity: 'warning',

@@ -2,6 +2,7 @@
 // gets (the input, the thresholds, listeners, and the 4-tuple index for finding a connection's
 // other end on this machine).
 import { parseEndpoint, tupleKey } from '../../tcp/address.js';
+import type { TcpState } from '../../tcp/state.js';
 import type { DiagnoseInput, DoctorThresholds } from '../finding.js';
 import { ownerProcess, UNREADABLE, type DoctorSocket, type ProcessOrUnknown, type ProcessRef } from '../socket.js';
 import { ageKey } from '../watch.js';
@@ -22,6 +23,7 @@ export function seconds(ms: number): string {
 
 /** An endpoint with an IPv4-mapped IPv6 address written as IPv4, so both ends' spellings meet. */
 export function canonical(endpoint: string): string {
+  if (endpoint.charCodeAt(0) !== 91 /* [ */) return endpoint; // IPv4: nothing to rewrite, and no regex per socket
   const m = /^\[::ffff:(\d+\.\d+\.\d+\.\d+)\]:(\d+)$/i.exec(endpoint);
   return m ? `${m[1] as string}:${m[2] as string}` : endpoint;
 }
@@ -95,12 +97,59 @@ export interface Context {
   input: DiagnoseInput;
   t: DoctorThresholds;
   listeners: Listeners;
-  /** canonical `local>remote` → socket, to find the other end of a connection on this machine. */
-  byTuple: Map<string, DoctorSocket>;
+  /** The input's sockets in any of these states, in input order (see {@link SocketsByState}). */
+  inState(...states: TcpState[]): readonly DoctorSocket[];
+  /** The other end of a connection when it is on this machine too (see {@link peerOf}). */
+  peer(s: DoctorSocket): DoctorSocket | undefined;
 }
 
 export function peerOf(ctx: Context, s: DoctorSocket): DoctorSocket | undefined {
-  return ctx.byTuple.get(tupleKey(canonical(s.remote), canonical(s.local)));
+  return ctx.peer(s);
+}
+
+/**
+ * The sockets of one diagnosis grouped by state in one pass, input order kept: every rule looks
+ * at one or a few states, and on a busy host (100 000 sockets, nearly all ESTABLISHED) a filter
+ * over every socket per rule is most of the doctor's own time.
+ */
+export class SocketsByState {
+  readonly #lists = new Map<TcpState, { socks: DoctorSocket[]; at: number[] }>();
+
+  constructor(sockets: readonly DoctorSocket[]) {
+    for (let i = 0; i < sockets.length; i++) {
+      const s = sockets[i] as DoctorSocket;
+      const list = this.#lists.get(s.state);
+      if (list === undefined) this.#lists.set(s.state, { socks: [s], at: [i] });
+      else {
+        list.socks.push(s);
+        list.at.push(i);
+      }
+    }
+  }
+
+  /** Sockets in any of `states`, in input order. */
+  get(states: readonly TcpState[]): DoctorSocket[] {
+    const lists = states.flatMap((st) => this.#lists.get(st) ?? []);
+    if (lists.length <= 1) return lists[0]?.socks.slice() ?? [];
+    const merged: { s: DoctorSocket; at: number }[] = [];
+    for (const l of lists) for (let i = 0; i < l.socks.length; i++) merged.push({ s: l.socks[i] as DoctorSocket, at: l.at[i] as number });
+    return merged.sort((a, b) => a.at - b.at).map((x) => x.s);
+  }
+}
+
+/**
+ * canonical `local>remote` → socket for every connection (not listeners), built on the first
+ * question: only the CLOSE_WAIT and FIN_WAIT2 rules ask, and only when such sockets exist.
+ */
+function peerFinder(sockets: readonly DoctorSocket[]): (s: DoctorSocket) => DoctorSocket | undefined {
+  let byTuple: Map<string, DoctorSocket> | undefined;
+  return (s) => {
+    if (byTuple === undefined) {
+      byTuple = new Map();
+      for (const x of sockets) if (x.state !== 'LISTEN') byTuple.set(tupleKey(canonical(x.local), canonical(x.remote)), x);
+    }
+    return byTuple.get(tupleKey(canonical(s.remote), canonical(s.local)));
+  };
 }
 
 export function oldest(ctx: Context, socks: readonly DoctorSocket[]): number | null {
@@ -154,9 +203,8 @@ export function ageText(ctx: Context, socks: readonly DoctorSocket[]): string {
 
 /** The context of one diagnosis. */
 export function makeContext(input: DiagnoseInput, t: DoctorThresholds): Context {
-  const byTuple = new Map<string, DoctorSocket>();
-  for (const s of input.sockets) if (s.state !== 'LISTEN') byTuple.set(tupleKey(canonical(s.local), canonical(s.remote)), s);
-  return { input, t, listeners: new Listeners(input.sockets), byTuple };
+  const byState = new SocketsByState(input.sockets);
+  return { input, t, listeners: new Listeners(byState.get(['LISTEN'])), inState: (...states) => byState.get(states), peer: peerFinder(input.sockets) };
 }
 
 /**

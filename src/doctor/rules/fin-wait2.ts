@@ -10,7 +10,7 @@ import { cap, groupBy, holderOf, isUnheld, isUnreadable, oldest, ownerRef, peerO
  */
 export function finWait2(ctx: Context): Finding[] {
   const out: Finding[] = [];
-  const fw2 = ctx.input.sockets.filter((s) => s.state === 'FIN_WAIT2');
+  const fw2 = ctx.inState('FIN_WAIT2');
   const held = fw2.filter((s) => !isUnheld(s));
   const orphans = fw2.filter(isUnheld);
 

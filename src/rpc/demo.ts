@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { readTcpTables } from '../proc/index.js';
 import { createClient } from './client.js';
+import { emptyStats } from './pool.js';
 import type { ClientStats, ServerStats } from './types.js';
 
 /** Options of {@link runRpcDemo}; durations in ms. */
@@ -45,7 +46,8 @@ export interface RpcDemoVariantResult {
   ranTwice: number;
   /** Calls that succeeded at the client but that the server never counted (must be 0). */
   unaccounted: number;
-  client: ClientStats;
+  /** The counters of the variant's clients (one per caller, all to the one server), added up. */
+  client: ClientCounters;
   durationMs: number;
 }
 
@@ -115,22 +117,43 @@ async function runVariant(
     await Promise.all(clients.map((c) => c.close()));
   }
   return {
-    result: { variant, calls: ids.length, failed, errors, client: sumStats(clients.map((c) => c.stats())), durationMs: Math.round(performance.now() - started) },
+    result: { variant, calls: ids.length, failed, errors, client: sumClientCounters(clients.map((c) => c.stats())), durationMs: Math.round(performance.now() - started) },
     ids,
     succeeded,
   };
 }
 
-/** The callers' client counters added up (every field is a count). */
-function sumStats(all: ClientStats[]): ClientStats {
-  const [first, ...rest] = all;
-  if (first === undefined) throw new RangeError('no client stats to add up');
-  const total: ClientStats = { ...first, connectionsClosedBy: { ...first.connectionsClosedBy } };
-  for (const s of rest) {
-    for (const key of Object.keys(s) as (keyof ClientStats)[]) {
-      const v = s[key];
-      if (typeof v === 'number') (total[key] as number) += v;
-    }
+/** {@link ClientStats} without its per-endpoint list: only counts, which add up across clients. */
+export type ClientCounters = Omit<ClientStats, 'endpoints'>;
+
+/** The keys of {@link ClientCounters} whose value is one number. */
+type CounterKey = { [K in keyof ClientCounters]: ClientCounters[K] extends number ? K : never }[keyof ClientCounters];
+
+/** Every numeric counter; a Record so the compiler fails here when ClientStats gains one. */
+const COUNTER_KEYS: Readonly<Record<CounterKey, true>> = {
+  calls: true,
+  succeeded: true,
+  failed: true,
+  retries: true,
+  transparentRetries: true,
+  idempotentRetries: true,
+  hedges: true,
+  connectionsOpened: true,
+  connectionsClosed: true,
+  goawaysReceived: true,
+  illegalTransitions: true,
+  resolutions: true,
+  resolveErrors: true,
+};
+
+/**
+ * Several clients' counters added up: each number, and `connectionsClosedBy` reason by reason.
+ * Per-endpoint figures (`endpoints`) are not counts and are left out. No clients: all zero.
+ */
+export function sumClientCounters(all: readonly ClientStats[]): ClientCounters {
+  const total: ClientCounters = { ...emptyStats(), resolutions: 0, resolveErrors: 0 };
+  for (const s of all) {
+    for (const key of Object.keys(COUNTER_KEYS) as CounterKey[]) total[key] += s[key];
     for (const [reason, n] of Object.entries(s.connectionsClosedBy) as [keyof ClientStats['connectionsClosedBy'], number][]) {
       total.connectionsClosedBy[reason] += n;
     }

@@ -18,8 +18,10 @@ export interface EndpointAddress {
  *   left, or its drain ended while it is still listed; out of rotation until a backoff passes.
  * - `probing`: one probe connection is under way; success returns the endpoint to `active`.
  * - `draining`: the server sent GOAWAY(SHUTDOWN), or the resolver stopped listing it, or the
- *   client is closing: no new calls; calls in flight finish; then `ejected` (still listed: probed
- *   back, e.g. a restarted process on the same port) or `removed`.
+ *   client is closing: no new calls to its current connections, whose calls in flight finish.
+ *   Still listed (and the client not closing): `probing` at once, on a fresh pool beside the
+ *   draining one — a new process may already listen on the same port (SO_REUSEPORT, a rolling
+ *   restart); else, once its connections are gone, `removed` (or `ejected` if listed again).
  * - `removed`: gone; nothing more happens to it.
  */
 export type EndpointState = 'active' | 'ejected' | 'probing' | 'draining' | 'removed';
@@ -33,7 +35,7 @@ export const ENDPOINT_TRANSITIONS: Readonly<Record<EndpointState, readonly Endpo
   active: ['ejected', 'draining'],
   ejected: ['probing', 'draining'],
   probing: ['active', 'ejected', 'draining'],
-  draining: ['ejected', 'removed'],
+  draining: ['probing', 'ejected', 'removed'],
   removed: [],
 };
 

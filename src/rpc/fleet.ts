@@ -9,7 +9,10 @@
  * - GOAWAY(SHUTDOWN) — the server's `close()`, a rolling restart — drains the endpoint: calls it
  *   refused (REFUSED, above GOAWAY lastId) or that never reached it are re-sent elsewhere by the
  *   same outcome rules as a single pool's (send.ts), whatever the method; calls it may have run
- *   follow rule 3. An endpoint the resolver stops listing drains the same way;
+ *   follow rule 3. An endpoint the resolver stops listing drains the same way. The draining pool
+ *   is retired beside a fresh one: an endpoint still listed is probed at once on the fresh pool,
+ *   so a new process already listening on the port (SO_REUSEPORT) serves without waiting for the
+ *   old connections' calls;
  * - with no endpoint in rotation, calls wait (bounded by maxQueue) until one comes back, their
  *   deadline, or `waitForEndpointMs`, and then fail with processed 'no'.
  */
@@ -68,7 +71,10 @@ class Endpoint {
   readonly address: EndpointAddress;
   readonly key: string;
   readonly lifecycle = new StateMachine<EndpointState>('active', ENDPOINT_TRANSITIONS);
+  /** The current pool: the only one new calls and probes use. */
   pool: Pool;
+  /** Earlier pools still draining (their calls in flight finish); counted into `past` when gone. */
+  readonly retiring = new Set<Pool>();
   /** In the resolver's latest answer. Decides where a drain ends: ejected (probed back) or removed. */
   listed = true;
   /** Ejections (and drains) since it was last in rotation: the probe backoff's exponent. */
@@ -88,6 +94,11 @@ class Endpoint {
 
   get state(): EndpointState {
     return this.lifecycle.state;
+  }
+
+  /** The current pool, then the retiring ones. */
+  get pools(): Pool[] {
+    return [this.pool, ...this.retiring];
   }
 }
 
@@ -212,11 +223,13 @@ export class Fleet {
     ep.timer.unref?.();
   }
 
-  private async probe(ep: Endpoint): Promise<void> {
-    if (this.closing || !this.transition(ep, 'probing', 'ejection backoff over')) return;
+  private async probe(ep: Endpoint, why = 'ejection backoff over'): Promise<void> {
+    if (this.closing || !this.transition(ep, 'probing', why)) return;
     ep.counters.probes++;
-    const ok = await ep.pool.probe();
-    if (ep.state !== 'probing') return; // drained or removed meanwhile
+    const pool = ep.pool;
+    const ok = await pool.probe();
+    // Drained or removed meanwhile, or this pool retired and a fresh one probes now.
+    if (ep.state !== 'probing' || ep.pool !== pool) return;
     if (ok) {
       this.transition(ep, 'active', 'probe connection ready');
       return;
@@ -229,32 +242,42 @@ export class Fleet {
   }
 
   /**
-   * No new calls to `ep`; its pool closes once its calls in flight finish. Calls waiting in its
-   * pool are rejected CLIENT_CLOSED (never sent) and placed elsewhere by {@link acquire}.
+   * No new calls to `ep`'s connections: its pool retires (closes once its calls in flight finish)
+   * and a fresh pool takes its place. Calls waiting in the old pool are rejected CLIENT_CLOSED
+   * (never sent) and placed by {@link acquire}. Still listed, the endpoint is probed at once on
+   * the fresh pool: with SO_REUSEPORT a new process already listens on the port while the old one
+   * drains (docs/rolling-restart.md, recipe B), and waiting for the old connections would hold
+   * every call for the old server's longest call in flight. Nothing listening: the probe is
+   * refused and the endpoint is ejected with backoff, as after any failed connect.
    */
   private drain(ep: Endpoint, why: string): void {
     if (!this.transition(ep, 'draining', why)) return;
     ep.counters.drains++;
     if (ep.timer !== null) this.s.clock.clearTimeout(ep.timer);
     ep.timer = null;
-    const pool = ep.pool;
-    void pool.close(DRAIN_TIMEOUT_MS, why === 'GOAWAY SHUTDOWN' ? 'goaway' : 'client-closed').then(() => this.drained(ep, pool));
+    const old = ep.pool;
+    ep.retiring.add(old);
+    ep.pool = this.newPool(ep);
+    void old.close(DRAIN_TIMEOUT_MS, why === 'GOAWAY SHUTDOWN' ? 'goaway' : 'client-closed').then(() => this.retired(ep, old));
+    if (!this.closing && ep.listed) void this.probe(ep, 'drained pool retired, still resolved: probe a fresh pool');
   }
 
-  private drained(ep: Endpoint, pool: Pool): void {
+  /** A retired pool closed its last connection. */
+  private retired(ep: Endpoint, pool: Pool): void {
+    ep.retiring.delete(pool);
     addConnectionCounters(ep.past, pool.stats);
+    if (ep.state !== 'draining' || ep.retiring.size > 0) return;
     if (this.closing || !ep.listed) {
       this.transition(ep, 'removed', this.closing ? 'client closed' : 'no longer resolved');
       if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
+      void ep.pool.close(0); // the fresh pool drain() made; never used
       addConnectionCounters(this.goneTotals, ep.past);
       this.gone.push(ep);
       if (this.gone.length > REMOVED_KEPT) this.gone = this.gone.slice(-REMOVED_KEPT);
       return;
     }
-    // Still listed: the same address may serve again (a restarted process, SO_REUSEPORT), but
-    // only a probe says so.
-    ep.pool = this.newPool(ep);
-    if (!this.transition(ep, 'ejected', 'drained, still resolved')) return;
+    // Listed again while it drained: only a probe says whether the address serves.
+    if (!this.transition(ep, 'ejected', 'drained, listed again')) return;
     ep.inRow = Math.max(1, ep.inRow);
     this.scheduleProbe(ep);
   }
@@ -397,14 +420,16 @@ export class Fleet {
       }
       this.cursor = choice.cursor;
       const ep = active[choice.index] as Endpoint;
+      const pool = ep.pool;
       try {
-        const conn = await ep.pool.acquire(call, retry);
+        const conn = await pool.acquire(call, retry);
         ep.counters.attempts++;
         return conn;
       } catch (e) {
         const err = e as RpcError;
         if (this.closing || !(err instanceof RpcError) || !movable(err)) throw err;
-        if (ep.state === 'active') this.eject(ep, err);
+        // A pool retired meanwhile says nothing about the fresh one.
+        if (ep.state === 'active' && ep.pool === pool) this.eject(ep, err);
       }
     }
   }
@@ -491,7 +516,7 @@ export class Fleet {
     const pools: Promise<void>[] = [];
     for (const ep of [...this.endpoints.values()]) {
       if (ep.state !== 'draining') this.drain(ep, 'client closed');
-      pools.push(ep.pool.close(timeoutMs));
+      for (const pool of ep.pools) pools.push(pool.close(timeoutMs));
     }
     this.closePromise = Promise.all(pools).then(() => undefined);
     return this.closePromise;
@@ -500,14 +525,16 @@ export class Fleet {
   /** Every endpoint, then the most recently removed ones (at most REMOVED_KEPT). */
   endpointStats(): EndpointStats[] {
     return [...this.endpoints.values(), ...this.gone].map((ep) => {
-      const now = ep.state === 'removed' ? emptyStats() : ep.pool.stats;
+      const pools = ep.state === 'removed' ? [] : ep.pools;
+      const now = emptyStats();
+      for (const pool of pools) addConnectionCounters(now, pool.stats);
       return {
         host: ep.address.host,
         port: ep.address.port,
         state: ep.state,
         attempts: ep.counters.attempts,
-        load: ep.state === 'removed' ? 0 : ep.pool.load,
-        ready: ep.state === 'removed' ? 0 : ep.pool.ready,
+        load: pools.reduce((n, pool) => n + pool.load, 0),
+        ready: pools.reduce((n, pool) => n + pool.ready, 0),
         connectionsOpened: ep.past.connectionsOpened + now.connectionsOpened,
         connectionsClosed: ep.past.connectionsClosed + now.connectionsClosed,
         connectFailures: ep.counters.connectFailures,
@@ -527,8 +554,8 @@ export class Fleet {
     addConnectionCounters(t, this.goneTotals);
     for (const ep of this.endpoints.values()) {
       addConnectionCounters(t, ep.past);
-      // A draining pool's counters join `past` only when its drain ends.
-      addConnectionCounters(t, ep.pool.stats);
+      // A retiring pool's counters join `past` only when its drain ends.
+      for (const pool of ep.pools) addConnectionCounters(t, pool.stats);
     }
     t.illegalTransitions += this.illegalTransitions;
     return t;
@@ -537,15 +564,16 @@ export class Fleet {
   /** All endpoints' pools as one (connections listed together); `queued` includes calls waiting for an endpoint. */
   snapshot(): PoolSnapshot {
     const out: PoolSnapshot = { open: 0, connecting: 0, ready: 0, draining: 0, inFlight: 0, queued: this.waiters.length, target: 0, connectFailures: 0, connections: [] };
-    for (const ep of this.endpoints.values()) {
-      const p = ep.pool.snapshot();
+    for (const pool of [...this.endpoints.values()].flatMap((ep) => ep.pools)) {
+      const p = pool.snapshot();
       out.open += p.open;
       out.connecting += p.connecting;
       out.ready += p.ready;
       out.draining += p.draining;
       out.inFlight += p.inFlight;
       out.queued += p.queued;
-      out.target += p.target;
+      // A retiring pool opens nothing more.
+      if (!pool.closed) out.target += p.target;
       out.connectFailures += p.connectFailures;
       out.connections.push(...p.connections);
     }

@@ -14,6 +14,7 @@ import { ClientConnection, type ConnectionSettings, type ConnectionSnapshot } fr
 import { RpcError } from './errors.js';
 import type { GoawayReasonName } from './frame.js';
 import { remainingMs } from './outcome.js';
+import { requeueAfterConnectFailure } from './resend.js';
 import { sendWithRules } from './send.js';
 import type { Call, CloseReason, PoolStats } from './types.js';
 
@@ -52,6 +53,8 @@ export interface PoolSnapshot {
 interface Waiter {
   call: Call;
   done: boolean;
+  /** Times its connection was reset before SETTINGS and it stayed queued (requeueAfterConnectFailure). */
+  requeues: number;
   resolve: (c: ClientConnection) => void;
   reject: (e: RpcError) => void;
   timer: ClockTimer | null;
@@ -208,17 +211,18 @@ export class Pool {
       this.counts.attempts++;
       return c;
     }
-    if (this.conns.size === 0 && this.lastConnectError !== null && this.dialAfter > this.s.clock.now()) {
+    if (this.conns.size === 0 && this.waiters.length === 0 && this.lastConnectError !== null && this.dialAfter > this.s.clock.now()) {
       // Backing off after failed connection attempts, with no connection alive or opening: fail
       // fast with the last attempt's error (processed 'no') rather than hold the call until the
-      // next dial (gRPC's TRANSIENT_FAILURE for a call without wait-for-ready).
+      // next dial (gRPC's TRANSIENT_FAILURE for a call without wait-for-ready). Calls still
+      // queued (re-queued after a reset before SETTINGS) mean a dial is due: join them.
       throw this.lastConnectError();
     }
     if (!retry && this.waiters.length >= this.s.maxQueue) {
       throw new RpcError('QUEUE_FULL', `${this.waiters.length} calls already wait for a connection (maxQueue=${this.s.maxQueue})`, { processed: 'no' });
     }
     return new Promise<ClientConnection>((resolve, reject) => {
-      const w: Waiter = { call, done: false, resolve, reject, timer: null, offAbort: null };
+      const w: Waiter = { call, done: false, requeues: 0, resolve, reject, timer: null, offAbort: null };
       if (call.deadline !== null) {
         w.timer = this.s.clock.setTimeout(
           () => this.dropWaiter(w, new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for a connection', { processed: 'no' })),
@@ -374,13 +378,23 @@ export class Pool {
       // A connection that never became ready (refused, unreachable, self-connect, GOAWAY before
       // SETTINGS, timeout). If nothing else can serve the waiting calls — no ready connection, no
       // other connect under way — they fail now with its error (processed 'no': never sent)
-      // rather than loop on a dead address. Otherwise they keep waiting for the others.
+      // rather than loop on a dead address; except after a reset in a closing listener's accept
+      // queue (requeueAfterConnectFailure), when they stay queued for the next dial, each up to
+      // maxTransparentRetries times and within its deadline. Otherwise they keep waiting.
       let alive = false;
       for (const o of this.conns) if (o.connecting || o.state === 'ready') alive = true;
       if (!alive) {
+        const failure = { handshakeDone: info.opened, errno: error().errno };
         const waiting = this.waiters;
         this.waiters = [];
-        for (const w of waiting) if (this.finishWaiter(w)) w.reject(error());
+        for (const w of waiting) {
+          if (w.done) continue;
+          if (!this.closing && requeueAfterConnectFailure(failure, w.requeues, this.s)) {
+            w.requeues++;
+            this.stats.transparentRetries++;
+            this.waiters.push(w);
+          } else if (this.finishWaiter(w)) w.reject(error());
+        }
       }
     }
     this.pump();

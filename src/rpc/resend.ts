@@ -95,3 +95,31 @@ export function decideResend(
     }
   }
 }
+
+/** A connection attempt that failed before the server's SETTINGS, as {@link requeueAfterConnectFailure} needs it. */
+export interface ConnectFailure {
+  /** The TCP handshake had completed: something at the address accepted the SYN. */
+  handshakeDone: boolean;
+  /** The errno name of the failure (`ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`, `EOF` …), or null. */
+  errno: string | null;
+}
+
+/**
+ * Whether a call waiting in a pool for a connection keeps waiting (a new connection is dialled
+ * after the connect backoff) when the last attempt failed and nothing else can serve it — instead
+ * of failing with that attempt's error (processed 'no' either way: no call is written before the
+ * server's SETTINGS).
+ *
+ * Yes only for a reset after the handshake (`ECONNRESET`, or `EPIPE` writing our SETTINGS into
+ * it), `requeues` times below maxTransparentRetries: the signature of a listener closed with the
+ * connection still in its accept queue — `inet_csk_listen_stop()`, net/ipv4/inet_connection_sock.c,
+ * with `net.ipv4.tcp_migrate_req` 0, the default — which is what a server's rolling restart does
+ * to connections made in the instant before the old process's `close()`. The address is alive
+ * (it completed the handshake) and a new process may listen there already (SO_REUSEPORT).
+ * A refused or timed-out attempt is not retried here: nothing answers there (or it answers too
+ * slowly), and failing fast (gRPC's TRANSIENT_FAILURE) beats holding calls on a dead address.
+ */
+export function requeueAfterConnectFailure(failure: ConnectFailure, requeues: number, limits: Pick<ResendLimits, 'maxTransparentRetries'>): boolean {
+  if (!failure.handshakeDone || (failure.errno !== 'ECONNRESET' && failure.errno !== 'EPIPE')) return false;
+  return requeues < limits.maxTransparentRetries;
+}

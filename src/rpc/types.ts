@@ -77,7 +77,10 @@ export interface PoolStats {
   failed: number;
   /** Attempts re-issued by the retry/hedge interceptors. */
   retries: number;
-  /** Attempts re-sent by the pool because the server provably did not run them (never written, GOAWAY, REFUSED). */
+  /**
+   * Attempts re-sent by the pool because the server provably did not run them (never written, GOAWAY, REFUSED),
+   * and calls kept queued after their connection was reset before SETTINGS (a closing listener's accept queue).
+   */
   transparentRetries: number;
   /** Attempts re-sent by the pool after a written call's connection failed before any answer: idempotent calls only (outcome rule 3). */
   idempotentRetries: number;

@@ -4,7 +4,9 @@
 // every file under dist/test).
 //   argv[2]: port to listen on (0: any); env TT_RPC_FLEET_HANDLER_MS: handler time, ms;
 //   env TT_RPC_FLEET_LEDGER: a file each id is appended to before the handler runs (it survives a
-//   SIGKILL, which the IPC ledger does not).
+//   SIGKILL, which the IPC ledger does not); env TT_RPC_FLEET_REUSEPORT=1: listen with SO_REUSEPORT
+//   (a second process on the same port, as in a rolling restart); env TT_RPC_FLEET_SLOW_MS: handler
+//   time of calls whose body starts with `slow-` (a long call in flight during a drain).
 //   IPC in: { kind: 'ledger' } → { kind: 'ledger', ran: string[] }; { kind: 'close' } →
 //   server.close() (GOAWAY SHUTDOWN, drain) then { kind: 'closed' }.
 import { appendFileSync } from 'node:fs';
@@ -15,16 +17,18 @@ export type FleetChildMessage = { kind: 'ready'; port: number } | { kind: 'ledge
 
 async function main(send: (m: FleetChildMessage) => void): Promise<void> {
   const handlerMs = Number(process.env.TT_RPC_FLEET_HANDLER_MS ?? '0');
+  const slowMs = Number(process.env.TT_RPC_FLEET_SLOW_MS ?? '0');
   const ran: string[] = [];
   const ledgerFile = process.env.TT_RPC_FLEET_LEDGER;
   const server = createServer(async (req) => {
     const id = req.body.toString('utf8');
     ran.push(id);
     if (ledgerFile) appendFileSync(ledgerFile, `${id}\n`);
-    if (handlerMs > 0) await sleep(handlerMs);
+    const ms = id.startsWith('slow-') ? slowMs : handlerMs;
+    if (ms > 0) await sleep(ms);
     return Buffer.from(String(process.pid));
   });
-  const { port } = await server.listen(Number(process.argv[2] ?? '0'), '127.0.0.1');
+  const { port } = await server.listen(Number(process.argv[2] ?? '0'), '127.0.0.1', { reusePort: process.env.TT_RPC_FLEET_REUSEPORT === '1' });
   process.on('message', (m: { kind: string }) => {
     if (m.kind === 'ledger') send({ kind: 'ledger', ran });
     else if (m.kind === 'close') void server.close().then(() => send({ kind: 'closed' }));

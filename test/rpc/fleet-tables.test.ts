@@ -89,6 +89,7 @@ test('endpoint lifecycle: exactly these moves are legal; every other is refused,
     'probing→active',
     'probing→ejected',
     'probing→draining',
+    'draining→probing',
     'draining→ejected',
     'draining→removed',
   ]);

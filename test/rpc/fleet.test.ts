@@ -30,9 +30,16 @@ interface ServerChild {
   close(): Promise<void>;
 }
 
-async function startServer(t: TestContext, port = 0, handlerMs = 0, ledgerFile = ''): Promise<ServerChild> {
+async function startServer(t: TestContext, port = 0, handlerMs = 0, ledgerFile = '', reusePort = false, slowMs = 0): Promise<ServerChild> {
   const child = fork(CHILD, [String(port)], {
-    env: { ...process.env, TT_RPC_FLEET_CHILD: '1', TT_RPC_FLEET_HANDLER_MS: String(handlerMs), TT_RPC_FLEET_LEDGER: ledgerFile },
+    env: {
+      ...process.env,
+      TT_RPC_FLEET_CHILD: '1',
+      TT_RPC_FLEET_HANDLER_MS: String(handlerMs),
+      TT_RPC_FLEET_LEDGER: ledgerFile,
+      TT_RPC_FLEET_REUSEPORT: reusePort ? '1' : '0',
+      TT_RPC_FLEET_SLOW_MS: String(slowMs),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pid = child.pid as number;
@@ -198,6 +205,59 @@ test('rolling restart on the same ports: each of three servers closed in turn an
     assert.equal(e.state, 'active');
     assert.equal(e.drains, 1, JSON.stringify(client.endpoints()));
   }
+  assert.equal(client.stats().illegalTransitions, 0);
+});
+
+test('one endpoint, a new process on its port (SO_REUSEPORT) while the old one drains a 1 s call: calls go on to the new process at once, not after the old connections close', async (t) => {
+  const SLOW_MS = 1000;
+  const old = await startServer(t, 0, 1, '', true, SLOW_MS);
+  const client = createClient({ endpoints: [old.address] });
+  t.after(() => client.close({ timeoutMs: 200 }));
+  interface Answer { id: string; pid: number; startedAt: number; endedAt: number }
+  const answers: Answer[] = [];
+  const failed: string[] = [];
+  const timed = async (id: string): Promise<void> => {
+    const startedAt = performance.now();
+    try {
+      const pid = Number((await client.call('work', Buffer.from(id))).toString());
+      answers.push({ id, pid, startedAt, endedAt: performance.now() });
+    } catch (e) {
+      failed.push(`${id}: ${(e as Error).message}`);
+    }
+  };
+  let running = true;
+  let next = 0;
+  const callers = Array.from({ length: 8 }, async () => {
+    while (running) await timed(`fast-${next++}`);
+  });
+  await eventually('calls answered by the old process', () => (answers.length > 50 ? true : undefined));
+  const slow = timed('slow-0');
+  await eventually('the slow call running in the old process', async () => ((await old.ledger()).includes('slow-0') ? true : undefined));
+  const fresh = await startServer(t, old.port, 1, '', true);
+  const handoverAt = performance.now();
+  const closed = old.close(); // GOAWAY(SHUTDOWN) now; done once the slow call is answered and the clients closed
+  await slow;
+  await closed;
+  await eventually('the new process answering', () => (answers.some((a) => a.pid === fresh.pid) ? true : undefined), 5000);
+  running = false;
+  await Promise.all(callers);
+
+  assert.deepEqual(failed, []);
+  const slowAnswer = answers.find((a) => a.id === 'slow-0');
+  assert.ok(slowAnswer !== undefined && slowAnswer.pid === old.pid, 'the slow call was answered by the old process');
+  const byNew = answers.filter((a) => a.pid === fresh.pid);
+  const beforeSlowEnded = byNew.filter((a) => a.endedAt < slowAnswer.endedAt).length;
+  const fast = answers.filter((a) => a.id !== 'slow-0' && a.endedAt >= handoverAt);
+  const gapMs = Math.max(...fast.map((a) => a.endedAt - a.startedAt));
+  t.diagnostic(`across the handover: max fast-call latency ${gapMs.toFixed(1)} ms (slow call ${(slowAnswer.endedAt - slowAnswer.startedAt).toFixed(0)} ms); the new process answered ${beforeSlowEnded} calls while the old one still ran the slow call`);
+  // Without a fresh connection while the old drains, no call could reach the new process before
+  // the old pool emptied, which needs the slow call answered.
+  assert.ok(beforeSlowEnded > 0, `the new process answered ${byNew.length} calls, none before the old one's slow call ended`);
+  const ledgers = await Promise.all([old.ledger(), fresh.ledger()]);
+  assert.deepEqual(runTwice(ledgers), [], 'no call ran twice');
+  const e = endpoint(client, old.port);
+  assert.equal(e.state, 'active');
+  assert.equal(e.drains, 1);
   assert.equal(client.stats().illegalTransitions, 0);
 });
 

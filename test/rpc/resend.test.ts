@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffMs, decideResend, RESEND_RULES, type FailedAttempt, type ResendCounts, type ResendRule } from '../../src/rpc/index.js';
 import { CONNECT_BACKOFF, OVERLOAD_BACKOFF } from '../../src/rpc/backoff.js';
+import { requeueAfterConnectFailure, type ConnectFailure } from '../../src/rpc/resend.js';
 
 const limits = { maxTransparentRetries: 5, maxIdempotentRetries: 1 };
 const zero: ResendCounts = { transparent: 0, idempotent: 0, overloaded: 0, worst: 'no' };
@@ -64,4 +65,19 @@ test('backoff: exponential, capped, jittered within (ceiling × (1 − jitter), 
   assert.equal(backoffMs(CONNECT_BACKOFF, 1, 0), 50);
   assert.equal(backoffMs(CONNECT_BACKOFF, 30, 0), 5000);
   assert.equal(backoffMs(CONNECT_BACKOFF, 3, 1 - 2 ** -52) > 100, true);
+});
+
+test('requeue after a connect failure: only a reset after the handshake, below maxTransparentRetries', () => {
+  const rows: [string, ConnectFailure, number, boolean][] = [
+    ['reset in a closing listener\'s accept queue', { handshakeDone: true, errno: 'ECONNRESET' }, 0, true],
+    ['EPIPE writing SETTINGS into that reset', { handshakeDone: true, errno: 'EPIPE' }, 4, true],
+    ['the fifth re-queue is the last (maxTransparentRetries 5)', { handshakeDone: true, errno: 'ECONNRESET' }, 5, false],
+    ['refused: nothing listens', { handshakeDone: false, errno: 'ECONNREFUSED' }, 0, false],
+    ['reset before the handshake completed', { handshakeDone: false, errno: 'ECONNRESET' }, 0, false],
+    ['no SETTINGS within connectTimeoutMs', { handshakeDone: true, errno: 'ETIMEDOUT' }, 0, false],
+    ['EOF before SETTINGS (a server that closes at once)', { handshakeDone: true, errno: 'EOF' }, 0, false],
+    ['no errno', { handshakeDone: true, errno: null }, 0, false],
+  ];
+  for (const [name, failure, requeues, want] of rows) assert.equal(requeueAfterConnectFailure(failure, requeues, limits), want, name);
+  assert.equal(requeueAfterConnectFailure({ handshakeDone: true, errno: 'ECONNRESET' }, 0, { maxTransparentRetries: 0 }), false, 'maxTransparentRetries 0: never');
 });

@@ -119,6 +119,63 @@ describe('rolling restart on one port (SO_REUSEPORT)', () => {
   });
 });
 
+/**
+ * A listener that never accepts, in this process (raw descriptor, SO_REUSEPORT): connections to
+ * it complete the handshake and wait in its accept queue, as in an old server process between
+ * its last accept() and its close(). Closed in t.after unless the test closed it.
+ */
+function stuckListener(t: TestContext): { port: number; close(): void } {
+  const fd = unwrap(socketRaw(4, true), 'socket');
+  let open = true;
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    closeRaw(fd);
+  };
+  t.after(close);
+  unwrap(setIntOptRaw(fd, LINUX.SOL_SOCKET, LINUX.SO_REUSEPORT, 1), 'SO_REUSEPORT');
+  unwrap(bindRaw(fd, { address: '127.0.0.1', port: 0 }), 'bind');
+  unwrap(listenRaw(fd, 16), 'listen');
+  return { port: unwrap(socknameRaw(fd), 'getsockname').port, close };
+}
+
+const MIGRATE_REQ = (() => {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
+  } catch {
+    return 'absent';
+  }
+})();
+
+describe('a connection reset in a closing listener\'s accept queue (tcp_migrate_req=0): the calls waiting for it are re-queued, not failed', { skip: MIGRATE_REQ === '1' ? 'net.ipv4.tcp_migrate_req is 1 here: the kernel moves the queued connection instead of resetting it' : false }, () => {
+  for (const kind of ['host/port', 'endpoints'] as const) {
+    it(`${kind} client: the call waiting for the reset connection is answered by the new process`, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tt-rolling-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const old = stuckListener(t);
+      const target = { host: '127.0.0.1', port: old.port };
+      const client = kind === 'host/port' ? createClient({ ...target, maxConnections: 1 }) : createClient({ endpoints: [target], maxConnections: 1 });
+      t.after(() => client.close({ timeoutMs: 1000 }));
+      const call = client.call('work', Buffer.from('queued-1'), { timeoutMs: 5000 });
+      call.catch(() => undefined);
+      // The handshake completed into the old listener's queue; the client waits for SETTINGS.
+      for (let i = 0; client.pool().connections.every((c) => c.state !== 'handshake'); i++) {
+        assert.ok(i < 300, `no connection reached handshake: ${JSON.stringify(client.pool())}`);
+        await sleep(10);
+      }
+      const ledger = join(dir, 'new');
+      await startServer(t, old.port, ledger, true);
+      old.close(); // inet_csk_listen_stop(): the queued connection is reset (RST)
+      const answer = await call.catch((e: unknown) => e);
+      assert.ok(!(answer instanceof Error), `the call failed: ${answer instanceof RpcError ? `${answer.code} processed=${answer.processed}: ${answer.message}` : String(answer)}`);
+      assert.deepEqual(ledgerIds(ledger), ['queued-1'], 'the new process ran it, once');
+      const s = client.stats();
+      t.diagnostic(`connections opened ${s.connectionsOpened}, closed by ${JSON.stringify(Object.fromEntries(Object.entries(s.connectionsClosedBy).filter(([, n]) => n > 0)))}, transparent re-sends ${s.transparentRetries}`);
+      assert.ok(s.connectionsClosedBy['peer-reset'] >= 1, 'the first connection was reset (else the test proves nothing)');
+    });
+  }
+});
+
 /** Two reuseport listeners on one port in `netns`, `n` clients connected; then the first listener shuts down. */
 function closeOneOfTwo(netns: string, n: number): { listeners: [number, number]; clients: number[] } {
   return inNetns(netns, () => {

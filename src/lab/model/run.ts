@@ -464,7 +464,8 @@ class ModelRun {
           return r.sigpipe ? { ok: false, value: { code: null, signal: 'SIGPIPE' } } : { ok: false, errno: r.errno, value: { code: 1, signal: null } };
         }
         if (op.blocking) {
-          // A blocking send() sleeps only when the send buffer has no room; the model's never fills.
+          // A blocking send() sleeps only when the send buffer has no room; the model does not sleep:
+          // it takes what fits (a full buffer gives EAGAIN). The lab's blocking writes fit.
           if (!r.ok) return { ok: false, errno: r.errno, ...(r.sigpipe ? { sigpipe: true } : {}), value: { elapsedMs: 0 } };
           return { ok: true, value: { bytes: r.value ?? 0, elapsedMs: 0, unacked: unacked(s.ep) } };
         }

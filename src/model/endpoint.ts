@@ -3,8 +3,15 @@ import type { Clock, TimerHandle } from './clock.js';
 import {
   DEFAULT_RCVBUF,
   LOOPBACK_MSS,
+  MAX_TCP_HEADER,
+  SKB_HEAD_TRUESIZE,
+  SKB_SHINFO_SIZE,
+  SKB_STRUCT_SIZE,
+  SOCK_MIN_SNDBUF,
+  SYSCTL_WMEM_MAX,
   TCP_ATO_MIN_MS,
   TCP_DELACK_MAX_MS,
+  TCP_INIT_CWND,
   TCP_MAX_QUICKACKS,
   TCP_MSS_DEFAULT,
   TCP_RETRIES2,
@@ -12,6 +19,8 @@ import {
   TCP_RTO_MIN_MS,
   TCP_TIMEOUT_INIT_MS,
   TCP_TIMEWAIT_LEN_MS,
+  TCP_WMEM_DEFAULT,
+  TCP_WMEM_MAX,
 } from './constants.js';
 import type { Sysctls } from './sysctls.js';
 import { closeState, IllegalTransitionError, isLegalMove, type Transition } from './transitions.js';
@@ -94,15 +103,31 @@ export class Endpoint {
   /** Highest sequence sent so far: after an RTO snd_nxt goes back, but ACKs up to this are valid. */
   sndMax = 0;
   sndWnd = 0;
+  /** `max_window`: the largest window the peer ever offered, bytes (bounds the MSS: `tcp_bound_to_half_wnd()`). */
+  maxWindow = 0;
+  /**
+   * `sk_sndbuf`, bytes: `tcp_wmem[1]` until the connection is established, then `tcp_sndbuf_expand()`'s
+   * figure unless SO_SNDBUF locked it ({@link sndbufLocked}).
+   */
+  sndbuf = TCP_WMEM_DEFAULT;
+  /** `SOCK_SNDBUF_LOCK`: SO_SNDBUF was set, so the kernel never resizes the buffer. */
+  sndbufLocked = false;
+  /**
+   * The send queue's skbs (`tcp_rtx_queue` + `sk_write_queue`) by the sequence number each one's
+   * data ends at, in order; the first starts at {@link bufSeq}. `sk_wmem_queued` is counted from these.
+   */
+  skbEnds: number[] = [];
   /** Unacknowledged + unsent data, starting at sequence {@link bufSeq}. */
   sendBuf = '';
   bufSeq = 0;
   finQueued = false;
   /**
-   * `pushed_seq`: where the last write without MSG_MORE ended. Only the segment ending there
-   * carries PSH (`tcp_push()` marks the tail skb unless MSG_MORE — `tcp_mark_push()`).
+   * `pushed_seq` marks: where a write without MSG_MORE ended (`tcp_push()` → `tcp_mark_push()`), or
+   * where `forced_push()` marked an skb in the middle of a long write (more than half the peer's
+   * largest window written since the last mark). A segment carries PSH when one of these falls
+   * in it (an skb keeps its PSH when `tcp_grow_skb()` or GSO merges it into a larger packet).
    */
-  pushSeq = 0;
+  pushMarks: number[] = [];
   // receive side
   irs = 0;
   rcvNxt = 0;
@@ -167,9 +192,75 @@ export class Endpoint {
     const from = this.state;
     if (!isLegalMove(from, to)) throw new IllegalTransitionError(from, to, why);
     this.state = to;
+    // tcp_init_transfer() → tcp_init_buffer_space() on the move to ESTABLISHED.
+    if (to === 'ESTABLISHED' && (from === 'SYN_SENT' || from === 'SYN_RECV')) this.#sndbufExpand();
     const t: Transition = { atMs: this.host.clock.nowMs, from, to, why };
     this.transitions.push(t);
     this.host.logTransition(this, t);
+  }
+
+  // ---------------------------------------------------------------- send buffer
+
+  /** `tcp_ack_update_window()`: the peer's window, and `max_window`, the largest it offered. */
+  #setSndWnd(window: number): void {
+    this.sndWnd = window;
+    if (window > this.maxWindow) this.maxWindow = window;
+  }
+
+  /**
+   * `tcp_current_mss()` as bounded by `tcp_bound_to_half_wnd()`: at most half the largest window
+   * the peer offered (all of it when that is ≤ TCP_MSS_DEFAULT), never below 68 − 32 header
+   * bytes; on loopback this is also the write's `size_goal` (`tcp_xmit_size_goal()`: one
+   * segment per skb once the half window is below 64 KiB), bytes.
+   */
+  mssNow(): number {
+    const cutoff = this.maxWindow > TCP_MSS_DEFAULT ? this.maxWindow >> 1 : this.maxWindow;
+    if (cutoff > 0 && LOOPBACK_MSS > cutoff) return Math.max(cutoff, 68 - 32);
+    return LOOPBACK_MSS;
+  }
+
+  /**
+   * `sk_wmem_queued`: each skb of the send queue costs its payload (`skb_copy_to_page_nocache()`)
+   * plus {@link SKB_HEAD_TRUESIZE} for its head (`tcp_stream_alloc_skb()`), bytes.
+   */
+  get wmemQueued(): number {
+    let total = 0;
+    let start = this.bufSeq;
+    for (const end of this.skbEnds) {
+      total += end - start + SKB_HEAD_TRUESIZE;
+      start = end;
+    }
+    return total;
+  }
+
+  /**
+   * `sk_stream_memory_free()`: a new skb may be allocated while `sk_wmem_queued < sk_sndbuf`
+   * (`tcp_notsent_lowat` is UINT_MAX by default, so `tcp_stream_memory_free()` never says no).
+   */
+  sendBufferFree(): boolean {
+    return this.wmemQueued < this.sndbuf;
+  }
+
+  /**
+   * SO_SNDBUF (`sk_setsockopt()`): the request capped at `wmem_max`, doubled for the kernel's
+   * overhead, at least SOCK_MIN_SNDBUF; locked (`SOCK_SNDBUF_LOCK`) from then on.
+   */
+  setSndbuf(bytes: number): void {
+    this.sndbuf = Math.max(Math.min(bytes, SYSCTL_WMEM_MAX) * 2, SOCK_MIN_SNDBUF);
+    this.sndbufLocked = true;
+  }
+
+  /**
+   * `tcp_sndbuf_expand()` from `tcp_init_buffer_space()`: unless SO_SNDBUF locked it, room for
+   * 2 · max(cwnd, TCP_INIT_CWND) segments, each costing roundup_pow_of_two(mss + MAX_TCP_HEADER +
+   * shinfo) + sizeof(sk_buff), at most `tcp_wmem[2]`; never shrinks. The model has no cwnd:
+   * TCP_INIT_CWND. On loopback with a full window that is ~2.6 MB, so a 16 KiB write never waits.
+   */
+  #sndbufExpand(): void {
+    if (this.sndbufLocked) return;
+    const perMss = 2 ** Math.ceil(Math.log2(this.mssNow() + MAX_TCP_HEADER + SKB_SHINFO_SIZE)) + SKB_STRUCT_SIZE;
+    const sndmem = Math.min(2 * TCP_INIT_CWND * perMss, TCP_WMEM_MAX);
+    if (sndmem > this.sndbuf) this.sndbuf = sndmem;
   }
 
   // ---------------------------------------------------------------- output
@@ -239,14 +330,19 @@ export class Endpoint {
       if (this.sndNxt < dataEnd) {
         const room = wndEnd - this.sndNxt;
         if (room <= 0) break;
+        // One packet per call of tcp_transmit_skb(): on loopback (GSO, no segmentation before the
+        // capture) it holds up to 64 KiB, and since 6.12 `tcp_grow_skb()` pulls the next skbs'
+        // bytes into the head skb up to the window, so a reopened 4096 B window gets one 4096 B packet.
         const len = Math.min(LOOPBACK_MSS, dataEnd - this.sndNxt, room);
         const off = this.sndNxt - this.bufSeq;
         const last = this.sndNxt + len === dataEnd;
         const fin = last && this.finQueued;
         // PSH only where a write without MSG_MORE ended (`tcp_push()`, `tcp_mark_push()`).
-        const psh = this.sndNxt + len === this.pushSeq;
+        const psh = this.pushMarks.some((m) => m > this.sndNxt && m <= this.sndNxt + len);
         const flags: TcpFlag[] = [...(fin ? (['FIN'] as const) : []), ...(psh ? (['PSH'] as const) : []), 'ACK'];
-        this.host.transmit(this.#segment(flags, this.sndNxt, this.sendBuf.slice(off, off + len)));
+        const seg = this.#segment(flags, this.sndNxt, this.sendBuf.slice(off, off + len));
+        if (len > this.mssNow()) seg.gsoSize = this.mssNow();
+        this.host.transmit(seg);
         this.#dataSent();
         this.#ackSent();
         this.sndNxt += len + (fin ? 1 : 0);
@@ -347,14 +443,19 @@ export class Endpoint {
     return this.quick > 0 && !this.pingpong;
   }
 
-  /** `tcp_incr_quickack()`: up to 16 immediate ACKs, rcv_wnd / (2·rcv_mss) of them. */
+  /**
+   * `tcp_incr_quickack()`: up to 16 immediate ACKs, rcv_wnd / (2·rcv_mss) of them, 2 when that is
+   * 0. rcv_wnd is the window last advertised (a 4096 B receive buffer and 2048 B segments: one
+   * quick ACK, so the second segment's ACK is delayed, as the kernel's close-unsent-data trace shows).
+   */
   #incrQuickack(): void {
-    const n = Math.min(Math.max(Math.floor(this.#window() / (2 * this.rcvMss)), 2), TCP_MAX_QUICKACKS);
+    const n = Math.min(Math.floor(this.lastWindow / (2 * this.rcvMss)) || 2, TCP_MAX_QUICKACKS);
     if (n > this.quick) this.quick = n;
   }
 
   /** `tcp_event_data_recv()`: schedules an ACK and tunes `ato` from the inter-arrival gap. */
   #eventDataRecv(len: number): void {
+    // `len` is the segment's size as tcp_measure_rcv_mss() sees it: gso_size for a GSO packet.
     this.ackPending = true;
     if (len >= this.rcvMss) this.rcvMss = Math.min(len, LOOPBACK_MSS); // tcp_measure_rcv_mss()
     const now = this.host.clock.nowMs;
@@ -440,7 +541,7 @@ export class Endpoint {
     this.irs = seg.seq;
     this.rcvNxt = seg.seq + 1;
     this.rcvWup = this.rcvNxt;
-    this.sndWnd = seg.window;
+    this.#setSndWnd(seg.window);
     if (has(seg, 'ACK')) {
       this.sndUna = seg.ack;
       this.#stopRetransmit();
@@ -487,7 +588,7 @@ export class Endpoint {
     }
     if (this.state === 'SYN_RECV') {
       this.sndUna = Math.max(this.sndUna, seg.ack);
-      this.sndWnd = seg.window;
+      this.#setSndWnd(seg.window);
       this.#stopRetransmit();
       this.retransmits = 0;
       this.rttSample(this.host.clock.nowMs - this.synSentAtMs);
@@ -495,7 +596,7 @@ export class Endpoint {
       if (has(seg, 'SYN')) this.sendAck();
     }
     if (seg.ack > this.sndUna) this.#ackAdvance(seg.ack);
-    this.sndWnd = seg.window; // tcp_ack_update_window()
+    this.#setSndWnd(seg.window); // tcp_ack_update_window()
 
     switch (this.state) {
       case 'FIN_WAIT1':
@@ -560,6 +661,10 @@ export class Endpoint {
     if (dataAcked > 0) {
       this.sendBuf = this.sendBuf.slice(dataAcked);
       this.bufSeq += dataAcked;
+      // tcp_clean_rtx_queue(): a wholly acknowledged skb is freed (`tcp_wmem_free_skb()` gives its
+      // truesize back to sk_wmem_queued); a partly acknowledged one stays (`tcp_trim_head()`).
+      while (this.skbEnds.length > 0 && this.skbEnds[0]! <= this.bufSeq) this.skbEnds.shift();
+      this.pushMarks = this.pushMarks.filter((m) => m > this.bufSeq);
     }
     this.sndUna = ack;
     if (this.sndNxt < ack) this.sndNxt = ack; // an ACK for what went out before an RTO rewound snd_nxt
@@ -596,7 +701,7 @@ export class Endpoint {
     if (data.length > 0) {
       this.recvBuf += data;
       this.rcvNxt += data.length;
-      this.#eventDataRecv(data.length);
+      this.#eventDataRecv(seg.gsoSize ?? data.length);
     }
     if (has(seg, 'FIN')) {
       this.rcvNxt += 1;
@@ -652,6 +757,7 @@ export class Endpoint {
     if (this.state === 'CLOSE') return;
     this.error = this.state === 'SYN_SENT' ? 'ECONNREFUSED' : this.state === 'CLOSE_WAIT' ? 'EPIPE' : 'ECONNRESET';
     this.sendBuf = '';
+    this.skbEnds = [];
     this.bufSeq = this.sndNxt;
     this.finQueued = false;
     this.done(why);
@@ -740,8 +846,9 @@ export class Endpoint {
   }
 
   /**
-   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT the data is queued and pushed (with
-   * `more`, MSG_MORE, queued only). Else the
+   * send(2) with MSG_DONTWAIT: in ESTABLISHED/CLOSE_WAIT as much of the data as the send buffer
+   * takes is queued and pushed (with `more`, MSG_MORE, queued only); the count queued, or EAGAIN
+   * when the buffer is full. Else the
    * pending error once, then EPIPE with SIGPIPE (`sk_stream_error()`); SYN_SENT gives EAGAIN.
    * Source: `tcp_sendmsg_locked()`, `sk_stream_wait_connect()`.
    */
@@ -755,15 +862,42 @@ export class Endpoint {
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECV') return fail('EAGAIN');
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE_WAIT') return fail('EPIPE', true); // never connected too
     if (data.length === 0) return { ok: true, value: 0 };
-    this.sendBuf += data;
+    // tcp_sendmsg_locked(): fill the tail skb up to size_goal while it is unsent; a new skb only
+    // while sk_stream_memory_free(); a full skb at the head of what is unsent goes at once
+    // (`tcp_push_one()`). No room for even one byte: EAGAIN (`sk_stream_wait_memory()`, timeout 0).
+    const goal = this.mssNow();
+    let copied = 0;
+    while (copied < data.length) {
+      const n = this.skbEnds.length;
+      const tailStart = n > 1 ? this.skbEnds[n - 2]! : this.bufSeq;
+      let room = n > 0 && tailStart >= this.sndNxt ? goal - (this.skbEnds[n - 1]! - tailStart) : 0;
+      if (room <= 0) {
+        if (!this.sendBufferFree()) break;
+        this.skbEnds.push(this.finSeq);
+        room = goal;
+      }
+      const chunk = Math.min(room, data.length - copied);
+      this.sendBuf += data.slice(copied, copied + chunk);
+      this.skbEnds[this.skbEnds.length - 1]! += chunk;
+      copied += chunk;
+      if (!more && chunk === room && copied < data.length) {
+        // forced_push(): more than half the largest window written since the last mark.
+        const end = this.finSeq;
+        const last = this.pushMarks.at(-1) ?? this.bufSeq;
+        if (end > last + (this.maxWindow >> 1)) this.pushMarks.push(end);
+        this.push(); // tcp_push_one() / __tcp_push_pending_frames()
+      }
+    }
+    if (copied === 0) return fail('EAGAIN');
     // MSG_MORE (`tcp_push()` skipped): the data waits in the send queue for more, or for the FIN
     // of close(), and its segment carries no PSH.
     if (!more) {
-      this.pushSeq = this.finSeq;
+      this.pushMarks.push(this.finSeq);
       this.push();
     }
-    return { ok: true, value: data.length };
+    return { ok: true, value: copied };
   }
+
 
   /**
    * shutdown(2): SHUT_RD only marks the receive side (Linux sends nothing and still ACKs and

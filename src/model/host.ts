@@ -334,6 +334,10 @@ export class Host implements SegmentSink, EndpointHost {
     child.local = req.local;
     child.remote = req.remote;
     child.rcvbuf = listener.rcvbuf;
+    child.lastWindow = listener.rcvbuf; // rcv_wnd: what the SYN-ACK advertised
+    // sk_clone_lock(): the child copies sk_sndbuf and its lock.
+    child.sndbuf = listener.sndbuf;
+    child.sndbufLocked = listener.sndbufLocked;
     child.iss = req.iss;
     child.sndUna = req.iss + 1;
     child.sndNxt = req.iss + 1;
@@ -628,6 +632,15 @@ export class Process {
     if (typeof ep === 'string') return fail(ep);
     if (!Number.isInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) return fail('EINVAL');
     ep.rcvbuf = bytes;
+    return { ok: true };
+  }
+
+  /** SO_SNDBUF, bytes: doubled and locked as the kernel does (`sk_setsockopt()`); a listener passes it to its children. */
+  setSndbuf(fd: number, bytes: number): CallResult {
+    const ep = this.#get(fd);
+    if (typeof ep === 'string') return fail(ep);
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) return fail('EINVAL');
+    ep.setSndbuf(bytes);
     return { ok: true };
   }
 

@@ -18,6 +18,11 @@ export interface WireSegment {
   window: number;
   /** On a RST: why the sender reset (`tcp:tcp_send_reset`'s reason). */
   rstReason?: RstReason;
+  /**
+   * `gso_size`: the sender's MSS when the packet holds more than one segment (a GSO packet on
+   * loopback, never cut before the capture); the receiver measures its rcv_mss from this.
+   */
+  gsoSize?: number;
 }
 
 export function has(seg: WireSegment, flag: TcpFlag): boolean {

@@ -39,9 +39,9 @@ test('--backend model, the whole catalogue: every modelled scenario runs, the re
     assert.match(r.stdout, /every scenario ran on the model/);
     assert.match(r.stdout, /skipped node-server-eof: runs a node:net server/);
     assert.match(r.stdout, /not covered by the model 001-f: skipped: accept-emfile/);
-    assert.match(r.stdout, /21 scenarios ran, 8 skipped, 0 failed/);
+    assert.match(r.stdout, /23 scenarios ran, 6 skipped, 0 failed/);
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    assert.equal(files.length, 21);
+    assert.equal(files.length, 23);
     const trace = JSON.parse(readFileSync(join(dir, 'self-connect.json'), 'utf8')) as { env: { backend: string } };
     assert.equal(trace.env.backend, 'model');
   } finally {

@@ -177,13 +177,76 @@ test('FIN_WAIT1 with unsent data: the FIN rides the last data segment (tcp_send_
   assert.deepEqual(got, [1000, 1000, 500]);
   lab.advance(50);
   assert.deepEqual(lab.wire(from), [
-    '1.00 c>s . 1:1 len 1000',
-    '1.01 s>c . 1:1001 len 0', // quick-ack
+    // tcp_bound_to_half_wnd(): skbs of half the 1000 B window; the first goes alone (tcp_push_one()),
+    '1.00 c>s . 1:1 len 500',
+    '1.00 c>s P. 501:1 len 500', // the second with PSH: forced_push() (more than half the window since the last mark)
+    '1.01 s>c . 1:501 len 0', // quick-ack: rcv_wnd 1000 / 2·rcv_mss 536 is 0, so 2 (tcp_incr_quickack())
+    '1.01 s>c . 1:1001 len 0', // the second quick-ack
     '2.00 s>c . 1:1001 len 0', // window update after the read (tcp_cleanup_rbuf())
-    '2.01 c>s . 1001:1 len 1000', // quick-acks used up (rcv_wnd / 2·rcv_mss = 2): its ACK is delayed…
-    '3.00 s>c . 1:2001 len 0', // …and rides the next window update
+    '2.01 c>s P. 1001:1 len 1000', // two skbs in one GSO packet (tcp_grow_skb()), PSH from the second
+    '2.02 s>c . 1:2001 len 0', // 1000 B > rcv_mss unacknowledged: at once (__tcp_ack_snd_check())
+    '3.00 s>c . 1:2001 len 0', // the next window update
     '3.01 c>s FP. 2001:1 len 500', // the last data carries the FIN
     '44.00 s>c . 1:2502 len 0', // FIN → CLOSE_WAIT, ping-pong: delayed ACK
+  ]);
+});
+
+test('FIN_WAIT1 with unsent data behind a full send buffer: write() fills to EAGAIN, close() queues the FIN, the zero window holds both until a read', () => {
+  // As the kernel's close-unsent-data trace (test/fixtures/traces): SO_SNDBUF 4096 (→ 8192), a
+  // receiver with a 4096 B window that does not read.
+  const lab = new Lab();
+  const { fd: L, addr } = lab.listen();
+  value(lab.server.setRcvbuf(L, 4096));
+  const c = value(lab.client.socket());
+  value(lab.client.setSndbuf(c, 4096));
+  assert.equal(lab.ep(lab.client, c).sndbuf, 8192); // sk_setsockopt(): doubled
+  const r = lab.client.connect(c, addr);
+  assert.equal(r.ok ? 'ok' : r.errno, 'EINPROGRESS');
+  lab.names.set(lab.ep(lab.client, c).local, 'c');
+  lab.advance(1);
+  const s = value(lab.server.accept(L));
+  lab.names.set(addr, 's');
+  const from = lab.segCount;
+  // The lab's fill: send(MSG_DONTWAIT) of 64 KiB until EAGAIN, 0.05 ms a call.
+  const calls: (number | string)[] = [];
+  for (;;) {
+    const w = lab.client.write(c, 65536);
+    calls.push(w.ok ? (w.value as number) : w.errno);
+    if (!w.ok) break;
+    lab.advance(0.05);
+  }
+  // Four 2048 B skbs fit below 8192 B of sk_wmem_queued; the ACK of the first frees one, so one more.
+  assert.deepEqual(calls, [8192, 2048, 'EAGAIN']);
+  const sendQ = (): number | undefined => lab.w.host.observe().find((o) => o.local === lab.ep(lab.client, c).local)?.sendQ;
+  assert.equal(sendQ(), 8192); // the kernel's Send-Q after its fill, too
+  lab.advance(100);
+  assert.equal(sendQ(), 6144); // the delayed ACK of the second skb (window 0)
+  value(lab.client.close(c));
+  assert.equal(lab.clientState(c), 'FIN_WAIT1');
+  assert.equal(sendQ(), 6145); // 6144 B + the FIN, all unsent
+  const beforeRead = lab.segCount;
+  lab.advance(100);
+  assert.equal(lab.segCount, beforeRead, 'nothing leaves against a zero window (no persist probes modelled)');
+  let got = 0;
+  for (let i = 0; i < 3; i++) {
+    const rd = lab.server.read(s);
+    if (rd.ok) got += rd.value!.bytes;
+    lab.advance(1);
+  }
+  assert.equal(got, 10240);
+  assert.equal(lab.clientState(c), 'FIN_WAIT2');
+  assert.equal(lab.serverState(s), 'CLOSE_WAIT');
+  assert.deepEqual(lab.wire(from), [
+    '1.00 c>s . 1:1 len 2048', // half the 4096 B window per skb, the first alone (tcp_push_one())
+    '1.00 c>s P. 2049:1 len 2048', // forced_push()
+    '1.01 s>c . 1:2049 len 0', // the one quick ACK (rcv_wnd 4096 / 2·2048)
+    '44.00 s>c . 1:4097 len 0', // delayed ACK, window 0 (the kernel: 42.5 ms later)
+    '201.10 s>c . 1:4097 len 0', // the read opens the window (tcp_cleanup_rbuf())
+    '201.11 c>s P. 4097:1 len 4096', // two skbs in one GSO packet, as the kernel sent them
+    '201.12 s>c . 1:8193 len 0',
+    '202.10 s>c . 1:8193 len 0',
+    '202.11 c>s FP. 8193:1 len 2048', // the FIN rides the last data (tcp_send_fin())
+    '202.12 s>c . 1:10242 len 0', // 2049 > rcv_mss unacknowledged: at once
   ]);
 });
 

@@ -97,14 +97,6 @@ export const MODEL_GAPS: readonly ModelGap[] = [
     },
   },
   {
-    id: 'send-buffer',
-    title: 'send-buffer limits (write never returns EAGAIN when connected), cwnd',
-    evidence: (m, { kernel }) => {
-      const w = earlierStep(m, kernel, (s) => s.op === 'write' && (s.fill === true || s.blocking === true));
-      return w ? `step ${w.index} (${w.text}) fills the send buffer or blocks on it` : null;
-    },
-  },
-  {
     id: 'quickack',
     title: 'TCP_QUICKACK',
     evidence: (m, { kernel }) => {
@@ -143,6 +135,28 @@ export const MODEL_GAPS: readonly ModelGap[] = [
     },
   },
   {
+    id: 'send-buffer',
+    title: "a blocking send() waiting for room in the send buffer (the model's blocking write never sleeps)",
+    evidence: (m, { kernel }) => {
+      const w = earlierStep(m, kernel, (s) => s.op === 'write' && s.blocking === true);
+      return w ? `step ${w.index} (${w.text}) blocks on the send buffer` : null;
+    },
+  },
+  {
+    id: 'window-selection',
+    title: "the kernel's receive-window selection (`__tcp_select_window()`: the model advertises rcvbuf − unread exactly)",
+    evidence: (m) => {
+      // __tcp_ack_snd_check() sends an ACK for more than one MSS at once only if the window it
+      // would advertise is not smaller than the last one; the kernel holds it until the read.
+      const s = m.modelSegment;
+      if (m.kind !== 'segment' || m.kernelSegment !== undefined || s === undefined) return null;
+      const pureAck = s.length === 0 && s.flags.length === 1 && s.flags[0] === 'ACK';
+      const count = (order: string[] | undefined): number => (order ?? []).filter((k) => k === m.key).length;
+      if (!pureAck || count(m.modelOrder) <= count(m.kernelOrder)) return null;
+      return 'the model sends this ACK twice, at once with the window the unread data leaves, then as a window update on read; the kernel holds the first while its window would shrink';
+    },
+  },
+  {
     id: 'call-duration',
     title: "the calls' own duration (the model's calls take no virtual time; one step's calls happen at one instant)",
     evidence: (m, { kernel }) => {
@@ -154,7 +168,11 @@ export const MODEL_GAPS: readonly ModelGap[] = [
       const other = m.kernelSegment ? 'modelOrder' : 'kernelOrder';
       if (one === undefined || m[other] === undefined || !m[other].includes(m.key ?? '')) return null;
       const w = earlierStep(m, kernel, (x) => x.op === 'closeOnEof' && x.write !== undefined);
-      return w ? `the segment is in both traces in another order; step ${w.index} (${w.text}) writes and closes at once` : null;
+      if (w) return `the segment is in both traces in another order; step ${w.index} (${w.text}) writes and closes at once`;
+      // A fill's send()s: the kernel's peer ACKs the first skb while the call still queues the
+      // next; the model's call queues and sends its skbs at one instant.
+      if (s?.op === 'write' && s.data === undefined) return `the segment is in both traces in another order; step ${m.step} (${rec?.text}) queues and sends its skbs at one instant`;
+      return null;
     },
   },
   {

@@ -48,7 +48,7 @@ export function modelCoverage(catalogue: readonly Scenario[], sysctls: Readonly<
 /**
  * Why the model cannot run `sc` (a pure function of the scenario and the sysctls asked for), or
  * null when it can: a scenario that depends on Node's runtime, on descriptor tables, or on what
- * the model lacks (send-buffer limits, IPv6) is skipped with this reason.
+ * the model lacks (a blocking MSG_PEEK, IPv6) is skipped with this reason.
  */
 export function modelSkipReason(sc: Scenario, sysctls: Readonly<Record<string, number>> = {}): string | null {
   const all = { ...(sc.sysctls ?? {}), ...sysctls };
@@ -74,8 +74,6 @@ function opSkipReason(op: ActorOp): string | null {
     case 'unlimitFds':
     case 'acceptLoop':
       return "needs a process's descriptor table and RLIMIT_NOFILE (EMFILE), which the model does not have";
-    case 'write':
-      return op.fill ? 'fills the send buffer: send-buffer limits are not modelled (a write never returns EAGAIN)' : null;
     case 'read':
       return op.peek && op.blocking ? 'a blocking MSG_PEEK is not modelled' : null;
     case 'listen':

@@ -15,6 +15,13 @@ import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, socketLabel, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 import { modelSysctls } from './sysctls.js';
+
+/**
+ * How long one send() of a `fill` lasts on the model, virtual ms: a 64 KiB send(MSG_DONTWAIT)
+ * copies and queues skbs for some tens of µs on the kernel (not measured per call: the lab's
+ * whole fill step, 5 calls, took 22 ms with the runner's round trips).
+ */
+const FILL_SEND_MS = 0.05;
 import { MODEL_UNCOVERED_CLAIMS, modelSkipReason } from './coverage.js';
 
 /** What the trace's `env.kernel` says for a model run. */
@@ -373,6 +380,27 @@ class ModelRun {
     return r.ok ? { ok: true } : { ok: false, errno: r.errno };
   }
 
+  /**
+   * `write` with `fill`, as the kernel peer does it: send(MSG_DONTWAIT) of 64 KiB at a time until
+   * EAGAIN; the bytes queued, or the first other error with them. Each send() lasts
+   * {@link FILL_SEND_MS} of virtual time, so loopback's ACKs of what it sent (RTT 0.02 ms) land
+   * before the next one, as the kernel's `release_sock()` processes them from the backlog between
+   * two calls — that ACK frees an skb and makes room (`tcp_clean_rtx_queue()`).
+   */
+  #fill(p: Process, fd: number): CallResult {
+    const chunk = 'x'.repeat(65536);
+    let total = 0;
+    for (;;) {
+      const r = p.write(fd, chunk);
+      if (!r.ok) {
+        if (r.errno === 'EAGAIN') return { ok: true, value: total };
+        return { ok: false, errno: r.errno, value: total, ...(r.sigpipe ? { sigpipe: true } : {}) };
+      }
+      total += r.value ?? 0;
+      this.#advance(FILL_SEND_MS);
+    }
+  }
+
   #readable(ep: Endpoint): boolean {
     return ep.recvBuf.length > 0 || ep.doneFlag || ep.error !== null || ep.rcvShutdown || ep.state === 'CLOSE';
   }
@@ -395,6 +423,7 @@ class ModelRun {
         const fd = value(p.socket());
         this.#hold(op.sock, actor, p, fd);
         if (op.rcvbuf) p.setRcvbuf(fd, op.rcvbuf);
+        if (op.sndbuf) p.setSndbuf(fd, op.sndbuf);
         if (op.delayAck) p.setQuickack(fd, false);
         const r = p.connect(fd, target.ep.local);
         if (r.ok) return { ok: true };
@@ -426,6 +455,7 @@ class ModelRun {
       }
       case 'write': {
         const s = this.#sock(op.sock, actor);
+        if (op.fill) return this.#fill(p, s.fd);
         const data = op.data ?? 'x'.repeat(op.bytes ?? 1);
         const r = p.write(s.fd, data);
         if (op.defaultSigpipe) {
@@ -434,7 +464,8 @@ class ModelRun {
           return r.sigpipe ? { ok: false, value: { code: null, signal: 'SIGPIPE' } } : { ok: false, errno: r.errno, value: { code: 1, signal: null } };
         }
         if (op.blocking) {
-          // A blocking send() sleeps only when the send buffer has no room; the model's never fills.
+          // A blocking send() sleeps only when the send buffer has no room; the model does not sleep:
+          // it takes what fits (a full buffer gives EAGAIN). The lab's blocking writes fit.
           if (!r.ok) return { ok: false, errno: r.errno, ...(r.sigpipe ? { sigpipe: true } : {}), value: { elapsedMs: 0 } };
           return { ok: true, value: { bytes: r.value ?? 0, elapsedMs: 0, unacked: unacked(s.ep) } };
         }

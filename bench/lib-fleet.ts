@@ -213,7 +213,6 @@ export interface FleetRunResult {
   key: FleetContender['key'];
   label: string;
   calls: number;
-  ok: number;
   failed: number;
   failedButRan: number;
   ranTwice: number;
@@ -228,7 +227,6 @@ export interface FleetRunResult {
   p99RestartMs: number;
   p99AllMs: number;
   callsPerSecond: number;
-  restarts: number;
 }
 
 interface ServerProc {
@@ -343,7 +341,6 @@ async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<FleetRun
       key: c.key,
       label: c.label,
       calls: answered.length + failures.length,
-      ok: answered.length,
       failed: failures.length,
       failedButRan: failures.filter((f) => runs.has(f.id)).length,
       ranTwice: [...runs.values()].filter((n) => n > 1).length,
@@ -354,7 +351,6 @@ async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<FleetRun
       p99RestartMs: p99(restartLatenciesMs),
       p99AllMs: p99(latencies.map((l) => l.ms)),
       callsPerSecond: Math.round((answered.length + failures.length) / elapsedS),
-      restarts: o.servers,
     };
   } finally {
     await caller?.close().catch(() => undefined);

@@ -11,32 +11,19 @@
  * Environment: FLEET_SECONDS (default 30), FLEET_CALLERS (100), FLEET_WORK_MS (default 2),
  * FLEET_ONLY (contender keys).
  */
-import { chosenContenders, runFleet, type FleetRunResult } from './lib-fleet.js';
-import { envInt, ratiosAgainstAnchors, type BenchOptions, type BenchResult } from './lib.js';
-import { latencyRows, p99Ratio, topCodes } from './rolling-restart.js';
+import { p99Ratio, runFleetBench, topCodes, type FleetRunResult } from './lib-fleet.js';
+import type { BenchOptions, BenchResult } from './lib.js';
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const seconds = envInt('FLEET_SECONDS', 30);
-  const callers = envInt('FLEET_CALLERS', 100);
-  const workMs = envInt('FLEET_WORK_MS', 2);
-  const servers = 3;
-  const results: FleetRunResult[] = [];
-  const contenders = chosenContenders();
-  for (const c of contenders) {
-    opts.progress(`${c.label}: ${servers} servers, ${callers} callers, ${seconds} s, SIGKILL`);
-    results.push(await runFleet(c, { servers, callers, seconds, workMs, stop: 'SIGKILL', progress: opts.progress }));
-  }
-  const rows = latencyRows(results);
+  const { params, contenders, results, rows, ratios } = await runFleetBench('SIGKILL', opts.progress);
+  const { servers, callers } = params;
   const wrong = (r: FleetRunResult): number => r.told['not-run'].ran + (r.told.ran.n - r.told.ran.ran);
   return {
     bench: 'kill',
     title: `${servers} servers SIGKILLed in turn and replaced under ${callers} callers; latency rows: calls started during a replacement`,
-    params: { servers, callers, seconds, workMs },
+    params,
     rows,
-    ratios: ratiosAgainstAnchors(
-      rows,
-      rows.filter((r) => !r.anchor).map((r) => r.label),
-    ),
+    ratios,
     tables: [
       {
         title: 'kill: failures by what the caller was told, checked against the ledgers',

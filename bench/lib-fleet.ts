@@ -27,7 +27,7 @@ import { Agent } from 'undici';
 
 import { createClient, RpcError, type RpcClient } from '../src/rpc/index.js';
 import { grpc, GRPC_JS_VERSION, GRPC_METHOD_PATH } from './lib-grpc.js';
-import { forkReady, quantile } from './lib.js';
+import { envInt, forkReady, quantile, ratiosAgainstAnchors, summarize, type BenchRow, type Ratio } from './lib.js';
 
 const RPC_SERVER = fileURLToPath(new URL('../src/rpc/fleet-server.js', import.meta.url));
 const OTHER_SERVER = fileURLToPath(new URL('./fleet-server.js', import.meta.url));
@@ -165,7 +165,7 @@ function nodeHttpFleetClient(ports: readonly number[]): FleetCaller {
 }
 
 /** The contenders, in table order. */
-export const FLEET_CONTENDERS: readonly FleetContender[] = [
+const FLEET_CONTENDERS: readonly FleetContender[] = [
   {
     key: 'rpc',
     label: 'tcp-teardown rpc (3 endpoints, p2c)',
@@ -199,7 +199,7 @@ export const FLEET_CONTENDERS: readonly FleetContender[] = [
 /** How each server is replaced. */
 export type FleetStop = 'SIGTERM' | 'SIGKILL';
 
-export interface FleetRunOptions {
+interface FleetRunOptions {
   servers: number;
   callers: number;
   seconds: number;
@@ -213,7 +213,6 @@ export interface FleetRunResult {
   key: FleetContender['key'];
   label: string;
   calls: number;
-  ok: number;
   failed: number;
   failedButRan: number;
   ranTwice: number;
@@ -228,7 +227,6 @@ export interface FleetRunResult {
   p99RestartMs: number;
   p99AllMs: number;
   callsPerSecond: number;
-  restarts: number;
 }
 
 interface ServerProc {
@@ -278,7 +276,7 @@ function p99(values: readonly number[]): number {
  * moments, callers off, servers stopped, ledgers read.
  * @throws Error when a server process cannot be started.
  */
-export async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<FleetRunResult> {
+async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<FleetRunResult> {
   const dir = mkdtempSync(join(tmpdir(), `tt-fleet-${c.key}-`));
   const servers: ServerProc[] = [];
   let caller: FleetCaller | null = null;
@@ -343,7 +341,6 @@ export async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<F
       key: c.key,
       label: c.label,
       calls: answered.length + failures.length,
-      ok: answered.length,
       failed: failures.length,
       failedButRan: failures.filter((f) => runs.has(f.id)).length,
       ranTwice: [...runs.values()].filter((n) => n > 1).length,
@@ -354,7 +351,6 @@ export async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<F
       p99RestartMs: p99(restartLatenciesMs),
       p99AllMs: p99(latencies.map((l) => l.ms)),
       callsPerSecond: Math.round((answered.length + failures.length) / elapsedS),
-      restarts: o.servers,
     };
   } finally {
     await caller?.close().catch(() => undefined);
@@ -364,7 +360,7 @@ export async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<F
 }
 
 /** Contenders chosen by FLEET_ONLY (comma-separated keys), default all. @throws RangeError for an unknown key. */
-export function chosenContenders(): FleetContender[] {
+function chosenContenders(): FleetContender[] {
   const raw = process.env.FLEET_ONLY;
   if (raw === undefined || raw === '') return [...FLEET_CONTENDERS];
   const keys = raw.split(',').map((k) => k.trim());
@@ -372,4 +368,61 @@ export function chosenContenders(): FleetContender[] {
     if (!FLEET_CONTENDERS.some((c) => c.key === k)) throw new RangeError(`FLEET_ONLY: unknown contender ${JSON.stringify(k)} (known: ${FLEET_CONTENDERS.map((c) => c.key).join(', ')})`);
   }
   return FLEET_CONTENDERS.filter((c) => keys.includes(c.key));
+}
+
+/** Rows of latency during replacements, grpc-js as the anchor (the peer a user would otherwise pick). */
+function latencyRows(results: readonly FleetRunResult[]): BenchRow[] {
+  return results
+    .filter((r) => r.restartLatenciesMs.length > 0)
+    .map((r) => ({ label: r.label, anchor: r.key === 'grpc', stats: summarize(r.restartLatenciesMs) }));
+}
+
+/** `r`'s p99 during replacements over grpc-js's in the same run, or '-' without a grpc-js run. */
+export function p99Ratio(r: FleetRunResult, results: readonly FleetRunResult[]): string {
+  const anchor = results.find((x) => x.key === 'grpc');
+  return anchor && anchor.p99RestartMs > 0 ? `${(r.p99RestartMs / anchor.p99RestartMs).toFixed(2)}×` : '-';
+}
+
+/** The three most frequent error codes, `CODE×n`, or '-'. */
+export function topCodes(codes: Record<string, number>): string {
+  return (
+    Object.entries(codes)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ') || '-'
+  );
+}
+
+/** Every chosen contender's run, one after another, and the latency rows and ratios both benches print. */
+export interface FleetBench {
+  params: { servers: number; callers: number; seconds: number; workMs: number };
+  contenders: FleetContender[];
+  results: FleetRunResult[];
+  rows: BenchRow[];
+  ratios: Ratio[];
+}
+
+/**
+ * Runs each contender chosen by FLEET_ONLY alone, three servers replaced by `stop`, with
+ * FLEET_SECONDS (default 30), FLEET_CALLERS (100) and FLEET_WORK_MS (2) from the environment.
+ * @throws RangeError for a bad environment value; Error when a server process cannot be started.
+ */
+export async function runFleetBench(stop: FleetStop, progress: (msg: string) => void): Promise<FleetBench> {
+  const seconds = envInt('FLEET_SECONDS', 30);
+  const callers = envInt('FLEET_CALLERS', 100);
+  const workMs = envInt('FLEET_WORK_MS', 2);
+  const params = { servers: 3, callers, seconds, workMs };
+  const contenders = chosenContenders();
+  const results: FleetRunResult[] = [];
+  for (const c of contenders) {
+    progress(`${c.label}: ${params.servers} servers, ${params.callers} callers, ${params.seconds} s, ${stop}`);
+    results.push(await runFleet(c, { ...params, stop, progress }));
+  }
+  const rows = latencyRows(results);
+  const ratios = ratiosAgainstAnchors(
+    rows,
+    rows.filter((r) => !r.anchor).map((r) => r.label),
+  );
+  return { params, contenders, results, rows, ratios };
 }

@@ -9,51 +9,18 @@
  * Environment: FLEET_SECONDS (default 30), FLEET_CALLERS (100), FLEET_WORK_MS (work per call,
  * default 2), FLEET_ONLY (contender keys, comma-separated: rpc, grpc, undici, http).
  */
-import { chosenContenders, runFleet, type FleetRunResult } from './lib-fleet.js';
-import { envInt, ratiosAgainstAnchors, summarize, type BenchOptions, type BenchResult, type BenchRow } from './lib.js';
-
-/** Rows of latency during restarts, grpc-js as the anchor (the peer a user would otherwise pick). */
-export function latencyRows(results: readonly FleetRunResult[]): BenchRow[] {
-  return results
-    .filter((r) => r.restartLatenciesMs.length > 0)
-    .map((r) => ({ label: r.label, anchor: r.key === 'grpc', stats: summarize(r.restartLatenciesMs) }));
-}
-
-export function p99Ratio(r: FleetRunResult, results: readonly FleetRunResult[]): string {
-  const anchor = results.find((x) => x.key === 'grpc');
-  return anchor && anchor.p99RestartMs > 0 ? `${(r.p99RestartMs / anchor.p99RestartMs).toFixed(2)}×` : '-';
-}
-
-export function topCodes(codes: Record<string, number>): string {
-  return (
-    Object.entries(codes)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([k, n]) => `${k}×${n}`)
-      .join(' ') || '-'
-  );
-}
+import { p99Ratio, runFleetBench, topCodes } from './lib-fleet.js';
+import type { BenchOptions, BenchResult } from './lib.js';
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const seconds = envInt('FLEET_SECONDS', 30);
-  const callers = envInt('FLEET_CALLERS', 100);
-  const workMs = envInt('FLEET_WORK_MS', 2);
-  const servers = 3;
-  const results: FleetRunResult[] = [];
-  for (const c of chosenContenders()) {
-    opts.progress(`${c.label}: ${servers} servers, ${callers} callers, ${seconds} s`);
-    results.push(await runFleet(c, { servers, callers, seconds, workMs, stop: 'SIGTERM', progress: opts.progress }));
-  }
-  const rows = latencyRows(results);
+  const { params, results, rows, ratios } = await runFleetBench('SIGTERM', opts.progress);
+  const { servers, callers } = params;
   return {
     bench: 'rolling-restart',
     title: `${servers} servers restarted in turn (SIGTERM → graceful close → new process on the same port) under ${callers} callers; latency rows: calls started during a restart`,
-    params: { servers, callers, seconds, workMs },
+    params,
     rows,
-    ratios: ratiosAgainstAnchors(
-      rows,
-      rows.filter((r) => !r.anchor).map((r) => r.label),
-    ),
+    ratios,
     tables: [
       {
         title: 'rolling restart: what the callers saw (ledger = each server process\'s record of the calls it ran)',

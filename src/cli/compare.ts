@@ -12,7 +12,7 @@ import { standardOutput } from './output.js';
 import { outputFile } from './pictures.js';
 
 /** The kernel traces committed with the project (Linux 6.18), used when not root and no directory is given. */
-export const COMMITTED_TRACES = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
+const COMMITTED_TRACES = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
 
 /** Options of `teardown lab` that mean nothing with --compare (it runs both backends, as recorded or here). */
 const NOT_WITH_COMPARE = [

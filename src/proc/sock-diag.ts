@@ -245,10 +245,10 @@ function request(family: 4 | 6, mask: number, seqNo: number): Buffer {
 function dump<T>(fd: number, family: 4 | 6, mask: number, ports: Uint8Array | undefined, build: EntryBuilder<T>, out: T[]): void {
   const seqNo = (seq = (seq + 1) >>> 0);
   netlinkSend(fd, request(family, mask, seqNo));
+  const d = batch.view;
   let count = 0;
   for (;;) {
     const n = netlinkRecv(fd, recvBuf);
-    const d = batch.view;
     if (n === 0) throw malformed(family, count, recvBuf.subarray(0, 0), 'the socket returned 0 bytes before NLMSG_DONE');
     let at = 0;
     while (at + NLMSG_HDRLEN <= n) {

@@ -2,7 +2,7 @@ import type { DoctorSocket } from '../socket.js';
 import { processText, type Finding } from '../finding.js';
 import { UNREADABLE } from '../socket.js';
 import type { ProcessRef } from '../watch.js';
-import { canonical, cap, groupBy, holderOf, sideOf, holdersOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, seconds, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { canonical, cap, groupBy, holderOf, sideOf, holdersOf, isUnheld, isUnreadable, oldest, ownerRef, plural, seconds, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * CLOSE_WAIT: the peer sent FIN and our kernel ACKed it (seed 001-e); only the application's
@@ -42,7 +42,7 @@ export function closeWait(ctx: Context): Finding[] {
     const remotes = side === 'client' ? remoteCounts.slice(0, 10).map(([r]) => r) : [];
     const peers = uniqueProcesses(
       socks.map((s) => {
-        const p = peerOf(ctx, s);
+        const p = ctx.peer(s);
         return p === undefined ? null : ownerRef(p);
       }),
     );

@@ -99,12 +99,8 @@ export interface Context {
   listeners: Listeners;
   /** The input's sockets in any of these states, in input order (see {@link SocketsByState}). */
   inState(...states: TcpState[]): readonly DoctorSocket[];
-  /** The other end of a connection when it is on this machine too (see {@link peerOf}). */
+  /** The other end of a connection when it is on this machine too (see {@link peerFinder}). */
   peer(s: DoctorSocket): DoctorSocket | undefined;
-}
-
-export function peerOf(ctx: Context, s: DoctorSocket): DoctorSocket | undefined {
-  return ctx.peer(s);
 }
 
 /**
@@ -113,27 +109,25 @@ export function peerOf(ctx: Context, s: DoctorSocket): DoctorSocket | undefined 
  * over every socket per rule is most of the doctor's own time.
  */
 export class SocketsByState {
-  readonly #lists = new Map<TcpState, { socks: DoctorSocket[]; at: number[] }>();
+  readonly #sockets: readonly DoctorSocket[];
+  /** State → the input indices of its sockets, ascending. */
+  readonly #at = new Map<TcpState, number[]>();
 
   constructor(sockets: readonly DoctorSocket[]) {
+    this.#sockets = sockets;
     for (let i = 0; i < sockets.length; i++) {
-      const s = sockets[i] as DoctorSocket;
-      const list = this.#lists.get(s.state);
-      if (list === undefined) this.#lists.set(s.state, { socks: [s], at: [i] });
-      else {
-        list.socks.push(s);
-        list.at.push(i);
-      }
+      const state = (sockets[i] as DoctorSocket).state;
+      const at = this.#at.get(state);
+      if (at === undefined) this.#at.set(state, [i]);
+      else at.push(i);
     }
   }
 
-  /** Sockets in any of `states`, in input order. */
+  /** Sockets in any of `states`, in input order; a fresh array each call. */
   get(states: readonly TcpState[]): DoctorSocket[] {
-    const lists = states.flatMap((st) => this.#lists.get(st) ?? []);
-    if (lists.length <= 1) return lists[0]?.socks.slice() ?? [];
-    const merged: { s: DoctorSocket; at: number }[] = [];
-    for (const l of lists) for (let i = 0; i < l.socks.length; i++) merged.push({ s: l.socks[i] as DoctorSocket, at: l.at[i] as number });
-    return merged.sort((a, b) => a.at - b.at).map((x) => x.s);
+    const at = states.flatMap((st) => this.#at.get(st) ?? []);
+    if (states.length > 1) at.sort((a, b) => a - b);
+    return at.map((i) => this.#sockets[i] as DoctorSocket);
   }
 }
 

@@ -1,6 +1,6 @@
 import { processText, type Finding } from '../finding.js';
 import { UNREADABLE, type DoctorSocket } from '../socket.js';
-import { cap, groupBy, holderOf, isUnheld, isUnreadable, oldest, ownerRef, peerOf, plural, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
+import { cap, groupBy, holderOf, isUnheld, isUnreadable, oldest, ownerRef, plural, ageText, split, uniqueProcesses, uniqueSorted, type Context } from './context.js';
 
 /**
  * FIN_WAIT2: we sent FIN and it was ACKed; the peer has not sent its own. Held by a process it is
@@ -17,7 +17,7 @@ export function finWait2(ctx: Context): Finding[] {
   for (const socks of groupBy(held, (s) => (isUnreadable(s) ? -1 : (ownerRef(s) as { pid: number }).pid)).values()) {
     const first = socks[0] as DoctorSocket;
     const process = holderOf(first);
-    const peerSocks = socks.map((s) => peerOf(ctx, s)).filter((p): p is DoctorSocket => p !== undefined && p.state === 'CLOSE_WAIT');
+    const peerSocks = socks.map((s) => ctx.peer(s)).filter((p): p is DoctorSocket => p !== undefined && p.state === 'CLOSE_WAIT');
     const peers = uniqueProcesses(peerSocks.map(ownerRef));
     const peersWithoutOwner = peerSocks.filter(isUnheld).length;
     const peersUnreadable = peerSocks.filter(isUnreadable).length;
@@ -73,7 +73,7 @@ export function finWait2(ctx: Context): Finding[] {
   // Pairs: both ends on this machine.
   const pairs: { fw2: DoctorSocket; cw: DoctorSocket }[] = [];
   for (const s of fw2) {
-    const p = peerOf(ctx, s);
+    const p = ctx.peer(s);
     if (p !== undefined && p.state === 'CLOSE_WAIT') pairs.push({ fw2: s, cw: p });
   }
   const pidText = (s: DoctorSocket): string => {

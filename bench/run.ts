@@ -9,9 +9,9 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import Table from 'cli-table3';
-
+import { wrap } from '../src/lab/report/text.js';
 import type { BenchResult, BenchRun } from './lib.js';
+import { fittedTable } from './lib-table.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -38,38 +38,34 @@ function fmtRatio(r: number): string {
   return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
+/** Lines fit this many columns: the terminal's width, else 120 (a pipe, a log file). */
+function outputWidth(): number {
+  return process.stdout.isTTY && process.stdout.columns > 40 ? process.stdout.columns : 120;
+}
+
 function printHuman(result: BenchResult): void {
+  const width = outputWidth();
   const anchors = result.rows.filter((r) => r.anchor);
-  const table = new Table({
-    head: ['measured', 'median ms', 'p90 ms', 'min ms', 'runs', 'rows/run', ...anchors.map((a) => `÷ ${a.label}`)],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', ...anchors.map(() => 'right' as const)],
-    style: { head: [], border: [] },
-  });
-  for (const row of result.rows) {
-    table.push([
-      row.anchor ? `${row.label} (anchor)` : row.label,
-      fmtMs(row.stats.medianMs),
-      fmtMs(row.stats.p90Ms),
-      fmtMs(row.stats.minMs),
-      String(row.stats.runs),
-      row.rowsPerRun === undefined ? '' : String(row.rowsPerRun),
-      ...anchors.map((a) => (a === row ? '1' : fmtRatio(row.stats.medianMs / a.stats.medianMs))),
-    ]);
-  }
-  const out: string[] = [`${result.bench}: ${result.title}`];
-  out.push(Object.entries(result.params).map(([k, v]) => `${k}=${String(v)}`).join('  '));
-  if (result.rows.length > 0) out.push(table.toString());
+  const withRowsPerRun = result.rows.some((r) => r.rowsPerRun !== undefined);
+  const head = ['measured', 'median ms', 'p90 ms', 'min ms', 'runs', ...(withRowsPerRun ? ['rows/run'] : []), ...anchors.map((a) => `÷ ${a.label}`)];
+  const rows = result.rows.map((row) => [
+    row.anchor ? `${row.label} (anchor)` : row.label,
+    fmtMs(row.stats.medianMs),
+    fmtMs(row.stats.p90Ms),
+    fmtMs(row.stats.minMs),
+    String(row.stats.runs),
+    ...(withRowsPerRun ? [row.rowsPerRun === undefined ? '' : String(row.rowsPerRun)] : []),
+    ...anchors.map((a) => (a === row ? '1' : fmtRatio(row.stats.medianMs / a.stats.medianMs))),
+  ]);
+  const out: string[] = [...wrap(`${result.bench}: ${result.title}`, width, 2)];
+  out.push(...wrap(Object.entries(result.params).map(([k, v]) => `${k}=${String(v)}`).join('  '), width, 2));
+  if (result.rows.length > 0) out.push(fittedTable(head, rows, head.map((_, i) => (i === 0 ? 'left' : 'right')), width));
   for (const t of result.tables ?? []) {
-    const extra = new Table({
-      head: t.head,
-      colAligns: t.head.map((_, i) => (i === 0 ? 'left' : 'right')),
-      style: { head: [], border: [] },
-    });
-    for (const r of t.rows) extra.push(r.map(String));
-    out.push(t.title, extra.toString());
+    out.push('', ...wrap(t.title, width, 2), fittedTable(t.head, t.rows.map((r) => r.map(String)), t.head.map((_, i) => (i === 0 ? 'left' : 'right')), width));
   }
-  for (const r of result.ratios) out.push(`${r.of} / ${r.to} = ${r.value.toFixed(3)} (median; below 1 is faster)`);
-  for (const n of result.notes) out.push(`note: ${n}`);
+  out.push('');
+  for (const r of result.ratios) out.push(...wrap(`${r.of} / ${r.to} = ${r.value.toFixed(3)} (median; below 1 is faster)`, width, 2));
+  for (const n of result.notes) out.push(...wrap(`note: ${n}`, width, 2));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -49,9 +49,9 @@ describe('each command loads only what it needs', () => {
     for (const heavy of [...HEAVY, '/node_modules/koffi/', '/src/proc/', '/src/doctor/snapshot.js']) assert.deepEqual(loaded.filter((u) => u.includes(heavy)), [], heavy);
   });
 
-  it('teardown doctor --json: the rules, but no prom-client, lab or rpc', () => {
+  it('teardown doctor --json: the rules, but no prom-client, lab, rpc or text renderer', () => {
     const r = loadedBy(['doctor', '--json', '--port', '1']);
     assert.ok(r.some((u) => u.includes('/src/doctor/rules/')));
-    for (const heavy of ['/node_modules/prom-client/', '/src/lab/', '/src/rpc/', '/src/trace/']) assert.deepEqual(r.filter((u) => u.includes(heavy)), [], heavy);
+    for (const heavy of ['/node_modules/prom-client/', '/node_modules/cli-table3/', '/node_modules/picocolors/', '/src/lab/', '/src/rpc/', '/src/trace/']) assert.deepEqual(r.filter((u) => u.includes(heavy)), [], heavy);
   });
 });

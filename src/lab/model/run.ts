@@ -17,9 +17,11 @@ import { stepText } from '../report/step-text.js';
 import { modelSysctls } from './sysctls.js';
 
 /**
- * How long one send() of a `fill` lasts on the model, virtual ms: a 64 KiB send(MSG_DONTWAIT)
- * copies and queues skbs for some tens of µs on the kernel (not measured per call: the lab's
- * whole fill step, 5 calls, took 22 ms with the runner's round trips).
+ * How long one send() of a `fill` lasts on the model, virtual ms. Estimated, not measured: a 64 KiB
+ * send(MSG_DONTWAIT) copies and queues skbs for some tens of µs on the kernel (no per-call time is
+ * recorded: the lab's whole fill step, 5 calls, took 22 ms with the runner's round trips). What
+ * matters is that it exceeds the model's loopback RTT (0.02 ms), so the first skb's ACK lands
+ * before the next send(): values 0.021..2 tried give the recorded fills' 10240 B, 0.019 gives 8192.
  */
 const FILL_SEND_MS = 0.05;
 import { MODEL_UNCOVERED_CLAIMS, modelSkipReason } from './coverage.js';

@@ -12,7 +12,7 @@ import { watchMs } from '../ops.js';
 import type { Scenario } from '../scenario.js';
 import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
-import { samePicture, socketLabel, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
+import { samePicture, socketLabel, stepAt, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 import { modelSysctls } from './sysctls.js';
 
@@ -173,28 +173,24 @@ class ModelRun {
       this.opts.onStep?.(rec);
     }
     const segments = this.w.network.segments.map((s) => ({ ...s, timeMs: us(s.timeMs), epochMs: us(s.epochMs) }));
-    const stepOf = (starts: number[], i: number): number => {
-      let k = 0;
-      while (k + 1 < starts.length && (starts[k + 1] as number) <= i) k++;
-      return k;
-    };
-    segments.forEach((_, i) => records[stepOf(segStarts, i)]?.segments.push(i));
+    // The n-th segment (transition, error) belongs to the last step that started at or before n were made.
+    segments.forEach((_, i) => records[stepAt(segStarts, i)]?.segments.push(i));
     const name = (tuple: string): string => {
       const [local = '', remote = ''] = tuple.split('>');
       return socketLabel(local, remote, this.addresses, this.remotes) ?? tuple;
     };
-    const transitions: TraceTransition[] = host.transitions.map((t, i) => ({ epochMs: us(t.atMs), socket: name(t.socket), from: t.from, to: t.to, step: stepOf(transitionStarts, i) }));
+    const transitions: TraceTransition[] = host.transitions.map((t, i) => ({ epochMs: us(t.atMs), socket: name(t.socket), from: t.from, to: t.to, step: stepAt(transitionStarts, i) }));
     const resets: TraceReset[] = [];
     segments.forEach((s, i) => {
       if (!s.flags.includes('RST')) return;
       // A RST sent with no socket behind it (NO_SOCKET) is named by its would-be local end.
-      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? `${s.src}>${s.dst}`, direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepOf(segStarts, i) });
+      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? `${s.src}>${s.dst}`, direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepAt(segStarts, i) });
     });
     host.transitions.forEach((t, i) => {
-      if (t.why.startsWith('tcp_reset()')) resets.push({ epochMs: us(t.atMs), socket: name(t.socket), direction: 'received', reason: null, state: null, step: stepOf(transitionStarts, i) });
+      if (t.why.startsWith('tcp_reset()')) resets.push({ epochMs: us(t.atMs), socket: name(t.socket), direction: 'received', reason: null, state: null, step: stepAt(transitionStarts, i) });
     });
     resets.sort((a, b) => a.epochMs - b.epochMs);
-    const errors: TraceSocketError[] = host.errors.map((e, i) => ({ epochMs: us(e.atMs), socket: name(e.socket), errno: e.errno, error: errnoNumber(e.errno), step: stepOf(errorStarts, i) }));
+    const errors: TraceSocketError[] = host.errors.map((e, i) => ({ epochMs: us(e.atMs), socket: name(e.socket), errno: e.errno, error: errnoNumber(e.errno), step: stepAt(errorStarts, i) }));
     return {
       scenario: this.sc.id,
       title: this.sc.title,

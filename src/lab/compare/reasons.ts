@@ -176,8 +176,8 @@ export const MODEL_GAPS: readonly ModelGap[] = [
  * The reason for a mismatch: the first gap of {@link MODEL_GAPS} whose evidence the traces hold,
  * else `unexplained`.
  */
-export function reasonFor(m: MismatchFacts, ctx: GapContext, gaps: readonly ModelGap[] = MODEL_GAPS): MismatchReason {
-  for (const g of gaps) {
+export function reasonFor(m: MismatchFacts, ctx: GapContext): MismatchReason {
+  for (const g of MODEL_GAPS) {
     const e = g.evidence(m, ctx);
     if (e !== null) return { gap: g.id, text: `not modelled: ${g.title}; ${e}` };
   }

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
-import { compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison } from '../lab/compare/index.js';
+import { agreement, compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison } from '../lab/compare/index.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { pc } from '../lab/report/colour.js';
 import { readRecordedTraces, RecordedTracesError } from '../lab/report/recorded.js';
@@ -134,5 +134,5 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions)
 }
 
 function jsonReport(c: Comparison, source: string): object {
-  return { source, agreement: c.compared === 0 ? 1 : c.agreed / c.compared, ...c };
+  return { source, agreement: agreement(c), ...c };
 }

@@ -6,6 +6,7 @@
  * each call are advances of the model's clock, so tcp_fin_timeout = 60 s costs microseconds.
  */
 import { errnoNumber, type CapturedSegment, type SocketOwner, type TcpState } from '../../tcp/index.js';
+import { tupleKey } from '../../tcp/address.js';
 import { LOOPBACK_MSS, MAX_DELAY_MS, World, type Endpoint, type Process } from '../../model/index.js';
 import type { ActorOp, CallResult, CallValue, Step } from '../ops.js';
 import { watchMs } from '../ops.js';
@@ -184,7 +185,7 @@ class ModelRun {
     segments.forEach((s, i) => {
       if (!s.flags.includes('RST')) return;
       // A RST sent with no socket behind it (NO_SOCKET) is named by its would-be local end.
-      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? `${s.src}>${s.dst}`, direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepAt(segStarts, i) });
+      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? tupleKey(s.src, s.dst), direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepAt(segStarts, i) });
     });
     host.transitions.forEach((t, i) => {
       if (t.why.startsWith('tcp_reset()')) resets.push({ epochMs: us(t.atMs), socket: name(t.socket), direction: 'received', reason: null, state: null, step: stepAt(transitionStarts, i) });
@@ -251,7 +252,7 @@ class ModelRun {
       // getpeername() answers only on a connected socket (not SYN_SENT, not after CLOSE).
       if (SYNCHRONIZED.has(ep.state)) {
         this.remotes[name] = ep.remote;
-        this.#byTuple.set(`${ep.local}|${ep.remote}`, name);
+        this.#byTuple.set(tupleKey(ep.local, ep.remote), name);
       } else if (ep.state === 'LISTEN') this.#listeners.set(ep.local, name);
       else if (ep.state === 'SYN_SENT') this.#unconnected.set(ep.local, name);
     }
@@ -259,9 +260,9 @@ class ModelRun {
 
   #label(local: string, remote: string, state: TcpState): string {
     if (state === 'LISTEN') return this.#listeners.get(local) ?? `listener ${local}`;
-    const own = this.#byTuple.get(`${local}|${remote}`);
+    const own = this.#byTuple.get(tupleKey(local, remote));
     if (own) return own;
-    const far = this.#byTuple.get(`${remote}|${local}`);
+    const far = this.#byTuple.get(tupleKey(remote, local));
     return far ? `~${far}` : (this.#unconnected.get(local) ?? `${local}|${remote}`);
   }
 

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
-import { compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison, type ModelRunner } from '../lab/compare/index.js';
+import { agreement, compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison } from '../lab/compare/index.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { pc } from '../lab/report/colour.js';
 import { readRecordedTraces, RecordedTracesError } from '../lab/report/recorded.js';
@@ -58,7 +58,7 @@ export interface CompareCommandOptions {
  * @returns 0 when the comparison ran (agreement is a figure, not a failure); 1 when a scenario
  *   failed on the kernel; 2 on bad usage (unknown id, unreadable DIR, an id with no trace in DIR).
  */
-export async function compareCommand(ids: string[], opts: CompareCommandOptions, runModel: ModelRunner = pacedModel): Promise<number> {
+export async function compareCommand(ids: string[], opts: CompareCommandOptions): Promise<number> {
   const out = standardOutput();
   const width = opts.wide ? Number.MAX_SAFE_INTEGER : DEFAULT_WIDTH;
   const unknown = ids.filter((id) => !findScenario(id));
@@ -123,7 +123,7 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions,
     source = `this run, on ${[...new Set(kernel.map((t) => t.env.kernel))].join(', ') || 'no scenario ran'}`;
   }
   const pairs: ComparedPair[] = [];
-  const comparison = compareWithModel(kernel, runModel, opts.html === undefined ? undefined : (k, m) => pairs.push({ kernel: k, model: m }));
+  const comparison = compareWithModel(kernel, pacedModel, opts.html === undefined ? undefined : (k, m) => pairs.push({ kernel: k, model: m }));
   if (opts.html !== undefined) {
     writeFileSync(opts.html, renderCompareHtml(comparison, pairs, source));
     process.stderr.write(pc.dim(`wrote ${opts.html}\n`));
@@ -134,5 +134,5 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions,
 }
 
 function jsonReport(c: Comparison, source: string): object {
-  return { source, agreement: c.compared === 0 ? 1 : c.agreed / c.compared, ...c };
+  return { source, agreement: agreement(c), ...c };
 }

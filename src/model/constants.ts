@@ -44,8 +44,8 @@ export const SKB_STRUCT_SIZE = 256;
 /**
  * What one skb of the send queue costs `sk_wmem_queued` besides its payload, bytes. The kernel
  * charges `SKB_TRUESIZE(skb_end_offset(skb))` of the fclone head (`tcp_stream_alloc_skb()`) and
- * then the payload copied into page frags (`skb_copy_to_page_nocache()`). The model takes the
- * fixed part, SKB_TRUESIZE(0) = 256 + 320; the recorded traces (a 4096 B SO_SNDBUF taking five
+ * then the payload copied into page frags (`skb_copy_to_page_nocache()`). Calibrated, not derived:
+ * the model takes the fixed part, SKB_TRUESIZE(0) = 256 + 320; the recorded traces (a 4096 B SO_SNDBUF taking five
  * 2048 B skbs, 10240 B) hold only for an overhead below 683 B, so the head's own bytes are left out.
  */
 export const SKB_HEAD_TRUESIZE = SKB_STRUCT_SIZE + SKB_SHINFO_SIZE;

@@ -101,14 +101,18 @@ test('an extra transition in the model: one transition fact, the others aligned'
   assert.deepEqual(r.mismatches.map((x) => [x.kind, x.kernel, x.model]), [['transition', '—', 'SYN_RECV→CLOSE']]);
 });
 
-test('reasons come from evidence: a Send-Q after a blocking write has the send-buffer evidence, the same fact before it has none', () => {
+test('reasons come from evidence: a Send-Q after a blocking write the model cut short has the send-buffer evidence; before it, or after one written alike, none', () => {
   const k = recorded('blocking-write-rtt');
   const w = k.steps.find((s) => s.step.op === 'write' && s.step.blocking === true)!;
   const sock = (w.step as { sock: string }).sock;
   const gap = MODEL_GAPS.find((g) => g.id === 'send-buffer')!;
   const facts = (step: number): MismatchFacts => ({ kind: 'sendQ', step, sockets: [sock] });
-  assert.equal(gap.evidence(facts(w.index - 1), { kernel: k, model: k }), null);
-  assert.match(gap.evidence(facts(w.index + 1), { kernel: k, model: k }) ?? '', new RegExp(`step ${w.index} \\(.*\\) blocks on the send buffer`));
+  const short = copy(k);
+  short.steps[w.index]!.result = { ok: false, errno: 'EAGAIN', value: { elapsedMs: 0 } };
+  assert.equal(gap.evidence(facts(w.index - 1), { kernel: k, model: short }), null);
+  assert.match(gap.evidence(facts(w.index + 1), { kernel: k, model: short }) ?? '', new RegExp(`step ${w.index} \\(.*\\) wrote 1 B on the kernel, 0 B on the model`));
+  // The blocking write alone is no evidence: the kernel's did not sleep here, and wrote what the model's did.
+  assert.equal(gap.evidence(facts(w.index + 1), { kernel: k, model: k }), null);
 });
 
 test('a fill is modelled: the same Send-Q after it, altered, is unexplained', () => {

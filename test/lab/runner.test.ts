@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runOnKernel, ScenarioFailed, ScenarioSkipped } from '../../src/lab/kernel/run.js';
+import { runOnKernel } from '../../src/lab/kernel/run.js';
+import { ScenarioFailed, ScenarioSkipped } from '../../src/lab/errors.js';
 import { resources } from '../../src/lab/kernel/cleanup.js';
 import { actor, judge, scenario, wait } from '../../src/lab/scenario.js';
 import acceptNeverCalled from '../../src/lab/scenarios/accept-never-called.js';

@@ -8,7 +8,7 @@ import { renderLadderSvg } from '../report/ladder.js';
 import { esc } from '../report/svg.js';
 import type { Trace } from '../trace.js';
 import { agreement } from './compare.js';
-import { FACT_KINDS, type Comparison, type FactKind, type Tally } from './types.js';
+import { FACT_KINDS, KIND_HEAD, type Comparison, type Tally } from './types.js';
 
 const CSS = `
 :root{--ok:#1a7f37;--near:#9a6700;--bad:#cf222e;--line:#d0d7de}
@@ -23,7 +23,6 @@ th{background:#f6f8fa}td.n{text-align:right;white-space:nowrap}
 .diagram svg{display:block}
 `;
 
-const KIND_HEAD: Record<FactKind, string> = { state: 'state', recvQ: 'Recv-Q', sendQ: 'Send-Q', result: 'result', transition: 'moves', segment: 'segment', segmentTime: 'time' };
 
 function pct(t: Tally): string {
   const a = agreement(t);

@@ -6,18 +6,8 @@ import Table from 'cli-table3';
 import { pc } from '../report/colour.js';
 import { wrap } from '../report/text.js';
 import { agreement } from './compare.js';
-import { FACT_KINDS, type Comparison, type FactKind, type Tally } from './types.js';
+import { FACT_KINDS, KIND_HEAD, type Comparison, type Tally } from './types.js';
 
-/** Column heads of the fact kinds, short enough for 120 columns. */
-const KIND_HEAD: Record<FactKind, string> = {
-  state: 'state',
-  recvQ: 'Recv-Q',
-  sendQ: 'Send-Q',
-  result: 'result',
-  transition: 'moves',
-  segment: 'segment',
-  segmentTime: 'time',
-};
 
 /** `97.3 %`, coloured: green when everything agreed, yellow from 95 %, red below. */
 function percent(t: Tally): string {

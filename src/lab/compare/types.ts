@@ -17,6 +17,17 @@ export type FactKind = 'state' | 'recvQ' | 'sendQ' | 'result' | 'transition' | '
 
 export const FACT_KINDS: readonly FactKind[] = ['state', 'recvQ', 'sendQ', 'result', 'transition', 'segment', 'segmentTime'];
 
+/** Column heads of the fact kinds (text and HTML reports), short enough for 120 columns. */
+export const KIND_HEAD: Readonly<Record<FactKind, string>> = {
+  state: 'state',
+  recvQ: 'Recv-Q',
+  sendQ: 'Send-Q',
+  result: 'result',
+  transition: 'moves',
+  segment: 'segment',
+  segmentTime: 'time',
+};
+
 /** How many facts of a kind were compared and how many agreed. */
 export interface Tally {
   compared: number;

@@ -20,8 +20,6 @@ import { samePicture, stepAt, type Snapshot, type StepRecord, type Trace } from 
 import { stepText } from '../report/step-text.js';
 import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 
-export { ScenarioFailed, ScenarioSkipped } from '../errors.js';
-
 export interface KernelRunOptions {
   /** Run in a fresh network namespace (needs root). Default: when root. */
   netns?: boolean;

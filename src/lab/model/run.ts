@@ -6,20 +6,23 @@
  * each call are advances of the model's clock, so tcp_fin_timeout = 60 s costs microseconds.
  */
 import { errnoNumber, type CapturedSegment, type SocketOwner, type TcpState } from '../../tcp/index.js';
+import { tupleKey } from '../../tcp/address.js';
 import { LOOPBACK_MSS, MAX_DELAY_MS, World, type Endpoint, type Process } from '../../model/index.js';
 import type { ActorOp, CallResult, CallValue, Step } from '../ops.js';
 import { watchMs } from '../ops.js';
 import type { Scenario } from '../scenario.js';
 import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
-import { samePicture, socketLabel, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
+import { samePicture, socketLabel, stepAt, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
 import { stepText } from '../report/step-text.js';
 import { modelSysctls } from './sysctls.js';
 
 /**
- * How long one send() of a `fill` lasts on the model, virtual ms: a 64 KiB send(MSG_DONTWAIT)
- * copies and queues skbs for some tens of µs on the kernel (not measured per call: the lab's
- * whole fill step, 5 calls, took 22 ms with the runner's round trips).
+ * How long one send() of a `fill` lasts on the model, virtual ms. Estimated, not measured: a 64 KiB
+ * send(MSG_DONTWAIT) copies and queues skbs for some tens of µs on the kernel (no per-call time is
+ * recorded: the lab's whole fill step, 5 calls, took 22 ms with the runner's round trips). What
+ * matters is that it exceeds the model's loopback RTT (0.02 ms), so the first skb's ACK lands
+ * before the next send(): values 0.021..2 tried give the recorded fills' 10240 B, 0.019 gives 8192.
  */
 const FILL_SEND_MS = 0.05;
 import { MODEL_UNCOVERED_CLAIMS, modelSkipReason } from './coverage.js';
@@ -44,8 +47,8 @@ export interface ModelRunOptions {
   settleMs?: number;
   /**
    * Virtual time each step's closing observation takes, ms. Default 10: the kernel runner reads
-   * /proc and asks every peer after each step, and its recorded actor steps last a median 23 ms
-   * (10 ms of it settle); the scenarios' waits were sized with that pace.
+   * /proc and asks every peer after each step, and its recorded actor steps last a median 26 ms
+   * (the 359 in test/fixtures/traces; 10 ms of it settle); the scenarios' waits were sized with that pace.
    */
   observeMs?: number;
   /**
@@ -171,28 +174,24 @@ class ModelRun {
       this.opts.onStep?.(rec);
     }
     const segments = this.w.network.segments.map((s) => ({ ...s, timeMs: us(s.timeMs), epochMs: us(s.epochMs) }));
-    const stepOf = (starts: number[], i: number): number => {
-      let k = 0;
-      while (k + 1 < starts.length && (starts[k + 1] as number) <= i) k++;
-      return k;
-    };
-    segments.forEach((_, i) => records[stepOf(segStarts, i)]?.segments.push(i));
+    // The n-th segment (transition, error) belongs to the last step that started at or before n were made.
+    segments.forEach((_, i) => records[stepAt(segStarts, i)]?.segments.push(i));
     const name = (tuple: string): string => {
       const [local = '', remote = ''] = tuple.split('>');
       return socketLabel(local, remote, this.addresses, this.remotes) ?? tuple;
     };
-    const transitions: TraceTransition[] = host.transitions.map((t, i) => ({ epochMs: us(t.atMs), socket: name(t.socket), from: t.from, to: t.to, step: stepOf(transitionStarts, i) }));
+    const transitions: TraceTransition[] = host.transitions.map((t, i) => ({ epochMs: us(t.atMs), socket: name(t.socket), from: t.from, to: t.to, step: stepAt(transitionStarts, i) }));
     const resets: TraceReset[] = [];
     segments.forEach((s, i) => {
       if (!s.flags.includes('RST')) return;
       // A RST sent with no socket behind it (NO_SOCKET) is named by its would-be local end.
-      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? `${s.src}>${s.dst}`, direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepOf(segStarts, i) });
+      resets.push({ epochMs: s.epochMs, socket: socketLabel(s.src, s.dst, this.addresses, this.remotes) ?? tupleKey(s.src, s.dst), direction: 'sent', reason: s.rstReason ?? null, state: null, step: stepAt(segStarts, i) });
     });
     host.transitions.forEach((t, i) => {
-      if (t.why.startsWith('tcp_reset()')) resets.push({ epochMs: us(t.atMs), socket: name(t.socket), direction: 'received', reason: null, state: null, step: stepOf(transitionStarts, i) });
+      if (t.why.startsWith('tcp_reset()')) resets.push({ epochMs: us(t.atMs), socket: name(t.socket), direction: 'received', reason: null, state: null, step: stepAt(transitionStarts, i) });
     });
     resets.sort((a, b) => a.epochMs - b.epochMs);
-    const errors: TraceSocketError[] = host.errors.map((e, i) => ({ epochMs: us(e.atMs), socket: name(e.socket), errno: e.errno, error: errnoNumber(e.errno), step: stepOf(errorStarts, i) }));
+    const errors: TraceSocketError[] = host.errors.map((e, i) => ({ epochMs: us(e.atMs), socket: name(e.socket), errno: e.errno, error: errnoNumber(e.errno), step: stepAt(errorStarts, i) }));
     return {
       scenario: this.sc.id,
       title: this.sc.title,
@@ -253,7 +252,7 @@ class ModelRun {
       // getpeername() answers only on a connected socket (not SYN_SENT, not after CLOSE).
       if (SYNCHRONIZED.has(ep.state)) {
         this.remotes[name] = ep.remote;
-        this.#byTuple.set(`${ep.local}|${ep.remote}`, name);
+        this.#byTuple.set(tupleKey(ep.local, ep.remote), name);
       } else if (ep.state === 'LISTEN') this.#listeners.set(ep.local, name);
       else if (ep.state === 'SYN_SENT') this.#unconnected.set(ep.local, name);
     }
@@ -261,9 +260,9 @@ class ModelRun {
 
   #label(local: string, remote: string, state: TcpState): string {
     if (state === 'LISTEN') return this.#listeners.get(local) ?? `listener ${local}`;
-    const own = this.#byTuple.get(`${local}|${remote}`);
+    const own = this.#byTuple.get(tupleKey(local, remote));
     if (own) return own;
-    const far = this.#byTuple.get(`${remote}|${local}`);
+    const far = this.#byTuple.get(tupleKey(remote, local));
     return far ? `~${far}` : (this.#unconnected.get(local) ?? `${local}|${remote}`);
   }
 

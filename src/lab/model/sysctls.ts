@@ -45,7 +45,7 @@ export function parseSysctl(text: string): { name: string; value: number } {
   if (spec === undefined) throw new SysctlError(`--sysctl ${raw}: the model knows only ${Object.keys(MODEL_SYSCTLS).join(', ')}`);
   const value = Number(m[2]);
   if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
-    throw new SysctlError(`--sysctl ${name}=${m[2]}: need an integer in ${spec.min}..${spec.max}${spec.unit === 's' ? ' (seconds)' : ''}`);
+    throw new SysctlError(`--sysctl ${name}=${m[2]} (${spec.what}): need an integer in ${spec.min}..${spec.max}${spec.unit === 's' ? ' (seconds)' : ''}`);
   }
   return { name, value };
 }

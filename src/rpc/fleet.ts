@@ -28,6 +28,7 @@ import { emptyStats, Pool, type PoolSettings, type PoolSnapshot } from './pool.j
 import { DEFAULT_RESOLVE_INTERVAL_MS, resolveOnce, type Resolver } from './resolver.js';
 import { sendWithRules } from './send.js';
 import { StateMachine } from './state.js';
+import { dropWaiter, rejectWaiters, settleWaiter, type Waiter as QueuedWaiter } from './waiter.js';
 import type { Call, CloseReason, PoolStats } from './types.js';
 
 /** Fleet settings, resolved from ClientOptions. Durations ms. */
@@ -102,12 +103,8 @@ class Endpoint {
   }
 }
 
-interface Waiter {
-  done: boolean;
+interface Waiter extends QueuedWaiter {
   resolve: () => void;
-  reject: (e: RpcError) => void;
-  timer: ClockTimer | null;
-  offAbort: (() => void) | null;
 }
 
 /** Adds the connection counters of `from` to `into`. */
@@ -446,11 +443,11 @@ export class Fleet {
       const untilDeadline = remainingMs(call.deadline, clock);
       const byDeadline = untilDeadline <= this.s.waitForEndpointMs;
       w.timer = clock.setTimeout(
-        () => this.dropWaiter(w, byDeadline ? new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for an endpoint in rotation', { processed: 'no' }) : this.noEndpoint()),
+        () => dropWaiter(this.waiters, w, byDeadline ? new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for an endpoint in rotation', { processed: 'no' }) : this.noEndpoint(), clock),
         Math.max(0, byDeadline ? untilDeadline : this.s.waitForEndpointMs),
       );
       if (call.signal) {
-        w.offAbort = onAbort(call.signal, () => this.dropWaiter(w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for an endpoint', { processed: 'no' })));
+        w.offAbort = onAbort(call.signal, () => dropWaiter(this.waiters, w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for an endpoint', { processed: 'no' }), clock));
       }
       if (retry) this.waiters.unshift(w);
       else this.waiters.push(w);
@@ -472,32 +469,17 @@ export class Fleet {
     });
   }
 
-  private finishWaiter(w: Waiter): boolean {
-    if (w.done) return false;
-    w.done = true;
-    if (w.timer !== null) this.s.clock.clearTimeout(w.timer);
-    w.offAbort?.();
-    return true;
-  }
-
-  private dropWaiter(w: Waiter, err: RpcError): void {
-    if (!this.finishWaiter(w)) return;
-    const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
-    w.reject(err);
-  }
-
   private failWaiters(make: () => RpcError): void {
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) if (this.finishWaiter(w)) w.reject(make());
+    rejectWaiters(waiting, make, this.s.clock);
   }
 
   /** An endpoint joined the rotation: every waiting call picks again (in queue order). */
   private wake(): void {
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) if (this.finishWaiter(w)) w.resolve();
+    for (const w of waiting) if (settleWaiter(w, this.s.clock)) w.resolve();
   }
 
   // ---- close and figures -----------------------------------------------------------------------

@@ -58,10 +58,11 @@ const REMOVED_KEPT = 64;
 /** Re-resolving after a failed connect waits at least this long after the previous resolution, ms. */
 const RERESOLVE_MIN_GAP_MS = 1_000;
 
-/** Counters of one endpoint that outlive its pools (a drained endpoint gets a fresh pool). */
+/**
+ * Counters of one endpoint's lifecycle, which outlive its pools (a drained endpoint gets a fresh
+ * pool). Attempts and connect failures are counted by each pool (Pool.counts) and summed.
+ */
 interface EndpointCounters {
-  attempts: number;
-  connectFailures: number;
   ejections: number;
   probes: number;
   probesFailed: number;
@@ -83,9 +84,11 @@ class Endpoint {
   timer: ClockTimer | null = null;
   /** The last connect failure, for the error of calls that found no endpoint. */
   lastError: RpcError | null = null;
-  readonly counters: EndpointCounters = { attempts: 0, connectFailures: 0, ejections: 0, probes: 0, probesFailed: 0, drains: 0 };
+  readonly counters: EndpointCounters = { ejections: 0, probes: 0, probesFailed: 0, drains: 0 };
   /** Connection counters of its earlier pools. */
   readonly past: PoolStats = emptyStats();
+  /** Attempt and connect-failure counts of its earlier pools. */
+  readonly pastCounts: Pool['counts'] = { attempts: 0, connectFailures: 0 };
 
   constructor(address: EndpointAddress, pool: (ep: Endpoint) => Pool) {
     this.address = address;
@@ -114,6 +117,12 @@ function addConnectionCounters(into: PoolStats, from: PoolStats): void {
   into.goawaysReceived += from.goawaysReceived;
   into.illegalTransitions += from.illegalTransitions;
   for (const [reason, n] of Object.entries(from.connectionsClosedBy) as [CloseReason, number][]) into.connectionsClosedBy[reason] += n;
+}
+
+/** Adds a pool's attempt and connect-failure counts of `from` to `into`. */
+function addCounts(into: Pool['counts'], from: Pool['counts']): void {
+  into.attempts += from.attempts;
+  into.connectFailures += from.connectFailures;
 }
 
 /** Errors from an endpoint's pool that prove the call was not sent there, so it may go to another. */
@@ -190,7 +199,6 @@ export class Fleet {
         },
         connectFailed: (error, readyLeft) => {
           if (ep.pool !== pool) return;
-          ep.counters.connectFailures++;
           ep.lastError = error;
           if (ep.state === 'active' && readyLeft === 0) this.eject(ep, error);
         },
@@ -263,11 +271,13 @@ export class Fleet {
   private retired(ep: Endpoint, pool: Pool): void {
     ep.retiring.delete(pool);
     addConnectionCounters(ep.past, pool.stats);
+    addCounts(ep.pastCounts, pool.counts);
     if (ep.state !== 'draining' || ep.retiring.size > 0) return;
     if (this.closing || !ep.listed) {
       this.transition(ep, 'removed', this.closing ? 'client closed' : 'no longer resolved');
       if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
       void ep.pool.close(0); // the fresh pool drain() made; never used
+      addCounts(ep.pastCounts, ep.pool.counts);
       addConnectionCounters(this.goneTotals, ep.past);
       this.gone.push(ep);
       if (this.gone.length > REMOVED_KEPT) this.gone = this.gone.slice(-REMOVED_KEPT);
@@ -419,9 +429,7 @@ export class Fleet {
       const ep = active[choice.index] as Endpoint;
       const pool = ep.pool;
       try {
-        const conn = await pool.acquire(call, retry);
-        ep.counters.attempts++;
-        return conn;
+        return await pool.acquire(call, retry);
       } catch (e) {
         const err = e as RpcError;
         if (this.closing || !(err instanceof RpcError) || !movable(err)) throw err;
@@ -510,16 +518,18 @@ export class Fleet {
       const pools = ep.state === 'removed' ? [] : ep.pools;
       const now = emptyStats();
       for (const pool of pools) addConnectionCounters(now, pool.stats);
+      const counts = { ...ep.pastCounts };
+      for (const pool of pools) addCounts(counts, pool.counts);
       return {
         host: ep.address.host,
         port: ep.address.port,
         state: ep.state,
-        attempts: ep.counters.attempts,
+        attempts: counts.attempts,
         load: pools.reduce((n, pool) => n + pool.load, 0),
         ready: pools.reduce((n, pool) => n + pool.ready, 0),
         connectionsOpened: ep.past.connectionsOpened + now.connectionsOpened,
         connectionsClosed: ep.past.connectionsClosed + now.connectionsClosed,
-        connectFailures: ep.counters.connectFailures,
+        connectFailures: counts.connectFailures,
         goawaysReceived: ep.past.goawaysReceived + now.goawaysReceived,
         ejections: ep.counters.ejections,
         probes: ep.counters.probes,

@@ -110,6 +110,19 @@ interface Waiter extends QueuedWaiter {
   resolve: () => void;
 }
 
+/**
+ * The fleet's own life: `new` until the first call asks the resolver (a fixed list of endpoints
+ * needs no start and stays `new`), `running` from then (re-resolving on its interval and after
+ * failures), `closing` once close() was called. One state instead of `started`/`closing` flags.
+ */
+type FleetPhase = 'new' | 'running' | 'closing';
+
+const FLEET_TRANSITIONS: Readonly<Record<FleetPhase, readonly FleetPhase[]>> = {
+  new: ['running', 'closing'],
+  running: ['closing'],
+  closing: [],
+};
+
 /** Adds the connection counters of `from` to `into`. */
 function addConnectionCounters(into: PoolStats, from: PoolStats): void {
   into.connectionsOpened += from.connectionsOpened;
@@ -144,9 +157,8 @@ export class Fleet {
   private readonly goneTotals: PoolStats = emptyStats();
   private waiters: Waiter[] = [];
   private cursor = 0;
-  private closing = false;
+  private readonly phase = new StateMachine<FleetPhase>('new', FLEET_TRANSITIONS);
   private closePromise: Promise<void> | null = null;
-  private started = false;
   private resolving: Promise<void> | null = null;
   private lastResolveAt = -Infinity;
   private lastResolveError: RpcError | null = null;
@@ -161,6 +173,10 @@ export class Fleet {
 
   get closed(): boolean {
     return this.closing;
+  }
+
+  private get closing(): boolean {
+    return this.phase.state === 'closing';
   }
 
   /** Sends one attempt of `call` through the outcome rules, each try on the endpoint picked for it. */
@@ -319,8 +335,8 @@ export class Fleet {
   }
 
   private start(): void {
-    if (this.started || this.resolver === null) return;
-    this.started = true;
+    if (this.phase.state !== 'new' || this.resolver === null) return;
+    this.phase.to('running', 'first call: ask the resolver');
     void this.resolveNow();
   }
 
@@ -375,7 +391,7 @@ export class Fleet {
   /** Re-resolves soon after a failure: at once, or RERESOLVE_MIN_GAP_MS after the last one. */
   private resolveSoon(): void {
     const resolver = this.resolver;
-    if (resolver === null || !this.started || this.closing || this.resolving !== null || this.soonTimer !== null) return;
+    if (resolver === null || this.phase.state !== 'running' || this.resolving !== null || this.soonTimer !== null) return;
     const clock = this.s.clock;
     const gap = Math.min(RERESOLVE_MIN_GAP_MS, resolver.intervalMs ?? DEFAULT_RESOLVE_INTERVAL_MS);
     const wait = this.lastResolveAt + gap - clock.now();
@@ -498,7 +514,7 @@ export class Fleet {
    */
   close(timeoutMs: number): Promise<void> {
     if (this.closePromise) return this.closePromise;
-    this.closing = true;
+    this.phase.to('closing', 'close()');
     const clock = this.s.clock;
     for (const t of [this.resolveTimer, this.soonTimer]) if (t !== null) clock.clearTimeout(t);
     this.resolveTimer = this.soonTimer = null;
@@ -549,7 +565,7 @@ export class Fleet {
       // A retiring pool's counters join `past` only when its drain ends.
       for (const pool of ep.pools) addConnectionCounters(t, pool.stats);
     }
-    t.illegalTransitions += this.illegalTransitions;
+    t.illegalTransitions += this.illegalTransitions + this.phase.illegalCount;
     return t;
   }
 

@@ -510,7 +510,8 @@ export class Fleet {
 
   /**
    * Stops taking calls: waiting calls fail CLIENT_CLOSED (never sent), every endpoint drains, and
-   * after `timeoutMs` what is left is destroyed (as Pool.close).
+   * after `timeoutMs` (ms) what is left is destroyed (as Pool.close). Called again, it returns the
+   * same promise.
    */
   close(timeoutMs: number): Promise<void> {
     if (this.closePromise) return this.closePromise;

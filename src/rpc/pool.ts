@@ -149,8 +149,9 @@ export class Pool {
   }
 
   /**
-   * Rejects every call waiting in the queue with `make()` (processed 'no': none was sent), so the
-   * fleet can place them elsewhere. Connections and calls in flight are left alone.
+   * Rejects every call waiting in the queue with `make()` (processed 'no': none was sent): the
+   * fleet's ejection, so it can place them elsewhere, and close(). Connections and calls in flight
+   * are left alone.
    */
   evacuate(make: () => RpcError): void {
     const waiting = this.waiters;

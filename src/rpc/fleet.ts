@@ -28,6 +28,7 @@ import { emptyStats, Pool, type PoolSettings, type PoolSnapshot } from './pool.j
 import { DEFAULT_RESOLVE_INTERVAL_MS, resolveOnce, type Resolver } from './resolver.js';
 import { sendWithRules } from './send.js';
 import { StateMachine } from './state.js';
+import { dropWaiter, rejectWaiters, settleWaiter, type Waiter as QueuedWaiter } from './waiter.js';
 import type { Call, CloseReason, PoolStats } from './types.js';
 
 /** Fleet settings, resolved from ClientOptions. Durations ms. */
@@ -57,10 +58,11 @@ const REMOVED_KEPT = 64;
 /** Re-resolving after a failed connect waits at least this long after the previous resolution, ms. */
 const RERESOLVE_MIN_GAP_MS = 1_000;
 
-/** Counters of one endpoint that outlive its pools (a drained endpoint gets a fresh pool). */
+/**
+ * Counters of one endpoint's lifecycle, which outlive its pools (a drained endpoint gets a fresh
+ * pool). Attempts and connect failures are counted by each pool (Pool.counts) and summed.
+ */
 interface EndpointCounters {
-  attempts: number;
-  connectFailures: number;
   ejections: number;
   probes: number;
   probesFailed: number;
@@ -82,9 +84,11 @@ class Endpoint {
   timer: ClockTimer | null = null;
   /** The last connect failure, for the error of calls that found no endpoint. */
   lastError: RpcError | null = null;
-  readonly counters: EndpointCounters = { attempts: 0, connectFailures: 0, ejections: 0, probes: 0, probesFailed: 0, drains: 0 };
+  readonly counters: EndpointCounters = { ejections: 0, probes: 0, probesFailed: 0, drains: 0 };
   /** Connection counters of its earlier pools. */
   readonly past: PoolStats = emptyStats();
+  /** Attempt and connect-failure counts of its earlier pools. */
+  readonly pastCounts: Pool['counts'] = { attempts: 0, connectFailures: 0 };
 
   constructor(address: EndpointAddress, pool: (ep: Endpoint) => Pool) {
     this.address = address;
@@ -102,13 +106,22 @@ class Endpoint {
   }
 }
 
-interface Waiter {
-  done: boolean;
+interface Waiter extends QueuedWaiter {
   resolve: () => void;
-  reject: (e: RpcError) => void;
-  timer: ClockTimer | null;
-  offAbort: (() => void) | null;
 }
+
+/**
+ * The fleet's own life: `new` until the first call asks the resolver (a fixed list of endpoints
+ * needs no start and stays `new`), `running` from then (re-resolving on its interval and after
+ * failures), `closing` once close() was called. One state instead of `started`/`closing` flags.
+ */
+type FleetPhase = 'new' | 'running' | 'closing';
+
+const FLEET_TRANSITIONS: Readonly<Record<FleetPhase, readonly FleetPhase[]>> = {
+  new: ['running', 'closing'],
+  running: ['closing'],
+  closing: [],
+};
 
 /** Adds the connection counters of `from` to `into`. */
 function addConnectionCounters(into: PoolStats, from: PoolStats): void {
@@ -117,6 +130,12 @@ function addConnectionCounters(into: PoolStats, from: PoolStats): void {
   into.goawaysReceived += from.goawaysReceived;
   into.illegalTransitions += from.illegalTransitions;
   for (const [reason, n] of Object.entries(from.connectionsClosedBy) as [CloseReason, number][]) into.connectionsClosedBy[reason] += n;
+}
+
+/** Adds a pool's attempt and connect-failure counts of `from` to `into`. */
+function addCounts(into: Pool['counts'], from: Pool['counts']): void {
+  into.attempts += from.attempts;
+  into.connectFailures += from.connectFailures;
 }
 
 /** Errors from an endpoint's pool that prove the call was not sent there, so it may go to another. */
@@ -138,9 +157,8 @@ export class Fleet {
   private readonly goneTotals: PoolStats = emptyStats();
   private waiters: Waiter[] = [];
   private cursor = 0;
-  private closing = false;
+  private readonly phase = new StateMachine<FleetPhase>('new', FLEET_TRANSITIONS);
   private closePromise: Promise<void> | null = null;
-  private started = false;
   private resolving: Promise<void> | null = null;
   private lastResolveAt = -Infinity;
   private lastResolveError: RpcError | null = null;
@@ -155,6 +173,10 @@ export class Fleet {
 
   get closed(): boolean {
     return this.closing;
+  }
+
+  private get closing(): boolean {
+    return this.phase.state === 'closing';
   }
 
   /** Sends one attempt of `call` through the outcome rules, each try on the endpoint picked for it. */
@@ -193,7 +215,6 @@ export class Fleet {
         },
         connectFailed: (error, readyLeft) => {
           if (ep.pool !== pool) return;
-          ep.counters.connectFailures++;
           ep.lastError = error;
           if (ep.state === 'active' && readyLeft === 0) this.eject(ep, error);
         },
@@ -266,11 +287,13 @@ export class Fleet {
   private retired(ep: Endpoint, pool: Pool): void {
     ep.retiring.delete(pool);
     addConnectionCounters(ep.past, pool.stats);
+    addCounts(ep.pastCounts, pool.counts);
     if (ep.state !== 'draining' || ep.retiring.size > 0) return;
     if (this.closing || !ep.listed) {
       this.transition(ep, 'removed', this.closing ? 'client closed' : 'no longer resolved');
       if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
       void ep.pool.close(0); // the fresh pool drain() made; never used
+      addCounts(ep.pastCounts, ep.pool.counts);
       addConnectionCounters(this.goneTotals, ep.past);
       this.gone.push(ep);
       if (this.gone.length > REMOVED_KEPT) this.gone = this.gone.slice(-REMOVED_KEPT);
@@ -312,8 +335,8 @@ export class Fleet {
   }
 
   private start(): void {
-    if (this.started || this.resolver === null) return;
-    this.started = true;
+    if (this.phase.state !== 'new' || this.resolver === null) return;
+    this.phase.to('running', 'first call: ask the resolver');
     void this.resolveNow();
   }
 
@@ -368,7 +391,7 @@ export class Fleet {
   /** Re-resolves soon after a failure: at once, or RERESOLVE_MIN_GAP_MS after the last one. */
   private resolveSoon(): void {
     const resolver = this.resolver;
-    if (resolver === null || !this.started || this.closing || this.resolving !== null || this.soonTimer !== null) return;
+    if (resolver === null || this.phase.state !== 'running' || this.resolving !== null || this.soonTimer !== null) return;
     const clock = this.s.clock;
     const gap = Math.min(RERESOLVE_MIN_GAP_MS, resolver.intervalMs ?? DEFAULT_RESOLVE_INTERVAL_MS);
     const wait = this.lastResolveAt + gap - clock.now();
@@ -422,9 +445,7 @@ export class Fleet {
       const ep = active[choice.index] as Endpoint;
       const pool = ep.pool;
       try {
-        const conn = await pool.acquire(call, retry);
-        ep.counters.attempts++;
-        return conn;
+        return await pool.acquire(call, retry);
       } catch (e) {
         const err = e as RpcError;
         if (this.closing || !(err instanceof RpcError) || !movable(err)) throw err;
@@ -446,11 +467,11 @@ export class Fleet {
       const untilDeadline = remainingMs(call.deadline, clock);
       const byDeadline = untilDeadline <= this.s.waitForEndpointMs;
       w.timer = clock.setTimeout(
-        () => this.dropWaiter(w, byDeadline ? new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for an endpoint in rotation', { processed: 'no' }) : this.noEndpoint()),
+        () => dropWaiter(this.waiters, w, byDeadline ? new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for an endpoint in rotation', { processed: 'no' }) : this.noEndpoint(), clock),
         Math.max(0, byDeadline ? untilDeadline : this.s.waitForEndpointMs),
       );
       if (call.signal) {
-        w.offAbort = onAbort(call.signal, () => this.dropWaiter(w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for an endpoint', { processed: 'no' })));
+        w.offAbort = onAbort(call.signal, () => dropWaiter(this.waiters, w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for an endpoint', { processed: 'no' }), clock));
       }
       if (retry) this.waiters.unshift(w);
       else this.waiters.push(w);
@@ -472,43 +493,29 @@ export class Fleet {
     });
   }
 
-  private finishWaiter(w: Waiter): boolean {
-    if (w.done) return false;
-    w.done = true;
-    if (w.timer !== null) this.s.clock.clearTimeout(w.timer);
-    w.offAbort?.();
-    return true;
-  }
-
-  private dropWaiter(w: Waiter, err: RpcError): void {
-    if (!this.finishWaiter(w)) return;
-    const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
-    w.reject(err);
-  }
-
   private failWaiters(make: () => RpcError): void {
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) if (this.finishWaiter(w)) w.reject(make());
+    rejectWaiters(waiting, make, this.s.clock);
   }
 
   /** An endpoint joined the rotation: every waiting call picks again (in queue order). */
   private wake(): void {
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) if (this.finishWaiter(w)) w.resolve();
+    for (const w of waiting) if (settleWaiter(w, this.s.clock)) w.resolve();
   }
 
   // ---- close and figures -----------------------------------------------------------------------
 
   /**
    * Stops taking calls: waiting calls fail CLIENT_CLOSED (never sent), every endpoint drains, and
-   * after `timeoutMs` what is left is destroyed (as Pool.close).
+   * after `timeoutMs` (ms) what is left is destroyed (as Pool.close). Called again, it returns the
+   * same promise.
    */
   close(timeoutMs: number): Promise<void> {
     if (this.closePromise) return this.closePromise;
-    this.closing = true;
+    this.phase.to('closing', 'close()');
     const clock = this.s.clock;
     for (const t of [this.resolveTimer, this.soonTimer]) if (t !== null) clock.clearTimeout(t);
     this.resolveTimer = this.soonTimer = null;
@@ -528,16 +535,18 @@ export class Fleet {
       const pools = ep.state === 'removed' ? [] : ep.pools;
       const now = emptyStats();
       for (const pool of pools) addConnectionCounters(now, pool.stats);
+      const counts = { ...ep.pastCounts };
+      for (const pool of pools) addCounts(counts, pool.counts);
       return {
         host: ep.address.host,
         port: ep.address.port,
         state: ep.state,
-        attempts: ep.counters.attempts,
+        attempts: counts.attempts,
         load: pools.reduce((n, pool) => n + pool.load, 0),
         ready: pools.reduce((n, pool) => n + pool.ready, 0),
         connectionsOpened: ep.past.connectionsOpened + now.connectionsOpened,
         connectionsClosed: ep.past.connectionsClosed + now.connectionsClosed,
-        connectFailures: ep.counters.connectFailures,
+        connectFailures: counts.connectFailures,
         goawaysReceived: ep.past.goawaysReceived + now.goawaysReceived,
         ejections: ep.counters.ejections,
         probes: ep.counters.probes,
@@ -557,7 +566,7 @@ export class Fleet {
       // A retiring pool's counters join `past` only when its drain ends.
       for (const pool of ep.pools) addConnectionCounters(t, pool.stats);
     }
-    t.illegalTransitions += this.illegalTransitions;
+    t.illegalTransitions += this.illegalTransitions + this.phase.illegalCount;
     return t;
   }
 

@@ -16,6 +16,7 @@ import type { GoawayReasonName } from './frame.js';
 import { remainingMs } from './outcome.js';
 import { requeueAfterConnectFailure } from './resend.js';
 import { sendWithRules } from './send.js';
+import { dropWaiter, rejectWaiters, settleWaiter, type Waiter as QueuedWaiter } from './waiter.js';
 import type { Call, CloseReason, PoolStats } from './types.js';
 
 /** Pool settings, resolved from ClientOptions. */
@@ -50,15 +51,11 @@ export interface PoolSnapshot {
   connections: ConnectionSnapshot[];
 }
 
-interface Waiter {
+interface Waiter extends QueuedWaiter {
   call: Call;
-  done: boolean;
   /** Times its connection was reset before SETTINGS and it stayed queued (requeueAfterConnectFailure). */
   requeues: number;
   resolve: (c: ClientConnection) => void;
-  reject: (e: RpcError) => void;
-  timer: ClockTimer | null;
-  offAbort: (() => void) | null;
 }
 
 /**
@@ -152,13 +149,14 @@ export class Pool {
   }
 
   /**
-   * Rejects every call waiting in the queue with `make()` (processed 'no': none was sent), so the
-   * fleet can place them elsewhere. Connections and calls in flight are left alone.
+   * Rejects every call waiting in the queue with `make()` (processed 'no': none was sent): the
+   * fleet's ejection, so it can place them elsewhere, and close(). Connections and calls in flight
+   * are left alone.
    */
   evacuate(make: () => RpcError): void {
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) if (this.finishWaiter(w)) w.reject(make());
+    rejectWaiters(waiting, make, this.s.clock);
   }
 
   get closed(): boolean {
@@ -225,34 +223,19 @@ export class Pool {
       const w: Waiter = { call, done: false, requeues: 0, resolve, reject, timer: null, offAbort: null };
       if (call.deadline !== null) {
         w.timer = this.s.clock.setTimeout(
-          () => this.dropWaiter(w, new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for a connection', { processed: 'no' })),
+          () => dropWaiter(this.waiters, w, new RpcError('DEADLINE_EXCEEDED', 'the deadline passed while the call waited for a connection', { processed: 'no' }), this.s.clock),
           Math.max(0, remainingMs(call.deadline, this.s.clock)),
         );
       }
       if (call.signal) {
         w.offAbort = onAbort(call.signal, () =>
-          this.dropWaiter(w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for a connection', { processed: 'no' })),
+          dropWaiter(this.waiters, w, new RpcError('CANCELLED', 'the caller aborted the call while it waited for a connection', { processed: 'no' }), this.s.clock),
         );
       }
       if (retry) this.waiters.unshift(w);
       else this.waiters.push(w);
       this.pump();
     });
-  }
-
-  private finishWaiter(w: Waiter): boolean {
-    if (w.done) return false;
-    w.done = true;
-    if (w.timer) this.s.clock.clearTimeout(w.timer);
-    w.offAbort?.();
-    return true;
-  }
-
-  private dropWaiter(w: Waiter, err: RpcError): void {
-    if (!this.finishWaiter(w)) return;
-    const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
-    w.reject(err);
   }
 
   /** The ready connection with the fewest calls in flight (ties: the oldest), or null. */
@@ -271,7 +254,7 @@ export class Pool {
       const c = this.pick();
       if (!c) break;
       const w = this.waiters.shift() as Waiter;
-      if (!this.finishWaiter(w)) continue;
+      if (!settleWaiter(w, this.s.clock)) continue;
       c.reserve();
       this.counts.attempts++;
       w.resolve(c);
@@ -393,7 +376,7 @@ export class Pool {
             w.requeues++;
             this.stats.transparentRetries++;
             this.waiters.push(w);
-          } else if (this.finishWaiter(w)) w.reject(error());
+          } else if (settleWaiter(w, this.s.clock)) w.reject(error());
         }
       }
     }
@@ -419,11 +402,7 @@ export class Pool {
     this.closing = true;
     for (const t of [this.dialTimer, this.targetTimer]) if (t !== null) clock.clearTimeout(t);
     this.dialTimer = this.targetTimer = null;
-    const waiting = this.waiters;
-    this.waiters = [];
-    for (const w of waiting) {
-      if (this.finishWaiter(w)) w.reject(new RpcError('CLIENT_CLOSED', 'the client was closed while the call waited for a connection', { processed: 'no' }));
-    }
+    this.evacuate(() => new RpcError('CLIENT_CLOSED', 'the client was closed while the call waited for a connection', { processed: 'no' }));
     this.closePromise = new Promise<void>((resolve) => {
       this.armCloseDeadline(at, timeoutMs);
       this.onEmpty = () => {

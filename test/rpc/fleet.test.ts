@@ -168,6 +168,12 @@ test('draining: server.close() on one of three mid-load — 0 failed, nothing ra
   assert.equal(stats.failed, 0);
   assert.equal(stats.illegalTransitions, 0);
   assert.ok(stats.endpoints.every((e) => e.illegalTransitions === 0));
+  // Attempts per endpoint outlive its drained pool: each call a server ran was an attempt there,
+  // and every attempt is a first try or a re-send.
+  const attempts = servers.map((s) => endpoint(client, s.port).attempts);
+  attempts.forEach((n, i) => assert.ok(n >= (ledgers[i] as string[]).length, `endpoint ${i}: ${n} attempts, ran ${(ledgers[i] as string[]).length}`));
+  const sum = attempts.reduce((x, y) => x + y, 0);
+  assert.ok(sum <= CALLS + stats.transparentRetries + stats.idempotentRetries, `${sum} attempts for ${CALLS} calls`);
 });
 
 test('rolling restart on the same ports: each of three servers closed in turn and a new process started on its port — 0 failed, none ran twice, every endpoint probed back to active', async (t) => {

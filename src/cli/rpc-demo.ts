@@ -96,7 +96,8 @@ export async function rpcFleetDemoCommand(opts: RpcFleetDemoCommandOptions): Pro
     if (opts.json) process.stderr.write(`${text}\n`);
     else out.write(`${text}\n`);
   };
-  line(pc.dim(`3 servers on 3 ports, ${opts.lanes} callers for ${opts.seconds} s; each server in turn: new process on its port (SO_REUSEPORT), SIGTERM to the old`));
+  line(pc.dim(`3 servers on 3 ports, ${opts.lanes} callers for ${opts.seconds} s; each server in turn: new process on its port`));
+  line(pc.dim(`(SO_REUSEPORT), then SIGTERM to the old`));
   const result = await runFleetDemo({ callers: opts.lanes, seconds: opts.seconds, signal: stop.signal, progress: (p) => line(progressLine(p)) });
   if (out.state === 'reader-gone') return 0;
   out.write(opts.json ? `${JSON.stringify(result, null, 1)}\n` : renderFleet(result));

@@ -206,7 +206,7 @@ function humanReport(r: LabResult, full: boolean, width: number, modelUncovered:
   const skipped = r.outcomes.filter((o) => o.status === 'skipped');
   const failed = r.outcomes.filter((o) => o.status === 'failed');
   const totals =
-    `  ${r.outcomes.length - skipped.length - failed.length} scenarios ran, ${skipped.length} skipped, ${failed.length} failed in ${(r.durationMs / 1000).toFixed(1)} s; ` +
+    `  ${r.outcomes.length - skipped.length - failed.length} scenarios ran, ${skipped.length} skipped, ${failed.length} failed in ${r.durationMs < 1000 ? `${Math.round(r.durationMs)} ms` : `${(r.durationMs / 1000).toFixed(1)} s`}; ` +
     `${r.claims.length}${full ? '' : ` of ${CLAIMS.size}`} claims: ${pc.green(`${count('confirmed')} confirmed`)}, ${pc.magenta(`${count('partly')} partly`)}, ` +
     `${pc.red(`${count('contradicted')} contradicted`)}, ${pc.yellow(`${count('unverified')} unverified`)}; ${r.findings.length} findings beyond the articles`;
   out.push(...block('  ', totals, width, 4), '');

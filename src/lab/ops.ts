@@ -152,9 +152,18 @@ export type Step =
  * How long a watch step lasts, ms, under `sysctls` (the run's values, by kernel name): its `ms`,
  * or its `atLeast` sysctl's seconds plus `plusMs` when that is longer.
  */
-export function watchMs(step: { ms: number; atLeast?: { sysctl: string; plusMs: number } }, sysctls: Readonly<Record<string, number>>): number {
+function watchMs(step: { ms: number; atLeast?: { sysctl: string; plusMs: number } }, sysctls: Readonly<Record<string, number>>): number {
   const s = step.atLeast === undefined ? undefined : sysctls[step.atLeast.sysctl];
   return s === undefined || step.atLeast === undefined ? step.ms : Math.max(step.ms, s * 1000 + step.atLeast.plusMs);
+}
+
+/**
+ * A step as a run under `sysctls` performs and records it (both backends): plain data (a label
+ * function or any other function dropped), a watch sized by a sysctl at the length it has here.
+ */
+export function resolveStep(step: Step, sysctls: Readonly<Record<string, number>>): Step {
+  const plain = JSON.parse(JSON.stringify(step)) as Step;
+  return plain.op === 'watch' ? { ...plain, ms: watchMs(plain, sysctls) } : plain;
 }
 
 /** Outcome of one call. */

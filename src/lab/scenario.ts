@@ -163,7 +163,7 @@ export function wait(ms: number, label?: string): Step {
 
 /**
  * Observes every `everyMs` for `ms`, keeping each distinct picture (catches passing states);
- * with `atLeast`, for at least that sysctl's seconds plus `plusMs` ({@link watchMs}).
+ * with `atLeast`, for at least that sysctl's seconds plus `plusMs` ({@link resolveStep}).
  */
 export function watch(ms: number, everyMs: number, label?: string, atLeast?: { sysctl: string; plusMs: number }): Step {
   return { op: 'watch', ms, everyMs, ...(label ? { label } : {}), ...(atLeast ? { atLeast } : {}) };
@@ -178,3 +178,8 @@ export const notCaptured = (t: TraceView, unseen: string): Omit<Verdict, 'claim'
   unverified(`${unseen} (${t.trace.env.captureNote ?? 'packets not captured'})`);
 /** `confirmed(observed)` when `holds`, else `contradicted(observed)`: the same fact either way. */
 export const judge = (holds: boolean, observed: string): Omit<Verdict, 'claim'> => (holds ? confirmed(observed) : contradicted(observed));
+
+/** The sysctls a run of `sc` sets, by kernel name: the scenario's own, then `overrides` (`--sysctl`), which win. */
+export function runSysctls(sc: Scenario, overrides: Readonly<Record<string, number>> = {}): Record<string, number> {
+  return { ...(sc.sysctls ?? {}), ...overrides };
+}

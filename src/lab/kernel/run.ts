@@ -13,8 +13,8 @@ import { NetNamespace, isRoot } from './netns.js';
 import { observe, SocketNames, type ObserveContext } from './observer.js';
 import { PeerProcess } from './peer-process.js';
 import type { HeldSocket } from './protocol.js';
-import { watchMs, type CallResult, type Step } from '../ops.js';
-import type { Scenario } from '../scenario.js';
+import { resolveStep, type CallResult, type Step } from '../ops.js';
+import { runSysctls, type Scenario } from '../scenario.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, stepAt, type Snapshot, type StepRecord, type Trace } from '../trace.js';
 import { stepText } from '../report/step-text.js';
@@ -52,7 +52,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
   const root = isRoot();
   const useNetns = opts.netns ?? root;
   if (useNetns && !root) throw new ScenarioSkipped(sc.id, 'a network namespace needs root');
-  const sysctls = { ...(sc.sysctls ?? {}), ...(opts.sysctls ?? {}) };
+  const sysctls = runSysctls(sc, opts.sysctls);
   if (!useNetns && Object.keys(sysctls).length > 0) {
     throw new ScenarioSkipped(sc.id, `needs sysctl ${Object.entries(sysctls).map(([k, v]) => `${k}=${v}`).join(', ')} in its own network namespace, which needs root`);
   }
@@ -114,7 +114,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
     ctx.startedAt = stepsStarted;
     for (const [index, step] of sc.steps.entries()) {
       // A watch sized by a sysctl is recorded with the length it had here.
-      const resolved: Step = step.op === 'watch' ? { ...step, ms: watchMs(step, sysctls) } : step;
+      const resolved = resolveStep(step, sysctls);
       const t0 = performance.now();
       const t0Epoch = epochMsNow();
       stepStarts.push(t0Epoch);
@@ -130,7 +130,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
         index,
         label: step.label ?? null,
         actor: step.actor ?? null,
-        step: stripFunctions(resolved),
+        step: resolved,
         text: stepText(resolved),
         result,
         startMs: Math.round(t0 - stepsStarted),
@@ -258,7 +258,7 @@ async function perform(
   }
   const peer = peers.get(step.actor);
   if (!peer) throw new Error(`no actor ${step.actor}`);
-  const { actor: _actor, label: _label, ...op } = stripFunctions(step) as Step & { actor: string };
+  const { actor: _actor, label: _label, ...op } = step as Step & { actor: string };
   let result: CallResult;
   switch (op.op) {
     case 'exit': {
@@ -300,9 +300,6 @@ function findHeld(held: Map<string, HeldSocket[]>, name: string): HeldSocket | u
   return undefined;
 }
 
-function stripFunctions<T extends object>(o: T): T {
-  return JSON.parse(JSON.stringify(o)) as T;
-}
 
 /** Each packet belongs to the step during which it was sent (from its start to the next's). */
 function assignSegments(records: StepRecord[], starts: number[], segments: CapturedSegment[]): void {

@@ -5,7 +5,7 @@
  * between the model's verdict and the kernel's recorded one that is not in this list.
  */
 import type { ActorOp } from '../ops.js';
-import type { Scenario } from '../scenario.js';
+import { runSysctls, type Scenario } from '../scenario.js';
 import { modelSysctls } from './sysctls.js';
 
 /**
@@ -51,7 +51,7 @@ export function modelCoverage(catalogue: readonly Scenario[], sysctls: Readonly<
  * the model lacks (a blocking MSG_PEEK, IPv6) is skipped with this reason.
  */
 export function modelSkipReason(sc: Scenario, sysctls: Readonly<Record<string, number>> = {}): string | null {
-  const all = { ...(sc.sysctls ?? {}), ...sysctls };
+  const all = runSysctls(sc, sysctls);
   const known = modelSysctls(all);
   if (!known.ok) return `needs sysctl ${known.unknown}, which the model does not honour`;
   for (const step of sc.steps) {

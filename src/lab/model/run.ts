@@ -9,8 +9,8 @@ import { errnoNumber, type CapturedSegment, type SocketOwner, type TcpState } fr
 import { tupleKey } from '../../tcp/address.js';
 import { LOOPBACK_MSS, MAX_DELAY_MS, World, type Endpoint, type Process } from '../../model/index.js';
 import type { ActorOp, CallResult, CallValue, Step } from '../ops.js';
-import { watchMs } from '../ops.js';
-import type { Scenario } from '../scenario.js';
+import { resolveStep } from '../ops.js';
+import { runSysctls, type Scenario } from '../scenario.js';
 import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, socketLabel, stepAt, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
@@ -119,7 +119,7 @@ class ModelRun {
     readonly opts: ModelRunOptions,
     rttMs: number,
   ) {
-    this.sysctls = { ...(sc.sysctls ?? {}), ...(opts.sysctls ?? {}) };
+    this.sysctls = runSysctls(sc, opts.sysctls);
     const known = modelSysctls(this.sysctls);
     if (!known.ok) throw new ScenarioSkipped(sc.id, `needs sysctl ${known.unknown}, which the model does not honour`);
     const high = sc.localPorts === undefined ? PORT_SLOT[1] : Math.min(PORT_SLOT[1], PORT_SLOT[0] + sc.localPorts - 1);
@@ -139,7 +139,7 @@ class ModelRun {
     const errorStarts: number[] = [];
     const host = this.w.host;
     for (const [index, step] of this.sc.steps.entries()) {
-      const resolved: Step = step.op === 'watch' ? { ...step, ms: watchMs(step, this.sysctls) } : step;
+      const resolved = resolveStep(step, this.sysctls);
       segStarts.push(this.w.network.segments.length);
       transitionStarts.push(host.transitions.length);
       errorStarts.push(host.errors.length);
@@ -159,7 +159,7 @@ class ModelRun {
         index,
         label: step.label ?? null,
         actor: step.actor ?? null,
-        step: JSON.parse(JSON.stringify(resolved)) as Step,
+        step: resolved,
         text: stepText(resolved),
         result,
         // Whole ms as the kernel runner records them; the epoch field keeps the exact virtual time.

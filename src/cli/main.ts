@@ -5,6 +5,7 @@ import type { CompareCommandOptions } from './compare.js';
 import { usage } from './output.js';
 import type { ReportCommandOptions } from './report.js';
 import { registerDoctorCommands } from './doctor.js';
+import { MAX_TIMER_MS } from '../tcp/time.js';
 
 // Each command's module is imported when that command runs (start-up: `teardown ss` must not
 // load the lab, rpc or prom-client).
@@ -33,7 +34,7 @@ program
   .option('--wide', 'do not fit the report to 120 columns')
   .addOption(new Option('--backend <name>', 'where the scenarios run: the real kernel, or the TCP model in virtual time (no root)').choices(['kernel', 'model']).default('kernel'))
   .option('--sysctl <name=value>', 'a sysctl for every scenario, e.g. net.ipv4.tcp_fin_timeout=60 (repeatable; kernel: needs root)', collect, [])
-  .option('--rtt-ms <ms>', "model only: the loopback's round-trip time, ms (each direction delays by half)", intIn(0, 2 ** 31 - 1))
+  .option('--rtt-ms <ms>', "model only: the loopback's round-trip time, ms (each direction delays by half)", intIn(0, MAX_TIMER_MS))
   .option('--compare', 'run each scenario on the kernel (root) and on the model, and compare them fact by fact: agreement and every mismatch with its reason (--html FILE: both ladders side by side)')
   .option('--recorded <dir>', 'with --compare: the kernel traces recorded in DIR (teardown lab --record DIR) instead of running the kernel (no root needed)')
   .action(async (ids: string[], opts: LabCommandOptions & CompareCommandOptions & { compare?: boolean }) => {

@@ -14,7 +14,10 @@ interface Entry extends TimerHandle {
   readonly fire: () => void;
 }
 
-/** Largest delay a timer may hold, as Node's timers (2^31−1 ms). */
+/**
+ * Largest delay a timer may hold, as Node's timers (2^31−1 ms): the model's own copy of src/tcp's
+ * `MAX_TIMER_MS`, because the model takes nothing but types from outside src/model (its purity test).
+ */
 export const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**

@@ -2,6 +2,8 @@
  * The host's TCP settings the model honours, named as the kernel names them (`net.ipv4.*`).
  * Durations in seconds where the sysctl is in seconds.
  */
+import { MAX_DELAY_MS } from './clock.js';
+
 export interface Sysctls {
   /** `net.ipv4.tcp_fin_timeout`: how long an orphaned FIN_WAIT2 lives, s (default 60). */
   tcp_fin_timeout: number;
@@ -37,8 +39,8 @@ export function resolveSysctls(partial: Partial<Sysctls> = {}): Sysctls {
   if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || low > high) {
     throw new RangeError(`ip_local_port_range ${low} ${high}: need 1 <= low <= high <= 65535`);
   }
-  if (!Number.isInteger(s.tcp_fin_timeout) || s.tcp_fin_timeout < 0 || s.tcp_fin_timeout * 1000 > 2 ** 31 - 1) {
-    throw new RangeError(`tcp_fin_timeout ${s.tcp_fin_timeout}: need an integer of seconds, 0..${Math.floor((2 ** 31 - 1) / 1000)}`);
+  if (!Number.isInteger(s.tcp_fin_timeout) || s.tcp_fin_timeout < 0 || s.tcp_fin_timeout * 1000 > MAX_DELAY_MS) {
+    throw new RangeError(`tcp_fin_timeout ${s.tcp_fin_timeout}: need an integer of seconds, 0..${Math.floor(MAX_DELAY_MS / 1000)}`);
   }
   for (const k of ['tcp_syn_retries', 'tcp_synack_retries'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1 || s[k] > 127) throw new RangeError(`${k} ${s[k]}: need 1..127`);

@@ -4,6 +4,8 @@
  * virtual clock and assert exact delays instead of checking wall-clock timing with slack.
  */
 
+import { MAX_TIMER_MS } from '../tcp/time.js';
+
 /** A timer handle as {@link Clock.setTimeout} returns it; only {@link Clock.clearTimeout} reads it. */
 export interface ClockTimer {
   /** Lets the process exit while the timer is pending (as Node's `Timeout.unref()`). */
@@ -31,8 +33,7 @@ export const systemClock: Clock = {
   random: () => Math.random(),
 };
 
-/** Node's timers hold at most 2^31−1 ms; a longer delay fires after 1 ms (with a TimeoutOverflowWarning). */
-export const MAX_TIMER_MS = 0x7fff_ffff;
+export { MAX_TIMER_MS };
 
 /**
  * Checks a duration against what a timer can hold: the one duration check of the rpc layer.

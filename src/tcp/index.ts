@@ -4,3 +4,4 @@ export * from './segment.js';
 export * from './observation.js';
 export * from './address.js';
 export * from './rst-reason.js';
+export * from './time.js';

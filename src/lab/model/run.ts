@@ -7,7 +7,8 @@
  */
 import { errnoNumber, type CapturedSegment, type SocketOwner, type TcpState } from '../../tcp/index.js';
 import { tupleKey } from '../../tcp/address.js';
-import { LOOPBACK_MSS, MAX_DELAY_MS, World, type Endpoint, type Process } from '../../model/index.js';
+import { MAX_TIMER_MS } from '../../tcp/time.js';
+import { LOOPBACK_MSS, World, type Endpoint, type Process } from '../../model/index.js';
 import type { ActorOp, CallResult, CallValue, Step } from '../ops.js';
 import { resolveStep } from '../ops.js';
 import { runSysctls, type Scenario } from '../scenario.js';
@@ -85,7 +86,7 @@ export function runOnModel(sc: Scenario, opts: ModelRunOptions = {}): Trace {
   const why = modelSkipReason(sc, opts.sysctls);
   if (why !== null) throw new ScenarioSkipped(sc.id, why);
   const rtt = opts.rttMs ?? 0.02;
-  if (!Number.isFinite(rtt) || rtt < 0 || rtt > MAX_DELAY_MS) throw new RangeError(`rttMs ${rtt}: need 0..${MAX_DELAY_MS}`);
+  if (!Number.isFinite(rtt) || rtt < 0 || rtt > MAX_TIMER_MS) throw new RangeError(`rttMs ${rtt}: need 0..${MAX_TIMER_MS}`);
   const started = performance.now();
   const run = new ModelRun(sc, opts, rtt);
   const trace = run.run();

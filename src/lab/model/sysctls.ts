@@ -3,6 +3,7 @@
  * their kernel names, with the ranges the model accepts. Pure: parsing and checking only.
  */
 import type { Sysctls } from '../../model/index.js';
+import { MAX_TIMER_MS } from '../../tcp/time.js';
 
 /** A sysctl the model honours: which field of the model's {@link Sysctls} it sets, and its range. */
 export interface ModelSysctl {
@@ -18,7 +19,7 @@ export interface ModelSysctl {
  * the retries by `MAX_TCP_SYNCNT` (127, as `tcp_syn_retries` is in the kernel).
  */
 export const MODEL_SYSCTLS: Readonly<Record<string, ModelSysctl>> = {
-  'net.ipv4.tcp_fin_timeout': { key: 'tcp_fin_timeout', min: 0, max: Math.floor((2 ** 31 - 1) / 1000), unit: 's', what: 'how long an orphaned FIN_WAIT2 lives' },
+  'net.ipv4.tcp_fin_timeout': { key: 'tcp_fin_timeout', min: 0, max: Math.floor(MAX_TIMER_MS / 1000), unit: 's', what: 'how long an orphaned FIN_WAIT2 lives' },
   'net.ipv4.tcp_syn_retries': { key: 'tcp_syn_retries', min: 1, max: 127, unit: 'count', what: 'SYN retransmissions before connect() fails ETIMEDOUT' },
   'net.ipv4.tcp_synack_retries': { key: 'tcp_synack_retries', min: 1, max: 127, unit: 'count', what: 'SYN-ACK retransmissions before a request is dropped' },
 };

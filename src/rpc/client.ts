@@ -9,7 +9,7 @@ import { checkClock, checkDurationMs, systemClock, type Clock } from './clock.js
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_METHOD_BYTES } from './frame.js';
 import { RpcError } from './errors.js';
 import { Pool, type PoolSettings, type PoolSnapshot } from './pool.js';
-import { Fleet, type FleetSettings } from './fleet.js';
+import { endpointRow, Fleet, type FleetSettings } from './fleet.js';
 import { checkEndpoints, type EndpointAddress, type EndpointStats } from './endpoint.js';
 import { PICK_POLICIES, type PickPolicy } from './pick.js';
 import type { Resolver } from './resolver.js';
@@ -313,30 +313,8 @@ export function createClient(options: ClientOptions): RpcClient {
   const clock = settings.clock;
   const stats = pool.stats;
   const single = fleet === null ? (pool as Pool) : null;
-  const endpoints = (): EndpointStats[] => {
-    if (fleet !== null) return fleet.endpointStats();
-    const p = single as Pool;
-    const s = p.stats;
-    return [
-      {
-        host: settings.host,
-        port: settings.port,
-        state: 'active',
-        attempts: p.counts.attempts,
-        load: p.load,
-        ready: p.ready,
-        connectionsOpened: s.connectionsOpened,
-        connectionsClosed: s.connectionsClosed,
-        connectFailures: p.counts.connectFailures,
-        goawaysReceived: s.goawaysReceived,
-        ejections: 0,
-        probes: 0,
-        probesFailed: 0,
-        drains: 0,
-        illegalTransitions: 0,
-      },
-    ];
-  };
+  const endpoints = (): EndpointStats[] =>
+    fleet !== null ? fleet.endpointStats() : [endpointRow({ host: settings.host, port: settings.port }, 'active', [single as Pool])];
   const send = chain(settings.interceptors, (call: Call) => {
     if (call.attempt > 1) {
       if (call.hedge) stats.hedges++;

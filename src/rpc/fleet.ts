@@ -133,6 +133,49 @@ function addConnectionCounters(into: PoolStats, from: PoolStats): void {
 }
 
 /** Adds a pool's attempt and connect-failure counts of `from` to `into`. */
+/** What an endpoint's earlier pools left, and its own lifecycle counters; nothing for a lone pool. */
+interface EndpointHistory {
+  readonly past: PoolStats;
+  readonly pastCounts: Pool['counts'];
+  readonly counters: EndpointCounters;
+  readonly illegalTransitions: number;
+}
+
+const NO_HISTORY: EndpointHistory = {
+  past: emptyStats(),
+  pastCounts: { attempts: 0, connectFailures: 0 },
+  counters: { ejections: 0, probes: 0, probesFailed: 0, drains: 0 },
+  illegalTransitions: 0,
+};
+
+/**
+ * One endpoint's row of `client.stats().endpoints`: its live pools' figures plus what its earlier
+ * pools left. The single-endpoint client (`host`/`port`) gives its one pool and no history.
+ */
+export function endpointRow(address: EndpointAddress, state: EndpointState, pools: readonly Pool[], history: EndpointHistory = NO_HISTORY): EndpointStats {
+  const now = emptyStats();
+  for (const pool of pools) addConnectionCounters(now, pool.stats);
+  const counts = { ...history.pastCounts };
+  for (const pool of pools) addCounts(counts, pool.counts);
+  return {
+    host: address.host,
+    port: address.port,
+    state,
+    attempts: counts.attempts,
+    load: pools.reduce((n, pool) => n + pool.load, 0),
+    ready: pools.reduce((n, pool) => n + pool.ready, 0),
+    connectionsOpened: history.past.connectionsOpened + now.connectionsOpened,
+    connectionsClosed: history.past.connectionsClosed + now.connectionsClosed,
+    connectFailures: counts.connectFailures,
+    goawaysReceived: history.past.goawaysReceived + now.goawaysReceived,
+    ejections: history.counters.ejections,
+    probes: history.counters.probes,
+    probesFailed: history.counters.probesFailed,
+    drains: history.counters.drains,
+    illegalTransitions: history.illegalTransitions,
+  };
+}
+
 function addCounts(into: Pool['counts'], from: Pool['counts']): void {
   into.attempts += from.attempts;
   into.connectFailures += from.connectFailures;
@@ -531,30 +574,14 @@ export class Fleet {
 
   /** Every endpoint, then the most recently removed ones (at most REMOVED_KEPT). */
   endpointStats(): EndpointStats[] {
-    return [...this.endpoints.values(), ...this.gone].map((ep) => {
-      const pools = ep.state === 'removed' ? [] : ep.pools;
-      const now = emptyStats();
-      for (const pool of pools) addConnectionCounters(now, pool.stats);
-      const counts = { ...ep.pastCounts };
-      for (const pool of pools) addCounts(counts, pool.counts);
-      return {
-        host: ep.address.host,
-        port: ep.address.port,
-        state: ep.state,
-        attempts: counts.attempts,
-        load: pools.reduce((n, pool) => n + pool.load, 0),
-        ready: pools.reduce((n, pool) => n + pool.ready, 0),
-        connectionsOpened: ep.past.connectionsOpened + now.connectionsOpened,
-        connectionsClosed: ep.past.connectionsClosed + now.connectionsClosed,
-        connectFailures: counts.connectFailures,
-        goawaysReceived: ep.past.goawaysReceived + now.goawaysReceived,
-        ejections: ep.counters.ejections,
-        probes: ep.counters.probes,
-        probesFailed: ep.counters.probesFailed,
-        drains: ep.counters.drains,
+    return [...this.endpoints.values(), ...this.gone].map((ep) =>
+      endpointRow(ep.address, ep.state, ep.state === 'removed' ? [] : ep.pools, {
+        past: ep.past,
+        pastCounts: ep.pastCounts,
+        counters: ep.counters,
         illegalTransitions: ep.lifecycle.illegalCount,
-      };
-    });
+      }),
+    );
   }
 
   /** Call counters plus connection counters summed over every endpoint and pool. */

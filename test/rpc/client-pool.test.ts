@@ -30,6 +30,13 @@ test('003-h: an idle connection closed by the server leaves the pool without a c
     assert.equal(s.connectionsOpened, 2);
     assert.equal(s.failed, 0);
     assert.equal(s.transparentRetries + s.idempotentRetries, 0, 'nothing had to be re-sent');
+    // host/port alone: one endpoint row, from the one pool's own counters.
+    const [row, ...more] = client.endpoints();
+    assert.deepEqual(more, []);
+    assert.deepEqual(
+      { host: row?.host, port: row?.port, state: row?.state, attempts: row?.attempts, opened: row?.connectionsOpened, closed: row?.connectionsClosed, ejections: row?.ejections },
+      { host: '127.0.0.1', port: server.port, state: 'active', attempts: 2, opened: 2, closed: 1, ejections: 0 },
+    );
   });
 });
 

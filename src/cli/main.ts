@@ -92,14 +92,19 @@ program
     process.exitCode = opts.fleet ? await rpcFleetDemoCommand(opts) : await rpcDemoCommand(opts);
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    // Help and version exit 0; every usage error exits 2 (commander already printed why).
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else {
-    process.stderr.write(`teardown: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+/** Runs the command line; no top-level await, so the same file bundles to CommonJS (scripts/bundle-cli.ts). */
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every usage error exits 2 (commander already printed why).
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else {
+      process.stderr.write(`teardown: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    }
   }
 }
+
+void main();

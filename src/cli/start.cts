@@ -1,0 +1,49 @@
+// The `teardown` command's entry (bin/teardown runs it): loads the one-file build of the CLI,
+// dist/src/cli/teardown.cjs (scripts/bundle-cli.ts), with the V8 code cache written beside it at
+// build time. Compiling that file costs ~7–12 ms at every start (most of it the parser walking
+// code the command will never run); with the cache V8 skips it. A cache made by another Node or
+// V8 version, or with other V8 flags, is rejected by V8 and the file is compiled as usual.
+// CommonJS on purpose: an ES module entry would start Node's ES module loader for nothing.
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** The bundle, its code cache, and how both are read and compiled (shared with the build). */
+export const BUNDLE = join(__dirname, 'teardown.cjs');
+export const CODE_CACHE = `${BUNDLE}.cache`;
+
+/**
+ * The bundle's source wrapped as Node wraps a CommonJS module, its `#!` line blanked (the line
+ * count stays, so stack traces keep their line numbers).
+ */
+export function wrappedSource(file = BUNDLE): string {
+  return Module.wrap(readFileSync(file, 'utf8').replace(/^#!.*/, ''));
+}
+
+/**
+ * Compiles the bundle, with `cachedData` when given. `cachedDataRejected` on the result tells
+ * whether V8 used it (undefined: none given).
+ */
+export function compileBundle(file = BUNDLE, cachedData?: Buffer): Script {
+  return new Script(wrappedSource(file), cachedData === undefined ? { filename: file } : { filename: file, cachedData });
+}
+
+function readCache(): Buffer | undefined {
+  try {
+    return readFileSync(CODE_CACHE);
+  } catch {
+    return undefined; // not built with a cache: compile as usual
+  }
+}
+
+/** Runs the bundle as the main module would run. */
+function run(): void {
+  const script = compileBundle(BUNDLE, readCache());
+  const body = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  const mod = new Module(BUNDLE);
+  mod.filename = BUNDLE;
+  body.call(mod.exports, mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, dirname(BUNDLE));
+}
+
+if (require.main === module) run();

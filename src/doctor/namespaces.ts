@@ -1,4 +1,6 @@
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+// fs.promises rather than node:fs/promises: in the CLI's bundle it loads on first use, and only
+// --all-namespaces uses it.
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 import { NETNS_RUN_DIR } from '../sys/netns.js';
@@ -44,15 +46,15 @@ function inodeOf(link: string): number | undefined {
  * @throws Node's fs error when `root` cannot be listed or this process's own link cannot be read.
  */
 export async function listNetNamespaces(root = '/proc', runNetns = NETNS_RUN_DIR): Promise<NetNamespaceList> {
-  const own = inodeOf(await readlink(join(root, 'self/ns/net')));
-  const init = await readlink(join(root, '1/ns/net')).then(inodeOf, () => undefined);
+  const own = inodeOf(await fsp.readlink(join(root, 'self/ns/net')));
+  const init = await fsp.readlink(join(root, '1/ns/net')).then(inodeOf, () => undefined);
   const byInode = new Map<number, { pid: number }>();
   let unreadablePids = 0;
-  const pids = (await readdir(root)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  const pids = (await fsp.readdir(root)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
   await Promise.all(
     pids.map(async (pid) => {
       try {
-        const ino = inodeOf(await readlink(join(root, String(pid), 'ns/net')));
+        const ino = inodeOf(await fsp.readlink(join(root, String(pid), 'ns/net')));
         if (ino === undefined) return;
         const seen = byInode.get(ino);
         if (seen === undefined || pid < seen.pid) byInode.set(ino, { pid });
@@ -67,13 +69,13 @@ export async function listNetNamespaces(root = '/proc', runNetns = NETNS_RUN_DIR
   const withoutProcess: string[] = [];
   let entries: string[] = [];
   try {
-    entries = await readdir(runNetns);
+    entries = await fsp.readdir(runNetns);
   } catch {
     // no named namespaces
   }
   for (const name of entries.sort()) {
     try {
-      const st = await stat(join(runNetns, name));
+      const st = await fsp.stat(join(runNetns, name));
       if (!names.has(st.ino)) names.set(st.ino, name);
       if (!byInode.has(st.ino)) withoutProcess.push(name);
     } catch {
@@ -82,7 +84,7 @@ export async function listNetNamespaces(root = '/proc', runNetns = NETNS_RUN_DIR
   }
   const namespaces: NetNamespace[] = [];
   for (const [inode, { pid }] of byInode) {
-    const command = await readFile(join(root, String(pid), 'comm'), 'utf8').then((t) => t.trim(), () => null);
+    const command = await fsp.readFile(join(root, String(pid), 'comm'), 'utf8').then((t) => t.trim(), () => null);
     namespaces.push({
       inode,
       label: names.get(inode) ?? (inode === init ? 'init' : `net:[${inode}]`),

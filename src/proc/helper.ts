@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import type { FdScanJob, FdScanPart } from './fd-scan.js';
 
@@ -79,13 +80,18 @@ function workerExecArgv(): string[] {
   return out;
 }
 
+// node:worker_threads is required on the first thread started, not imported: a command that
+// never starts one (`teardown ss` without -p) does not pay for loading it (~2 ms of start-up).
+let workerThreads: typeof import('node:worker_threads') | undefined;
+
 function start(lane: number): Lane | undefined {
   if (unavailable) return undefined;
   const existing = lanes[lane];
   if (existing !== undefined) return existing;
   let l: Lane;
   try {
-    const w = new Worker(new URL('./helper-worker.js', import.meta.url), { execArgv: workerExecArgv() });
+    workerThreads ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const w = new workerThreads.Worker(new URL('./helper-worker.js', import.meta.url), { execArgv: workerExecArgv() });
     l = { worker: w, pending: 0 };
     w.unref();
     w.on('message', (m: HelperReply) => {

@@ -19,13 +19,16 @@
  * Whole-process figures (issue 13), in the same run: before any connection is opened, `teardown
  * ss` against `node -e 0` on the idle machine (goal ≤ 2 ×); at each scale, `teardown ss -a -p`
  * and `teardown doctor --json` against `ss -tanp` (goals ≤ 1.5 × at 5 000 connections, ≤ 0.5 × at
- * 50 000), each a fresh process started, run and drained through a pipe, as a user runs them.
+ * 50 000), each a fresh process started, run and drained through a pipe, as a user runs them:
+ * `teardown` is bin/teardown, the command npm installs (it runs the one-file build
+ * dist/src/cli/teardown.cjs, see scripts/bundle-cli.ts).
  *
- * When this environment sets NODE_EXTRA_CA_CERTS, Node parses every certificate of that file
- * (and its own bundled roots) at the start of every process, before any of our code runs
- * (nodejs/node#40524: OpenSSL 3 makes it slow); ss pays nothing of the kind. The whole-process
- * rows are then measured twice, as the environment is and with that one variable unset, both
- * labelled, and the goal table shows both.
+ * When this environment sets NODE_EXTRA_CA_CERTS, every Node process parses the certificates it
+ * names at start-up (nodejs/node#40524: OpenSSL 3 makes it slow); ss pays nothing of the kind and
+ * bin/teardown starts Node without it (teardown makes no TLS connection). `node -e 0` is then
+ * measured both ways, both labelled, and the goal table compares `teardown ss` with each; rows
+ * "node dist/src/cli/main.js" (tsc's ES modules, the environment as it is) show what the command's
+ * build and launcher save.
  *
  * Environment knobs: DOCTOR_BENCH_CONNECTIONS (comma-separated, default "5000,50000"),
  * DOCTOR_BENCH_REPS (repetitions of the CLOSE_WAIT query without owners, default 30; whatever
@@ -121,6 +124,7 @@ async function sanityCheck(connections: number, held: Held): Promise<void> {
 }
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/teardown', import.meta.url));
 
 /**
  * Runs a command to its end, draining stdout through a pipe (stderr ignored); resolves with the
@@ -138,8 +142,11 @@ function runDrained(cmd: string, args: readonly string[], ok: readonly number[] 
   });
 }
 
-/** The CLI as a user starts it. */
-const teardown = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1]);
+/** The command as a user starts it: bin/teardown, as npm installs it. */
+const teardown = (...args: string[]): Promise<number> => runDrained(BIN, args, [0, 1]);
+
+/** tsc's ES modules started by node in this environment as it is (for comparison only). */
+const esmCli = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1]);
 
 /** This environment without NODE_EXTRA_CA_CERTS (see the module comment). */
 function withoutExtraCaCerts(): NodeJS.ProcessEnv {
@@ -147,9 +154,6 @@ function withoutExtraCaCerts(): NodeJS.ProcessEnv {
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 }
-
-/** The CLI started without NODE_EXTRA_CA_CERTS. */
-const teardownNoCa = (...args: string[]): Promise<number> => runDrained(process.execPath, [CLI, ...args], [0, 1], withoutExtraCaCerts());
 
 /** How many certificates NODE_EXTRA_CA_CERTS names, or undefined when it is unset. */
 function extraCaCerts(): number | undefined {
@@ -163,6 +167,7 @@ function extraCaCerts(): number | undefined {
 }
 
 const NO_CA = ', NODE_EXTRA_CA_CERTS unset';
+const ESM = 'node dist/src/cli/main.js';
 
 function row(rows: readonly BenchRow[], label: string): BenchRow {
   const r = rows.find((x) => x.label === label);
@@ -192,7 +197,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   params.nodeExtraCaCerts = extraCa === undefined ? 'unset' : `set (${extraCa} certificates)`;
 
   // Start-up on the idle machine, before any connection is opened.
-  const W = { node: 'idle: node -e 0', ss: 'idle: teardown ss', help: 'idle: teardown --help', ssp: 'idle: teardown ss -a -p', tanp: 'idle: ss -tanp' };
+  const W = { node: 'idle: node -e 0', ss: 'idle: teardown ss', help: 'idle: teardown --help', ssp: 'idle: teardown ss -a -p', tanp: 'idle: ss -tanp', esm: `idle: ${ESM} ss` };
   opts.progress('idle: whole-process start-up, 20 repetitions');
   const idle = await measureInterleaved(
     [
@@ -201,26 +206,23 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       { label: W.help, fn: () => teardown('--help') },
       { label: W.ssp, fn: () => teardown('ss', '-a', '-p') },
       { label: W.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
-      ...(extraCa === undefined
-        ? []
-        : [
-            { label: W.node + NO_CA, fn: () => runDrained(process.execPath, ['-e', '0'], [0], withoutExtraCaCerts()) },
-            { label: W.ss + NO_CA, fn: () => teardownNoCa('ss') },
-          ]),
+      { label: W.esm, fn: () => esmCli('ss') },
+      ...(extraCa === undefined ? [] : [{ label: W.node + NO_CA, anchor: true, fn: () => runDrained(process.execPath, ['-e', '0'], [0], withoutExtraCaCerts()) }]),
     ],
     { reps: 20, warmup: 2, progress: opts.progress },
   );
   rows.push(...idle);
-  ratios.push(ratio(idle, W.ss, W.node), ratio(idle, W.help, W.node), ratio(idle, W.ssp, W.tanp));
-  if (extraCa !== undefined) ratios.push(ratio(idle, W.ss + NO_CA, W.node + NO_CA));
-  for (const suffix of extraCa === undefined ? [''] : ['', NO_CA]) {
-    const r = ratio(idle, W.ss + suffix, W.node + suffix);
-    goals.rows.push([0, `teardown ss vs node -e 0 (idle${suffix})`, round(row(idle, W.ss + suffix).stats.medianMs), round(row(idle, W.node + suffix).stats.medianMs), Math.round(r.value * 1000) / 1000, '≤ 2', r.value <= 2 ? 'yes' : 'NO']);
+  ratios.push(ratio(idle, W.ss, W.node), ratio(idle, W.help, W.node), ratio(idle, W.ssp, W.tanp), ratio(idle, W.esm, W.node));
+  for (const anchor of extraCa === undefined ? [W.node] : [W.node, W.node + NO_CA]) {
+    const r = ratio(idle, W.ss, anchor);
+    if (anchor !== W.node) ratios.push(r);
+    goals.rows.push([0, `teardown ss vs ${anchor.slice('idle: '.length)} (idle)`, round(row(idle, W.ss).stats.medianMs), round(row(idle, anchor).stats.medianMs), Math.round(r.value * 1000) / 1000, '≤ 2', r.value <= 2 ? 'yes' : 'NO']);
   }
   if (extraCa !== undefined) {
     notes.push(
       `NODE_EXTRA_CA_CERTS is set here (${extraCa} certificates): every Node process parses them at start-up (nodejs/node#40524), ` +
-        `${round(row(idle, W.node).stats.medianMs - row(idle, W.node + NO_CA).stats.medianMs)} ms of node -e 0 in this run; rows marked "${NO_CA.slice(2)}" run the same command without it`,
+        `${round(row(idle, W.node).stats.medianMs - row(idle, W.node + NO_CA).stats.medianMs)} ms of node -e 0 in this run; bin/teardown starts Node without it (no TLS), ` +
+        `"${ESM}" rows keep it, "${NO_CA.slice(2)}" rows run node -e 0 without it`,
     );
   }
 
@@ -263,28 +265,24 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           { reps: fullReps, warmup: 1, progress: opts.progress },
         );
         opts.progress(`${k}: (c) whole processes: teardown ss -a -p, teardown doctor --json vs ss -tanp, ${fullReps} repetitions`);
-        const P = { ssp: `${k}: process teardown ss -a -p`, doc: `${k}: process teardown doctor --json`, tanp: `${k}: process ss -tanp` };
+        const P = { ssp: `${k}: process teardown ss -a -p`, doc: `${k}: process teardown doctor --json`, tanp: `${k}: process ss -tanp`, esm: `${k}: process ${ESM} ss -a -p` };
         const procs = await measureInterleaved(
           [
             { label: P.tanp, anchor: true, fn: () => runDrained('ss', ['-tanp']) },
             { label: P.ssp, fn: () => teardown('ss', '-a', '-p') },
             { label: P.doc, fn: () => teardown('doctor', '--json') },
-            ...(extraCa === undefined
-              ? []
-              : [
-                  { label: P.ssp + NO_CA, fn: () => teardownNoCa('ss', '-a', '-p') },
-                  { label: P.doc + NO_CA, fn: () => teardownNoCa('doctor', '--json') },
-                ]),
+            { label: P.esm, fn: () => esmCli('ss', '-a', '-p') },
           ],
           { reps: fullReps, warmup: 1, progress: opts.progress },
         );
         rows.push(...procs);
         const procLimit = n >= 50_000 ? 0.5 : 1.5;
-        for (const label of extraCa === undefined ? [P.ssp, P.doc] : [P.ssp, P.doc, P.ssp + NO_CA, P.doc + NO_CA]) {
+        for (const label of [P.ssp, P.doc]) {
           const r = ratio(procs, label, P.tanp);
           ratios.push(r);
           goals.rows.push([n, `(c) ${label.split(': process ')[1] as string} vs ss -tanp (whole processes)`, round(row(procs, label).stats.medianMs), round(row(procs, P.tanp).stats.medianMs), Math.round(r.value * 1000) / 1000, `≤ ${procLimit}`, r.value <= procLimit ? 'yes' : 'NO']);
         }
+        ratios.push(ratio(procs, P.esm, P.tanp));
 
         opts.progress(`${k}: (b) CLOSE_WAIT only vs ss -tan state close-wait, ${filteredReps} repetitions`);
         const filtered = await measureInterleaved(

@@ -6,7 +6,7 @@
 // when needed, and start Node without NODE_EXTRA_CA_CERTS. Every child is killed by pid in after().
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ let linked = '';
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'tt-bundle-'));
   linked = join(dir, '.bin', 'teardown');
-  spawnSync('mkdir', ['-p', dirname(linked)]);
+  mkdirSync(dirname(linked));
   symlinkSync(BIN, linked);
 });
 after(async () => {
@@ -60,7 +60,7 @@ describe('the shipped teardown command', () => {
     }
   });
 
-  it("has a V8 code cache this Node accepts (start.cjs compiles the bundle with it)", () => {
+  it('has a V8 code cache this Node accepts (start.cjs compiles the bundle with it)', () => {
     assert.equal(start.BUNDLE, BUNDLE);
     const script = start.compileBundle(BUNDLE, readFileSync(start.CODE_CACHE));
     assert.equal(script.cachedDataRejected, false, 'the cache was made by this Node with these flags');

@@ -20,12 +20,12 @@
  * ss` against `node -e 0` on the idle machine (goal ≤ 2 ×); at each scale, `teardown ss -a -p`
  * and `teardown doctor --json` against `ss -tanp` (goals ≤ 1.5 × at 5 000 connections, ≤ 0.5 × at
  * 50 000), each a fresh process started, run and drained through a pipe, as a user runs them:
- * `teardown` is bin/teardown, the command npm installs (it runs the one-file build
+ * `teardown` is bin/teardown.cjs, the command npm installs (it runs the one-file build
  * dist/src/cli/teardown.cjs, see scripts/bundle-cli.ts).
  *
  * When this environment sets NODE_EXTRA_CA_CERTS, every Node process parses the certificates it
  * names at start-up (nodejs/node#40524: OpenSSL 3 makes it slow); ss pays nothing of the kind and
- * bin/teardown starts Node without it (teardown makes no TLS connection). `node -e 0` is then
+ * bin/teardown.cjs starts Node without it (teardown makes no TLS connection). `node -e 0` is then
  * measured both ways, both labelled, and the goal table compares `teardown ss` with each; rows
  * "node dist/src/cli/main.js" (tsc's ES modules, the environment as it is) show what the command's
  * build and launcher save.
@@ -124,7 +124,7 @@ async function sanityCheck(connections: number, held: Held): Promise<void> {
 }
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/teardown', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/teardown.cjs', import.meta.url));
 
 /**
  * Runs a command to its end, draining stdout through a pipe (stderr ignored); resolves with the
@@ -142,7 +142,7 @@ function runDrained(cmd: string, args: readonly string[], ok: readonly number[] 
   });
 }
 
-/** The command as a user starts it: bin/teardown, as npm installs it. */
+/** The command as a user starts it: bin/teardown.cjs, as npm installs it. */
 const teardown = (...args: string[]): Promise<number> => runDrained(BIN, args, [0, 1]);
 
 /** tsc's ES modules started by node in this environment as it is (for comparison only). */
@@ -221,7 +221,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   if (extraCa !== undefined) {
     notes.push(
       `NODE_EXTRA_CA_CERTS is set here (${extraCa} certificates): every Node process parses them at start-up (nodejs/node#40524), ` +
-        `${round(row(idle, W.node).stats.medianMs - row(idle, W.node + NO_CA).stats.medianMs)} ms of node -e 0 in this run; bin/teardown starts Node without it (no TLS), ` +
+        `${round(row(idle, W.node).stats.medianMs - row(idle, W.node + NO_CA).stats.medianMs)} ms of node -e 0 in this run; bin/teardown.cjs starts Node without it (no TLS), ` +
         `"${ESM}" rows keep it, "${NO_CA.slice(2)}" rows run node -e 0 without it`,
     );
   }

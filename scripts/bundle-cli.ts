@@ -1,5 +1,5 @@
 /**
- * Builds the `teardown` command (bin/teardown runs it) from tsc's output, with esbuild, as two
+ * Builds the `teardown` command (bin/teardown.cjs runs it) from tsc's output, with esbuild, as two
  * CommonJS files in dist/src/cli/:
  *
  * - `teardown.cjs`: the command line (main.js) and the commands that read a live machine (ss,

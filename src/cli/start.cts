@@ -1,4 +1,4 @@
-// The `teardown` command's entry (bin/teardown runs it): loads the one-file build of the CLI,
+// The `teardown` command's entry (bin/teardown.cjs runs it): loads the one-file build of the CLI,
 // dist/src/cli/teardown.cjs (scripts/bundle-cli.ts), with the V8 code cache written beside it at
 // build time. Compiling that file costs ~7–12 ms at every start (most of it the parser walking
 // code the command will never run); with the cache V8 skips it. A cache made by another Node or
@@ -37,8 +37,8 @@ function readCache(): Buffer | undefined {
   }
 }
 
-/** Runs the bundle as the main module would run. */
-function run(): void {
+/** Runs the bundle as the main module would run: the `teardown` command line. */
+export function run(): void {
   const script = compileBundle(BUNDLE, readCache());
   const body = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   const mod = new Module(BUNDLE);

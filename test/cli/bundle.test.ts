@@ -1,4 +1,4 @@
-// The `teardown` command as npm installs it: bin/teardown (reached through a symlink, as in
+// The `teardown` command as npm installs it: bin/teardown.cjs (reached through a symlink, as in
 // node_modules/.bin) running dist/src/cli/start.cjs, which loads teardown.cjs with its V8 code
 // cache (and teardown-experiments.cjs for lab, report, compare, rpc-demo): the CommonJS build of
 // the CLI (scripts/bundle-cli.ts). The other CLI tests run tsc's ES modules; these check that the
@@ -19,10 +19,10 @@ const ESM_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 const BUNDLE = fileURLToPath(new URL('../../src/cli/teardown.cjs', import.meta.url));
 const EXPERIMENTS = fileURLToPath(new URL('../../src/cli/teardown-experiments.cjs', import.meta.url));
 const start = createRequire(import.meta.url)('../../src/cli/start.cjs') as typeof import('../../src/cli/start.cjs');
-const BIN = fileURLToPath(new URL('../../../bin/teardown', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../bin/teardown.cjs', import.meta.url));
 
 let dir = '';
-/** bin/teardown through a symlink in a .bin directory elsewhere, as npm links it. */
+/** bin/teardown.cjs through a symlink in a .bin directory elsewhere, as npm links it. */
 let linked = '';
 
 before(() => {

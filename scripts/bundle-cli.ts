@@ -21,23 +21,44 @@
  * `import.meta.url` is per module: helper threads, child processes and fixtures are found next to
  * the module that names them (`new URL('./helper-worker.js', import.meta.url)`). Each module's
  * use is replaced by the URL of its own file in dist/src, computed from the bundle's location at
- * run time, so they load tsc's files exactly as the ES modules do. Any esbuild warning fails the
- * build (a warning about `import.meta` would mean a module the rewrite missed).
+ * run time, so they load tsc's files exactly as the ES modules do.
+ *
+ * The two files each hold their own copy of the modules both use, so a module must never be
+ * initialised by both in one process (two copies of sys/libc.js would register koffi's types
+ * twice, and koffi throws). An experiments command runs main.js's static imports, then only
+ * teardown-experiments.cjs; the build checks that those static imports shared with the
+ * experiments are modules known to hold no state at load ({@link SHARED_AT_LOAD}).
+ *
+ * Everything is built in memory and checked first (any esbuild warning — one about `import.meta`
+ * would mean a module the rewrite missed —, any `import(` left: start.cjs runs the bundle through
+ * vm.Script, which has no loader for it; the rule above); then the old cache is deleted, the files
+ * written, and the cache made in a child Node without NODE_OPTIONS (V8 refuses a cache made
+ * under other flags) and checked to be accepted there. V8 compares only the source's length and
+ * the flags, not its content: a cache must never outlive the bundle it was made from.
  */
-import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { build, type BuildOptions, type BuildResult, type Message, type Metafile, type Plugin } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const DIST_SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST_SRC = join(ROOT, 'dist', 'src') + sep;
 const CLI_DIR = join(DIST_SRC, 'cli');
 const MAIN = join(CLI_DIR, 'teardown.cjs');
 const EXPERIMENTS = 'teardown-experiments.cjs';
+const START = join(CLI_DIR, 'start.cjs');
 
 /** The command modules main.js imports (`await import('./lab.js')`) only when they run. */
 const EXPERIMENT_COMMANDS: readonly string[] = ['lab', 'compare', 'report', 'rpc-demo'];
+
+/**
+ * Modules main.js imports statically that the experiments bundle has its own copy of, each known
+ * to hold no state at load: constants and functions (cli/output.js makes its stdout writer on
+ * first use, and main.js only calls usage() before it hands over to an experiments command).
+ */
+const SHARED_AT_LOAD: readonly string[] = ['dist/src/tcp/time.js', 'dist/src/tcp/address.js', 'dist/src/cli/output.js'];
 
 const MODULE_URL = '__teardownModuleUrl';
 
@@ -72,27 +93,57 @@ const experimentsApart: Plugin = {
 };
 
 const common: BuildOptions = {
+  absWorkingDir: ROOT,
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['koffi', 'prom-client', 'cli-table3', `./${EXPERIMENTS}`],
+  // 'use strict' first: tsc's modules are ES modules, strict by definition, and must stay so.
   banner: {
     js: `'use strict';\nconst ${MODULE_URL} = (rel) => require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href;`,
   },
+  write: false,
+  metafile: true,
   logLevel: 'silent',
 };
 
-async function bundle(what: string, options: BuildOptions): Promise<void> {
-  const result = await build({ ...common, ...options }).catch((err: { errors?: { text: string }[]; message: string }) => ({ errors: err.errors ?? [{ text: err.message }], warnings: [] }));
-  const messages = [...result.errors, ...result.warnings] as { text: string; location?: { file: string; line: number } | null }[];
-  if (messages.length === 0) return;
-  for (const m of messages) process.stderr.write(`bundle-cli: ${what}: ${m.text}${m.location == null ? '' : ` (${m.location.file}:${m.location.line})`}\n`);
+function fail(message: string): never {
+  process.stderr.write(`bundle-cli: ${message}\n`);
   process.exit(1);
 }
 
-await bundle('teardown.cjs', { entryPoints: [join(CLI_DIR, 'main.js')], outfile: MAIN, plugins: [experimentsApart, moduleUrls] });
-await bundle(EXPERIMENTS, {
+type Built = BuildResult<{ write: false; metafile: true }>;
+
+async function bundle(what: string, options: BuildOptions): Promise<Built> {
+  let result: Built;
+  try {
+    result = (await build({ ...common, ...options })) as Built;
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors;
+    fail(`${what}: ${errors === undefined ? String(err) : errors.map((m) => m.text).join('; ')}`);
+  }
+  const messages = [...result.errors, ...result.warnings];
+  if (messages.length > 0) fail(messages.map((m) => `${what}: ${m.text}${m.location === null ? '' : ` (${m.location.file}:${m.location.line})`}`).join('\n'));
+  for (const out of result.outputFiles) if (/\bimport\(/.test(out.text)) fail(`${what} still has an import() (start.cjs runs it through vm.Script, which cannot load it)`);
+  return result;
+}
+
+/** main.js and every module it imports statically (not through import()): what any command initialises. */
+function staticClosure(meta: Metafile, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [entry];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    const input = meta.inputs[f];
+    if (seen.has(f) || input === undefined) continue;
+    seen.add(f);
+    for (const i of input.imports) if (i.kind !== 'dynamic-import' && i.external !== true) todo.push(i.path);
+  }
+  return seen;
+}
+
+const main = await bundle('teardown.cjs', { entryPoints: ['dist/src/cli/main.js'], outfile: MAIN, plugins: [experimentsApart, moduleUrls] });
+const experiments = await bundle(EXPERIMENTS, {
   stdin: {
     contents: EXPERIMENT_COMMANDS.map((file) => `export * as ${JSON.stringify(file)} from ${JSON.stringify(`./${file}.js`)};`).join('\n'),
     resolveDir: CLI_DIR,
@@ -103,12 +154,26 @@ await bundle(EXPERIMENTS, {
   plugins: [moduleUrls],
 });
 
-// start.cjs runs teardown.cjs through vm.Script, which has no loader for import(): every import
-// of the bundle must have become a require().
-for (const file of [MAIN, join(CLI_DIR, EXPERIMENTS)]) {
-  if (/\bimport\(/.test(readFileSync(file, 'utf8'))) throw new Error(`${file} still has an import() (start.cjs cannot run it)`);
+const inExperiments = new Set(Object.keys(experiments.metafile.inputs));
+const twice = [...staticClosure(main.metafile, 'dist/src/cli/main.js')].filter((f) => inExperiments.has(f) && !SHARED_AT_LOAD.includes(f));
+if (twice.length > 0) fail(`main.js imports statically what teardown-experiments.cjs also holds, and nothing says it is safe to load twice: ${twice.join(', ')} (import it inside the action, or add it to SHARED_AT_LOAD with the reason)`);
+
+const CACHE = `${MAIN}.cache`;
+rmSync(CACHE, { force: true });
+for (const out of [...main.outputFiles, ...experiments.outputFiles]) {
+  mkdirSync(dirname(out.path), { recursive: true });
+  writeFileSync(out.path, out.contents);
 }
 
-const start = createRequire(import.meta.url)(join(CLI_DIR, 'start.cjs')) as typeof import('../src/cli/start.cjs');
-if (start.BUNDLE !== MAIN) throw new Error(`start.cjs loads ${start.BUNDLE}, this script wrote ${MAIN}`);
-writeFileSync(start.CODE_CACHE, start.compileBundle(MAIN).createCachedData());
+// The cache, made and then checked in a Node started as bin/teardown.cjs starts it: no NODE_OPTIONS.
+const env = { ...process.env };
+delete env.NODE_OPTIONS;
+const inChild = (code: string): string => {
+  const r = spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8' });
+  if (r.status !== 0) fail(`making the code cache: ${r.stderr.trim() || `exit ${String(r.status ?? r.signal)}`}`);
+  return r.stdout.trim();
+};
+const startModule = `require(${JSON.stringify(START)})`;
+inChild(`const s = ${startModule}; if (s.BUNDLE !== ${JSON.stringify(MAIN)} || s.CODE_CACHE !== ${JSON.stringify(CACHE)}) throw new Error('start.cjs loads ' + s.BUNDLE); require('node:fs').writeFileSync(s.CODE_CACHE, s.compileBundle().createCachedData());`);
+const accepted = inChild(`const s = ${startModule}; process.stdout.write(String(s.compileBundle(s.BUNDLE, require('node:fs').readFileSync(s.CODE_CACHE)).cachedDataRejected));`);
+if (accepted !== 'false') fail(`the code cache just made was rejected (cachedDataRejected: ${accepted})`);

@@ -1,29 +1,34 @@
 // The `teardown` command's entry (bin/teardown.cjs runs it): loads the one-file build of the CLI,
 // dist/src/cli/teardown.cjs (scripts/bundle-cli.ts), with the V8 code cache written beside it at
 // build time. Compiling that file costs ~7–12 ms at every start (most of it the parser walking
-// code the command will never run); with the cache V8 skips it. A cache made by another Node or
-// V8 version, or with other V8 flags, is rejected by V8 and the file is compiled as usual.
+// code the command will never run); with the cache V8 skips it. V8 rejects a cache made by
+// another V8 version or under other V8 flags (NODE_OPTIONS), or for a source of another length,
+// and the file is then compiled as usual; it does not compare the content, so the build writes
+// the bundle and its cache together and deletes the old cache first.
 // CommonJS on purpose: an ES module entry would start Node's ES module loader for nothing.
 import { readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
-/** The bundle, its code cache, and how both are read and compiled (shared with the build). */
+/** The CLI's bundle, dist/src/cli/teardown.cjs. */
 export const BUNDLE = join(__dirname, 'teardown.cjs');
+/** Its V8 code cache (`Script#createCachedData()` of {@link compileBundle}), written by the build. */
 export const CODE_CACHE = `${BUNDLE}.cache`;
 
 /**
  * The bundle's source wrapped as Node wraps a CommonJS module, its `#!` line blanked (the line
  * count stays, so stack traces keep their line numbers).
  */
-export function wrappedSource(file = BUNDLE): string {
+function wrappedSource(file: string): string {
   return Module.wrap(readFileSync(file, 'utf8').replace(/^#!.*/, ''));
 }
 
 /**
- * Compiles the bundle, with `cachedData` when given. `cachedDataRejected` on the result tells
- * whether V8 used it (undefined: none given).
+ * Compiles the bundle (or `file`, for tests) as start.cjs runs it, with `cachedData` when given.
+ * `cachedDataRejected` on the result tells whether V8 used it (undefined: none given). The build
+ * makes the cache with this same call.
+ * @throws Node's fs error when the file cannot be read (not built: `npm run build`).
  */
 export function compileBundle(file = BUNDLE, cachedData?: Buffer): Script {
   return new Script(wrappedSource(file), cachedData === undefined ? { filename: file } : { filename: file, cachedData });

@@ -92,7 +92,11 @@ program
     process.exitCode = opts.fleet ? await rpcFleetDemoCommand(opts) : await rpcDemoCommand(opts);
   });
 
-/** Runs the command line; no top-level await, so the same file bundles to CommonJS (scripts/bundle-cli.ts). */
+/**
+ * Runs the command line. Not top-level await, so the same file bundles to CommonJS
+ * (scripts/bundle-cli.ts); what top-level await gave is kept: a command whose promise never
+ * settles (the event loop ran dry under it: a bug) exits 13, not 0.
+ */
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
@@ -107,4 +111,12 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+let settled = false;
+process.on('exit', (code) => {
+  if (settled || code !== 0) return;
+  process.stderr.write('teardown: the command stopped before it finished (nothing was left to wait for)\n');
+  process.exitCode = 13;
+});
+void main().finally(() => {
+  settled = true;
+});

@@ -1,4 +1,3 @@
-import { clockNs } from '../sys/clock.js';
 import type { SocketObservation, SocketOwner } from '../tcp/observation.js';
 import type { TcpState } from '../tcp/state.js';
 import { scanSocketFds, type FdScan } from './fd-scan.js';
@@ -99,8 +98,8 @@ export interface SocketSnapshotResult {
  *   `root` cannot be listed or `pid` is gone; RangeError for a bad option.
  */
 export async function readSocketSnapshot(opts: ReadSocketSnapshotOptions = {}): Promise<SocketSnapshotResult> {
-  // CLOCK_MONOTONIC through sys/clock.ts (koffi, loaded here anyway): performance.now() would
-  // load perf_hooks, ~1 ms of a one-shot `teardown ss`.
+  // process.hrtime (CLOCK_MONOTONIC), not performance.now(), which would load perf_hooks: ~1 ms of
+  // a one-shot `teardown ss`.
   const started = monotonicMs();
   const takenAtMs = Date.now();
   const wantOwners = opts.owners !== false;
@@ -213,5 +212,5 @@ function firstHolders(scan: FdScan): FirstHolders {
 }
 
 function monotonicMs(): number {
-  return Number(clockNs('monotonic')) / 1e6;
+  return Number(process.hrtime.bigint()) / 1e6;
 }

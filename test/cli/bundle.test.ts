@@ -5,7 +5,7 @@
 // shipped files behave the same, find their helper files, load packages and the experiments only
 // when needed, and start Node without NODE_EXTRA_CA_CERTS. Every child is killed by pid in after().
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -60,11 +60,18 @@ describe('the shipped teardown command', () => {
     }
   });
 
-  it('has a V8 code cache this Node accepts (start.cjs compiles the bundle with it)', () => {
+  it('has a V8 code cache that a Node started as bin/teardown.cjs starts it accepts, and other V8 flags refuse', () => {
     assert.equal(start.BUNDLE, BUNDLE);
-    const script = start.compileBundle(BUNDLE, readFileSync(start.CODE_CACHE));
-    assert.equal(script.cachedDataRejected, false, 'the cache was made by this Node with these flags');
-    // A cache for other source is refused, and the bundle still compiles.
+    // In children: this test process may run under NODE_OPTIONS of its own.
+    const rejected = (nodeArgs: string[]): string => {
+      const code = `const s = require(${JSON.stringify(fileURLToPath(new URL('../../src/cli/start.cjs', import.meta.url)))}); process.stdout.write(String(s.compileBundle(s.BUNDLE, require('node:fs').readFileSync(s.CODE_CACHE)).cachedDataRejected));`;
+      const r = spawnSync(process.execPath, [...nodeArgs, '-e', code], { encoding: 'utf8', env: baseEnv({ NODE_OPTIONS: undefined }) });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(rejected([]), 'false', 'the build made the cache for a plain node');
+    assert.equal(rejected(['--max-old-space-size=4096']), 'true', 'V8 refuses a cache made under other flags (the bundle then compiles as usual)');
+    // A cache for a source of another length is refused too, and that source still compiles.
     const other = join(dir, 'other.cjs');
     writeFileSync(other, `${readFileSync(BUNDLE, 'utf8')}\n// changed\n`);
     assert.equal(start.compileBundle(other, readFileSync(start.CODE_CACHE)).cachedDataRejected, true);
@@ -108,16 +115,47 @@ describe('the shipped teardown command', () => {
     assert.equal(a.status, 0, a.stderr);
     assert.match(a.stdout, new RegExp(`^CLOSE-WAIT\\s+0\\s+0\\s+127\\.0\\.0\\.1:${port}\\s+127\\.0\\.0\\.1:\\d+\\s+node,pid=${server.pid},fd=\\d+$`, 'm'));
     assert.equal(a.stdout, viaEsm(['ss', '--owners', 'state', 'close-wait', '--port', String(port)]).stdout);
+    // doctor: the same findings and the same exit status (1 on a warning) through the launcher.
+    const findings = (r: ReturnType<typeof viaBin>): string[] => (JSON.parse(r.stdout) as { findings: { id: string }[] }).findings.map((f) => f.id).sort();
+    const docBin = viaBin(['doctor', '--json', '--port', String(port)]);
+    const docEsm = viaEsm(['doctor', '--json', '--port', String(port)]);
+    assert.equal(docBin.status, docEsm.status, docBin.stderr);
+    assert.ok(findings(docBin).length > 0, docBin.stdout);
+    assert.deepEqual(findings(docBin), findings(docEsm));
   });
 
-  it('starts Node without NODE_EXTRA_CA_CERTS (Node parses that file at every start; teardown makes no TLS connection)', () => {
-    const missing = join(dir, 'no-such-bundle.pem');
-    // Node warns at start-up when the file cannot be loaded: proof of whether it read the variable.
-    const esm = viaEsm(['--help'], { NODE_EXTRA_CA_CERTS: missing });
-    assert.match(esm.stderr, /extra certs/i, 'node started with the variable reads it');
-    const bin = viaBin(['--help'], { NODE_EXTRA_CA_CERTS: missing });
-    assert.equal(bin.status, 0, bin.stderr);
-    assert.doesNotMatch(bin.stderr, /extra certs/i);
+  it('SIGINT reaches the command itself: doctor --watch stops after its scan, exit 0', async () => {
+    const child = spawn(linked, ['doctor', '--watch', '1', '--no-trace', '--port', '1'], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (/findings?:/.test(out)) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${String(code)} before its first scan: ${out}`)));
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      process.kill(child.pid as number, 'SIGINT'); // the launcher exec'd node: this pid is node's
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('starts Node without NODE_EXTRA_CA_CERTS (Node 20 parses that file at every start; teardown makes no TLS connection)', () => {
+    const seen = join(dir, 'extra-ca.txt');
+    const hook = join(dir, 'record-extra-ca.cjs');
+    writeFileSync(hook, `require('node:fs').writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ value: process.env.NODE_EXTRA_CA_CERTS ?? null }));`);
+    const bundle = join(dir, 'some-bundle.pem');
+    const valueIn = (run: typeof viaBin): string | null => {
+      rmSync(seen, { force: true });
+      const r = run(['--help'], { NODE_EXTRA_CA_CERTS: bundle, NODE_OPTIONS: `--require "${hook}"` });
+      assert.equal(r.status, 0, r.stderr);
+      return (JSON.parse(readFileSync(seen, 'utf8')) as { value: string | null }).value;
+    };
+    assert.equal(valueIn(viaEsm), bundle, 'node started directly keeps it');
+    assert.equal(valueIn(viaBin), null, 'the launcher drops it before node starts');
   });
 
   it('loads koffi only for commands that read sockets; prom-client, cli-table3 and the experiments not for ss', () => {
@@ -131,7 +169,7 @@ describe('the shipped teardown command', () => {
     );
     const required = (args: string[]): string[] => {
       writeFileSync(log, '');
-      const r = viaBin(args, { NODE_OPTIONS: `--require ${hook}` });
+      const r = viaBin(args, { NODE_OPTIONS: `--require "${hook}"` });
       assert.equal(r.status, 0, r.stderr);
       return readFileSync(log, 'utf8').split('\n').filter(Boolean);
     };

@@ -17,8 +17,8 @@ import { resolveStep, type CallResult, type Step } from '../ops.js';
 import { runSysctls, type Scenario } from '../scenario.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, stepAt, type Snapshot, type StepRecord, type Trace } from '../trace.js';
-import { stepText } from '../report/step-text.js';
-import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
+import { stepFailed, stepRecord } from '../step-record.js';
+import { ScenarioSkipped } from '../errors.js';
 
 export interface KernelRunOptions {
   /** Run in a fresh network namespace (needs root). Default: when root. */
@@ -122,24 +122,12 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       try {
         outcome = await perform(resolved, peers, held, snapshot, opts.settleMs ?? 10);
       } catch (e) {
-        throw new ScenarioFailed(sc.id, `${stepText(resolved)}: ${e instanceof Error ? e.message : String(e)}`, records);
+        throw stepFailed(sc.id, resolved, e, records);
       }
       const { result, watched } = outcome;
       const after = watched?.at(-1) ?? (await snapshot());
-      const rec: StepRecord = {
-        index,
-        label: step.label ?? null,
-        actor: step.actor ?? null,
-        step: resolved,
-        text: stepText(resolved),
-        result,
-        startMs: Math.round(t0 - stepsStarted),
-        startEpochMs: t0Epoch,
-        durationMs: Math.round(performance.now() - t0),
-        after,
-        ...(watched ? { watched } : {}),
-        segments: [],
-      };
+      const timing = { startMs: Math.round(t0 - stepsStarted), startEpochMs: t0Epoch, durationMs: Math.round(performance.now() - t0) };
+      const rec = stepRecord(index, step, resolved, result, timing, after, watched);
       records.push(rec);
       capture?.poll();
       tracer?.poll();

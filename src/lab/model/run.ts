@@ -12,10 +12,10 @@ import { LOOPBACK_MSS, World, type Endpoint, type Process } from '../../model/in
 import type { ActorOp, CallResult, CallValue, Step } from '../ops.js';
 import { resolveStep } from '../ops.js';
 import { runSysctls, type Scenario } from '../scenario.js';
-import { ScenarioFailed, ScenarioSkipped } from '../errors.js';
+import { ScenarioSkipped } from '../errors.js';
 import { judgeTrace, notesAndFindings } from '../judge/index.js';
 import { samePicture, socketLabel, stepAt, type ObservedSocket, type Snapshot, type StepRecord, type Trace, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
-import { stepText } from '../report/step-text.js';
+import { stepFailed, stepRecord } from '../step-record.js';
 import { modelSysctls } from './sysctls.js';
 
 /**
@@ -152,25 +152,13 @@ class ModelRun {
       try {
         ({ result, watched } = this.#perform(resolved));
       } catch (e) {
-        throw new ScenarioFailed(this.sc.id, `${stepText(resolved)}: ${e instanceof Error ? e.message : String(e)}`, records);
+        throw stepFailed(this.sc.id, resolved, e, records);
       }
       if (watched === undefined) this.#advance(pace?.atMs !== undefined ? pace.atMs - this.now : (this.opts.observeMs ?? 10));
       const after = watched?.at(-1) ?? this.#snapshot();
-      const rec: StepRecord = {
-        index,
-        label: step.label ?? null,
-        actor: step.actor ?? null,
-        step: resolved,
-        text: stepText(resolved),
-        result,
-        // Whole ms as the kernel runner records them; the epoch field keeps the exact virtual time.
-        startMs: Math.round(t0),
-        startEpochMs: us(t0),
-        durationMs: Math.round(this.now - t0),
-        after,
-        ...(watched ? { watched } : {}),
-        segments: [],
-      };
+      // Whole ms as the kernel runner records them; the epoch field keeps the exact virtual time.
+      const timing = { startMs: Math.round(t0), startEpochMs: us(t0), durationMs: Math.round(this.now - t0) };
+      const rec = stepRecord(index, step, resolved, result, timing, after, watched);
       records.push(rec);
       this.opts.onStep?.(rec);
     }

@@ -7,21 +7,17 @@ import type { Snapshot, StepRecord } from './trace.js';
 // could not run ends the scenario: one shape, so a report cannot tell the backends apart by it.
 
 /** When a step ran, in the backend's own clock (see StepRecord's fields for units). */
-export interface StepTiming {
-  startMs: number;
-  startEpochMs: number;
-  durationMs: number;
-}
+export type StepTiming = Pick<StepRecord, 'startMs' | 'startEpochMs' | 'durationMs'>;
 
 /**
- * The record of step `index`: `step` as the scenario wrote it, `resolved` as it ran (a watch
- * sized by a sysctl has its length), its result, when it ran, and the sockets after it.
+ * The record of step `index` as it ran (`resolved`: a watch sized by a sysctl has its length),
+ * its result, when it ran, and the sockets after it.
  */
-export function stepRecord(index: number, step: Step, resolved: Step, result: CallResult, timing: StepTiming, after: Snapshot, watched: Snapshot[] | undefined): StepRecord {
+export function stepRecord(index: number, resolved: Step, result: CallResult, timing: StepTiming, after: Snapshot, watched: Snapshot[] | undefined): StepRecord {
   return {
     index,
-    label: step.label ?? null,
-    actor: step.actor ?? null,
+    label: resolved.label ?? null,
+    actor: resolved.actor ?? null,
     step: resolved,
     text: stepText(resolved),
     result,

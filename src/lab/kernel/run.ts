@@ -127,7 +127,7 @@ export async function runOnKernel(sc: Scenario, opts: KernelRunOptions = {}): Pr
       const { result, watched } = outcome;
       const after = watched?.at(-1) ?? (await snapshot());
       const timing = { startMs: Math.round(t0 - stepsStarted), startEpochMs: t0Epoch, durationMs: Math.round(performance.now() - t0) };
-      const rec = stepRecord(index, step, resolved, result, timing, after, watched);
+      const rec = stepRecord(index, resolved, result, timing, after, watched);
       records.push(rec);
       capture?.poll();
       tracer?.poll();

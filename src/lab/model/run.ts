@@ -34,6 +34,15 @@ export const MODEL_KERNEL = 'model (Linux 6.18 rules, src/model)';
 /** The model's ephemeral-port slot, as a lab namespace's (port-slots.ts: 512 ports). */
 const PORT_SLOT: readonly [number, number] = [32768, 33279];
 
+/** Virtual pause after each call before observing, ms, as the kernel runner's settle. */
+const SETTLE_MS = 10;
+/**
+ * Virtual time each step's closing observation takes, ms: the kernel runner reads /proc and asks
+ * every peer after each step, and its recorded actor steps last a median 26 ms (the 359 in
+ * test/fixtures/traces; 10 ms of it settle); the scenarios' waits were sized with that pace.
+ */
+const OBSERVE_MS = 10;
+
 export interface ModelRunOptions {
   /** Sysctls over the scenario's own, by kernel name (`net.ipv4.tcp_fin_timeout`); see MODEL_SYSCTLS. */
   sysctls?: Record<string, number>;
@@ -44,14 +53,6 @@ export interface ModelRunOptions {
   rttMs?: number;
   /** Seed of the model's PRNG (ISNs, port choice). Default 1. */
   seed?: number;
-  /** Virtual pause after each call before observing, ms, as the kernel runner's settle. Default 10. */
-  settleMs?: number;
-  /**
-   * Virtual time each step's closing observation takes, ms. Default 10: the kernel runner reads
-   * /proc and asks every peer after each step, and its recorded actor steps last a median 26 ms
-   * (the 359 in test/fixtures/traces; 10 ms of it settle); the scenarios' waits were sized with that pace.
-   */
-  observeMs?: number;
   /**
    * A recorded run's pace, to follow it step by step (a kernel trace's `startMs` and
    * `after.atMs`): step i starts no earlier than `pace[i].startMs` and its closing picture is taken
@@ -154,11 +155,11 @@ class ModelRun {
       } catch (e) {
         throw stepFailed(this.sc.id, resolved, e, records);
       }
-      if (watched === undefined) this.#advance(pace?.atMs !== undefined ? pace.atMs - this.now : (this.opts.observeMs ?? 10));
+      if (watched === undefined) this.#advance(pace?.atMs !== undefined ? pace.atMs - this.now : OBSERVE_MS);
       const after = watched?.at(-1) ?? this.#snapshot();
       // Whole ms as the kernel runner records them; the epoch field keeps the exact virtual time.
       const timing = { startMs: Math.round(t0), startEpochMs: us(t0), durationMs: Math.round(this.now - t0) };
-      const rec = stepRecord(index, step, resolved, result, timing, after, watched);
+      const rec = stepRecord(index, resolved, result, timing, after, watched);
       records.push(rec);
       this.opts.onStep?.(rec);
     }
@@ -331,7 +332,7 @@ class ModelRun {
     const p = this.procs.get(step.actor);
     if (!p) throw new Error(`no actor ${step.actor}`);
     const result = this.#call(step.actor, p, step);
-    this.#advance(this.opts.settleMs ?? 10);
+    this.#advance(SETTLE_MS);
     return { result };
   }
 

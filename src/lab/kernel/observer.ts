@@ -116,4 +116,3 @@ function actorOf(pid: number | undefined, ctx: ObserveContext): string | null {
   return pid === undefined ? null : (ctx.actorsByPid.get(pid) ?? null);
 }
 
-export { samePicture } from '../trace.js';

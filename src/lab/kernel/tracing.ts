@@ -11,7 +11,6 @@ import { openTcpTracer, type TcpTraceEvent, type TcpTracer } from '../../trace/i
 import type { CapturedSegment } from '../../tcp/segment.js';
 import { socketLabel, stepAt, type TraceReset, type TraceSocketError, type TraceTransition } from '../trace.js';
 
-export { stepAt } from '../trace.js';
 import { resources } from './cleanup.js';
 
 /** One scenario's tracer: events collected as the steps go, a barrier at the end. */

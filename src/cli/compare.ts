@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUE, findScenario } from '../lab/catalogue.js';
-import { agreement, compareWithModel, pacedModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison } from '../lab/compare/index.js';
+import { agreement, compareWithModel, renderCompareHtml, renderComparison, type ComparedPair, type Comparison } from '../lab/compare/index.js';
 import { isRoot } from '../lab/kernel/netns.js';
 import { pc } from '../lab/report/colour.js';
 import { readRecordedTraces, RecordedTracesError } from '../lab/report/recorded.js';
@@ -123,7 +123,7 @@ export async function compareCommand(ids: string[], opts: CompareCommandOptions)
     source = `this run, on ${[...new Set(kernel.map((t) => t.env.kernel))].join(', ') || 'no scenario ran'}`;
   }
   const pairs: ComparedPair[] = [];
-  const comparison = compareWithModel(kernel, pacedModel, opts.html === undefined ? undefined : (k, m) => pairs.push({ kernel: k, model: m }));
+  const comparison = compareWithModel(kernel, opts.html === undefined ? undefined : (k, m) => pairs.push({ kernel: k, model: m }));
   if (opts.html !== undefined) {
     writeFileSync(opts.html, renderCompareHtml(comparison, pairs, source));
     process.stderr.write(pc.dim(`wrote ${opts.html}\n`));

@@ -12,6 +12,19 @@ import { readRecordedTraces } from '../../src/lab/report/recorded.js';
 
 const dir = fileURLToPath(new URL('../../../test/fixtures/traces/', import.meta.url));
 
+/** Scenarios the model must reproduce exactly: states, call results and transitions. */
+const EXACT = ['close-unread-data', 'three-vs-four-way', 'self-connect'];
+
+test(`${EXACT.join(', ')}: no state, call result or transition differs from the kernel's`, () => {
+  const c = compareWithModel(readRecordedTraces(dir).filter((t) => EXACT.includes(t.scenario)));
+  assert.deepEqual(c.skipped, []);
+  assert.deepEqual(c.scenarios.map((s) => s.scenario).sort(), [...EXACT].sort());
+  for (const s of c.scenarios) {
+    assert.ok(s.kinds.state.compared > 0 && s.kinds.result.compared > 0, s.scenario);
+    assert.deepEqual(s.mismatches.filter((m) => m.kind === 'state' || m.kind === 'result' || m.kind === 'transition').map((m) => `step ${m.step} ${m.kind} ${m.socket}: kernel ${m.kernel} · model ${m.model}`), [], s.scenario);
+  }
+});
+
 test('the model against every committed kernel trace: >= 95 % of facts agree (and of each kind), every mismatch has a known reason', (t) => {
   const c = compareWithModel(readRecordedTraces(dir));
   for (const s of c.scenarios) {
@@ -28,6 +41,8 @@ test('the model against every committed kernel trace: >= 95 % of facts agree (an
   // States and queues outnumber the rest; each kind must hold on its own too.
   for (const k of FACT_KINDS) assert.ok(c.kinds[k].agreed / c.kinds[k].compared >= 0.95, `${k}: ${c.kinds[k].agreed}/${c.kinds[k].compared}`);
   assert.ok(c.agreed / c.compared >= 0.95, `overall agreement ${c.agreed}/${c.compared}`);
+  // At the recorded runs' pace every per-step socket state agrees (docs/model.md).
+  assert.equal(c.kinds.state.agreed, c.kinds.state.compared, 'every per-step socket state agrees');
   const unexplained = c.scenarios.flatMap((s) => s.mismatches).filter((m) => m.reason.gap === 'unexplained');
   assert.deepEqual(
     unexplained.map((m) => `${m.scenario} step ${m.step} ${m.kind} ${m.socket}: kernel ${m.kernel} · model ${m.model}`),

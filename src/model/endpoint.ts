@@ -154,9 +154,8 @@ export class Endpoint {
   rtoBaseMs = TCP_RTO_MIN_MS;
   /** When our last SYN (or SYN-ACK) left, for the handshake's RTT sample. */
   synSentAtMs = 0;
+  /** Retransmissions of the current segment; in SYN_SENT also the kernel's `total_rto` (both start at 0 there). */
   retransmits = 0;
-  /** `total_rto`: retransmission timeouts so far (the SYN's linear timeouts count them). */
-  totalRto = 0;
   /** `retrans_stamp` of a SYN: when the first one went out, virtual ms. */
   synStampMs = 0;
   #rtx: TimerHandle | null = null;
@@ -429,10 +428,9 @@ export class Endpoint {
       return;
     }
     this.retransmits++;
-    this.totalRto++;
     this.synSentAtMs = this.host.clock.nowMs;
     this.host.transmit(this.#segment(['SYN'], this.iss));
-    if (this.totalRto > s.tcp_syn_linear_timeouts) this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
+    if (this.retransmits > s.tcp_syn_linear_timeouts) this.rtoMs = Math.min(this.rtoMs * 2, TCP_RTO_MAX_MS);
     this.#armRetransmit();
   }
 
@@ -999,7 +997,7 @@ export function resetFor(seg: WireSegment, reason: RstReason): WireSegment {
  * `tcp_model_timeout()` (net/ipv4/tcp_timer.c): how long `boundary` retransmissions take with the
  * RTO doubling from `rtoBaseMs` and capped at TCP_RTO_MAX, ms.
  */
-export function modelTimeoutMs(boundary: number, rtoBaseMs: number): number {
+function modelTimeoutMs(boundary: number, rtoBaseMs: number): number {
   const linearBackoffThresh = Math.floor(Math.log2(TCP_RTO_MAX_MS / rtoBaseMs));
   if (boundary <= linearBackoffThresh) return ((2 << boundary) - 1) * rtoBaseMs;
   return ((2 << linearBackoffThresh) - 1) * rtoBaseMs + (boundary - linearBackoffThresh) * TCP_RTO_MAX_MS;

@@ -11,7 +11,7 @@ export { Host, Process, type HostCounters, type HostOptions, type HostSocketErro
 export { Endpoint, resetFor, type CallResult, type ReadValue, type ShutdownHow, type ListenQueues } from './endpoint.js';
 export { TimewaitSock, type TimewaitVerdict } from './timewait.js';
 export { LEGAL_MOVES, isLegalMove, closeState, IllegalTransitionError, type Transition } from './transitions.js';
-export { DEFAULT_SYSCTLS, resolveSysctls, type Sysctls } from './sysctls.js';
+export { DEFAULT_SYSCTLS, resolveSysctls, SYSCTL_BOUNDS, type Sysctls } from './sysctls.js';
 export * from './constants.js';
 export type { WireSegment } from './wire.js';
 export { World, type WorldOptions } from './world.js';

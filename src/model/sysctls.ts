@@ -29,6 +29,16 @@ export const DEFAULT_SYSCTLS: Readonly<Sysctls> = {
 };
 
 /**
+ * Bounds of the numeric sysctls a caller may set: `tcp_fin_timeout` (s) by what a timer holds
+ * (2^31−1 ms), the retries by `MAX_TCP_SYNCNT` (127, as the kernel bounds `tcp_syn_retries`).
+ */
+export const SYSCTL_BOUNDS = {
+  tcp_fin_timeout: { min: 0, max: Math.floor(MAX_DELAY_MS / 1000) },
+  tcp_syn_retries: { min: 1, max: 127 },
+  tcp_synack_retries: { min: 1, max: 127 },
+} as const;
+
+/**
  * Checks and completes sysctls.
  * @throws RangeError for a value the kernel would refuse (negative counts, an empty or
  *   out-of-range port range, a fin timeout beyond what a timer holds).
@@ -39,11 +49,9 @@ export function resolveSysctls(partial: Partial<Sysctls> = {}): Sysctls {
   if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || low > high) {
     throw new RangeError(`ip_local_port_range ${low} ${high}: need 1 <= low <= high <= 65535`);
   }
-  if (!Number.isInteger(s.tcp_fin_timeout) || s.tcp_fin_timeout < 0 || s.tcp_fin_timeout * 1000 > MAX_DELAY_MS) {
-    throw new RangeError(`tcp_fin_timeout ${s.tcp_fin_timeout}: need an integer of seconds, 0..${Math.floor(MAX_DELAY_MS / 1000)}`);
-  }
-  for (const k of ['tcp_syn_retries', 'tcp_synack_retries'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 1 || s[k] > 127) throw new RangeError(`${k} ${s[k]}: need 1..127`);
+  for (const k of ['tcp_fin_timeout', 'tcp_syn_retries', 'tcp_synack_retries'] as const) {
+    const { min, max } = SYSCTL_BOUNDS[k];
+    if (!Number.isInteger(s[k]) || s[k] < min || s[k] > max) throw new RangeError(`${k} ${s[k]}: need an integer${k === 'tcp_fin_timeout' ? ' of seconds' : ''}, ${min}..${max}`);
   }
   if (!Number.isInteger(s.tcp_syn_linear_timeouts) || s.tcp_syn_linear_timeouts < 0 || s.tcp_syn_linear_timeouts > 127) {
     throw new RangeError(`tcp_syn_linear_timeouts ${s.tcp_syn_linear_timeouts}: need 0..127`);

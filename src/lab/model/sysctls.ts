@@ -2,8 +2,7 @@
  * The sysctls a model run can be given (`teardown lab --backend model --sysctl NAME=VALUE`), by
  * their kernel names, with the ranges the model accepts. Pure: parsing and checking only.
  */
-import type { Sysctls } from '../../model/index.js';
-import { MAX_TIMER_MS } from '../../tcp/time.js';
+import { SYSCTL_BOUNDS, type Sysctls } from '../../model/index.js';
 
 /** A sysctl the model honours: which field of the model's {@link Sysctls} it sets, and its range. */
 export interface ModelSysctl {
@@ -14,14 +13,11 @@ export interface ModelSysctl {
   what: string;
 }
 
-/**
- * The model's numeric sysctls. `tcp_fin_timeout` is bounded by what a timer holds (2^31−1 ms);
- * the retries by `MAX_TCP_SYNCNT` (127, as `tcp_syn_retries` is in the kernel).
- */
+/** The model's numeric sysctls, with the bounds the model itself checks (`SYSCTL_BOUNDS`). */
 export const MODEL_SYSCTLS: Readonly<Record<string, ModelSysctl>> = {
-  'net.ipv4.tcp_fin_timeout': { key: 'tcp_fin_timeout', min: 0, max: Math.floor(MAX_TIMER_MS / 1000), unit: 's', what: 'how long an orphaned FIN_WAIT2 lives' },
-  'net.ipv4.tcp_syn_retries': { key: 'tcp_syn_retries', min: 1, max: 127, unit: 'count', what: 'SYN retransmissions before connect() fails ETIMEDOUT' },
-  'net.ipv4.tcp_synack_retries': { key: 'tcp_synack_retries', min: 1, max: 127, unit: 'count', what: 'SYN-ACK retransmissions before a request is dropped' },
+  'net.ipv4.tcp_fin_timeout': { key: 'tcp_fin_timeout', ...SYSCTL_BOUNDS.tcp_fin_timeout, unit: 's', what: 'how long an orphaned FIN_WAIT2 lives' },
+  'net.ipv4.tcp_syn_retries': { key: 'tcp_syn_retries', ...SYSCTL_BOUNDS.tcp_syn_retries, unit: 'count', what: 'SYN retransmissions before connect() fails ETIMEDOUT' },
+  'net.ipv4.tcp_synack_retries': { key: 'tcp_synack_retries', ...SYSCTL_BOUNDS.tcp_synack_retries, unit: 'count', what: 'SYN-ACK retransmissions before a request is dropped' },
 };
 
 /** Why a sysctl assignment was refused, in one line for a person. */

@@ -16,6 +16,7 @@
  * Environment: MODEL_BENCH_REPS (default 30).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { CATALOGUE } from '../src/lab/catalogue.js';
@@ -241,7 +242,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       'rows/run = segments simulated (the anchors: segments in the recorded traces)',
       `goal: the whole catalogue on the model backend < 100 ms (median ${cat.stats.medianMs.toFixed(2)} ms: ${cat.stats.medianMs < 100 ? 'met' : 'NOT met'})`,
       `goal: >= 1e5 segments/s (bulk ${bulkRate}/s: ${bulkRate >= 1e5 ? 'met' : 'NOT met'}; the catalogue, observations and judging included, ${catRate}/s)`,
-      'the machine is shared (2 cores, other agents): medians move by tens of percent between runs',
+      `${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)} at the end of the run`,
     ],
     tables: [
       {

@@ -4,7 +4,7 @@
  * virtual clock and assert exact delays instead of checking wall-clock timing with slack.
  */
 
-import { MAX_TIMER_MS } from '../tcp/time.js';
+import { checkDurationMs, MAX_TIMER_MS } from '../tcp/time.js';
 
 /** A timer handle as {@link Clock.setTimeout} returns it; only {@link Clock.clearTimeout} reads it. */
 export interface ClockTimer {
@@ -33,23 +33,7 @@ export const systemClock: Clock = {
   random: () => Math.random(),
 };
 
-export { MAX_TIMER_MS };
-
-/**
- * Checks a duration against what a timer can hold: the one duration check of the rpc layer.
- * @param where the option's name as the user wrote it, e.g. `createClient: idleTimeoutMs`.
- * @param integer whole ms only (options handed to the kernel or counted in whole ms).
- * @throws RangeError naming `where` for a non-number, NaN, a fraction when `integer`, a value below
- *   `min` or above 2^31−1 ms.
- */
-export function checkDurationMs(where: string, v: unknown, min = 0, integer = false): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > MAX_TIMER_MS) {
-    const got = typeof v === 'string' ? JSON.stringify(v) : String(v);
-    const range = integer ? `an integer in ${min}..${MAX_TIMER_MS} ms` : `a number of ms in ${min}..${MAX_TIMER_MS}`;
-    throw new RangeError(`${where} must be ${range} (2^31−1, the longest a timer holds), got ${got}`);
-  }
-  return v;
-}
+export { checkDurationMs, MAX_TIMER_MS };
 
 /**
  * Checks that `clock` has what a {@link Clock} needs.

@@ -14,7 +14,7 @@ import { closeRaw, getIntOptRaw, setIntOptRaw } from '../../sys/socket.js';
 import { captureProgram, MARKER_ETHERTYPE, MAX_SNAPLEN, normalizePortRanges, type PortRange } from './bpf.js';
 import { decodeTcp, type DecodedTcp } from './decode.js';
 import { errnoNumber } from '../../tcp/errno.js';
-import { checkDurationMs } from '../../rpc/clock.js';
+import { checkDurationMs } from '../../tcp/time.js';
 
 /**
  * In-process packet capture on one interface of one network namespace: an AF_PACKET socket

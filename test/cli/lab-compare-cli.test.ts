@@ -89,26 +89,30 @@ test('bad usage exits 2 with a message, no stack', () => {
     [['lab', '--compare', '--backend', 'model'], /--backend does not apply/],
     [['lab', '--compare', '--recorded', TRACES, '--sysctl', 'net.ipv4.tcp_fin_timeout=3'], /--sysctl does not apply/],
   ];
+  const check = ([args, message]: [string[], RegExp]): void => {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack');
+  };
+  for (const c of cases) check(c);
   const empty = mkdtempSync(join(tmpdir(), 'tt-compare-'));
-  cases.push([['lab', '--compare', '--recorded', empty], /no recorded trace/]);
-  copyFileSync(join(TRACES, 'shut-rd.json'), join(empty, 'shut-rd.json'));
   try {
-    const onlyShutRd: [string[], RegExp] = [['lab', '--compare', '--recorded', empty, 'self-connect'], /no recorded trace in .* for self-connect/];
-    for (const [args, message] of cases.slice(0, -1).concat([onlyShutRd])) {
-      const r = run(...args);
-      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message);
-      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack');
-    }
+    check([['lab', '--compare', '--recorded', empty], /no recorded trace/]);
+    copyFileSync(join(TRACES, 'shut-rd.json'), join(empty, 'shut-rd.json'));
+    check([['lab', '--compare', '--recorded', empty, 'self-connect'], /no recorded trace in .* for self-connect/]);
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }
 });
 
-test('--compare not root, no DIR: the committed traces, said on stderr', () => {
+test('--compare not root, no DIR: the committed traces, said on stderr', (t) => {
   // As root, the command is run as nobody (setpriv from util-linux); not root, as is.
   const root = process.getuid?.() === 0;
-  if (root && !existsSync('/usr/bin/setpriv')) return; // nothing to drop privileges with
+  if (root && !existsSync('/usr/bin/setpriv')) {
+    t.skip('root, and no /usr/bin/setpriv to run the command as nobody');
+    return;
+  }
   const argv = [CLI, 'lab', '--compare', 'shut-rd'];
   const r = root
     ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } })

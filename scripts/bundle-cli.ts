@@ -12,10 +12,11 @@
  * them) stay in node_modules, required when first needed.
  *
  * Why: Node 20 loads an ES module graph asynchronously, module by module, and reaches CommonJS
- * packages through a lexer; `teardown ss -a -p` loads ~50 modules that way, which costs its
- * start-up ~15 ms with 5 000 connections (bench/doctor.ts), as long as its owner scan of 4 000
- * descriptors. One synchronous file does not; its cache spares the compile (~7 ms), the split
- * the reading and compiling of code `ss` never runs (~3 ms). The library (`tcp-teardown/*`,
+ * packages through a lexer; `teardown ss -a -p` loads ~50 modules that way. Interleaved A/B runs
+ * of whole processes during issue 13 (not a committed bench: bench/doctor.ts times the command
+ * as shipped) measured, with 5 000 connections and NODE_EXTRA_CA_CERTS unset, 152 → 139 ms for
+ * one CommonJS file, ~3–9 ms more with commander and picocolors inside it; the cache spares
+ * ~7 ms of compile per start, the split ~3 ms of reading and compiling code `ss` never runs. The library (`tcp-teardown/*`,
  * dist/src/**) stays tsc's ES modules; the tests run both.
  *
  * `import.meta.url` is per module: helper threads, child processes and fixtures are found next to
@@ -40,15 +41,17 @@ import { build, type BuildOptions, type BuildResult, type Message, type Metafile
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_SRC = join(ROOT, 'dist', 'src') + sep;
 const CLI_DIR = join(DIST_SRC, 'cli');
-const MAIN = join(CLI_DIR, 'teardown.cjs');
-const EXPERIMENTS = 'teardown-experiments.cjs';
 const START = join(CLI_DIR, 'start.cjs');
+// Where start.cjs loads the bundle and its cache from (requiring it runs nothing).
+const { BUNDLE: MAIN, CODE_CACHE } = createRequire(import.meta.url)(START) as typeof import('../src/cli/start.cjs');
+const EXPERIMENTS = 'teardown-experiments.cjs';
 
 /** The command modules main.js imports (`await import('./lab.js')`) only when they run. */
 const EXPERIMENT_COMMANDS: readonly string[] = ['lab', 'compare', 'report', 'rpc-demo'];
@@ -158,8 +161,7 @@ const inExperiments = new Set(Object.keys(experiments.metafile.inputs));
 const twice = [...staticClosure(main.metafile, 'dist/src/cli/main.js')].filter((f) => inExperiments.has(f) && !SHARED_AT_LOAD.includes(f));
 if (twice.length > 0) fail(`main.js imports statically what teardown-experiments.cjs also holds, and nothing says it is safe to load twice: ${twice.join(', ')} (import it inside the action, or add it to SHARED_AT_LOAD with the reason)`);
 
-const CACHE = `${MAIN}.cache`;
-rmSync(CACHE, { force: true });
+rmSync(CODE_CACHE, { force: true });
 for (const out of [...main.outputFiles, ...experiments.outputFiles]) {
   mkdirSync(dirname(out.path), { recursive: true });
   writeFileSync(out.path, out.contents);
@@ -174,6 +176,6 @@ const inChild = (code: string): string => {
   return r.stdout.trim();
 };
 const startModule = `require(${JSON.stringify(START)})`;
-inChild(`const s = ${startModule}; if (s.BUNDLE !== ${JSON.stringify(MAIN)} || s.CODE_CACHE !== ${JSON.stringify(CACHE)}) throw new Error('start.cjs loads ' + s.BUNDLE); require('node:fs').writeFileSync(s.CODE_CACHE, s.compileBundle().createCachedData());`);
+inChild(`const s = ${startModule}; require('node:fs').writeFileSync(s.CODE_CACHE, s.compileBundle().createCachedData());`);
 const accepted = inChild(`const s = ${startModule}; process.stdout.write(String(s.compileBundle(s.BUNDLE, require('node:fs').readFileSync(s.CODE_CACHE)).cachedDataRejected));`);
 if (accepted !== 'false') fail(`the code cache just made was rejected (cachedDataRejected: ${accepted})`);

@@ -54,7 +54,8 @@ function collectPid(v: string, prev: number[] = []): number[] {
   return [...prev, n];
 }
 
-function collect(v: string, prev: string[] = []): string[] {
+/** A commander parser for a repeatable option: every value given, in order (also main.ts's). */
+export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 

@@ -1,10 +1,9 @@
-#!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LabCommandOptions } from './lab.js';
 import type { CompareCommandOptions } from './compare.js';
 import { usage } from './output.js';
 import type { ReportCommandOptions } from './report.js';
-import { registerDoctorCommands } from './doctor.js';
+import { collect, registerDoctorCommands } from './doctor.js';
 import { MAX_TIMER_MS } from '../tcp/time.js';
 
 // Each command's module is imported when that command runs (start-up: `teardown ss` must not
@@ -61,11 +60,6 @@ program
   });
 
 registerDoctorCommands(program);
-
-/** Accumulates a repeatable option's values. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** A commander parser for an integer option within min..max (bad input → exit 2 with the reason). */
 function intIn(min: number, max: number): (raw: string) => number {

@@ -5,11 +5,9 @@ import { Counter, Gauge, Registry } from 'prom-client';
 
 import { TCP_STATES } from '../tcp/state.js';
 import { KERNEL_COUNTERS } from './counters.js';
-import { scanOnce, type DoctorReport } from './doctor.js';
+import { scanOnce, type DoctorScan } from './doctor.js';
 import { type DoctorThresholds } from './findings.js';
-import type { KernelState } from './kernel.js';
 import { canonical, Listeners, sideOf, split } from './rules/context.js';
-import type { DoctorSnapshot } from './snapshot.js';
 import { holderOf, isUnheld, UNREADABLE, type DoctorSocket } from './socket.js';
 import { DoctorWatch, type StateEntries, type WatchView } from './watch.js';
 
@@ -42,13 +40,8 @@ export interface ExporterOptions {
   entries?: () => StateEntries | undefined;
 }
 
-/** One scan, as the metrics read it. */
-export interface ExporterScan {
-  snapshot: DoctorSnapshot;
-  kernel: KernelState;
-  watch: WatchView;
-  report: DoctorReport;
-}
+/** One scan, as the metrics read it: the exporter always scans with a watch. */
+export type ExporterScan = DoctorScan & { watch: WatchView };
 
 /** A labelled value. */
 export interface LabelledValue<L extends string> {

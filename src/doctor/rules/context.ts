@@ -106,7 +106,7 @@ export interface Context {
 /**
  * The sockets of one diagnosis grouped by state in one pass, input order kept: every rule looks
  * at one or a few states, and on a busy host (100 000 sockets, nearly all ESTABLISHED) a filter
- * over every socket per rule is most of the doctor's own time.
+ * over every socket per rule would walk them all once per rule.
  */
 export class SocketsByState {
   readonly #sockets: readonly DoctorSocket[];

@@ -63,8 +63,8 @@ interface Waiter extends QueuedWaiter {
  * lifecycle; a single-server client passes none).
  */
 export interface PoolEvents {
-  /** A GOAWAY arrived on one of its connections (`beforeReady`: instead of service). */
-  goaway?(reason: GoawayReasonName, beforeReady: boolean): void;
+  /** A GOAWAY arrived on one of its connections. */
+  goaway?(reason: GoawayReasonName): void;
   /**
    * A connection attempt failed before the connection became ready (not during close()).
    * @param readyLeft connections of this pool still ready.
@@ -329,10 +329,10 @@ export class Pool {
         this.pump();
       },
       capacity: () => this.pump(),
-      goaway: (_c, reason: GoawayReasonName, beforeReady) => {
+      goaway: (_c, reason: GoawayReasonName) => {
         this.stats.goawaysReceived++;
         if (reason === 'TOO_MANY_CONNECTIONS') this.lowerTarget();
-        this.events.goaway?.(reason, beforeReady);
+        this.events.goaway?.(reason);
       },
       closed: (conn, reason, error, info) => this.onClosed(conn, reason, error, info),
     });

@@ -16,7 +16,7 @@
  * (ECONNREFUSED, never sent) on the next one — the least a user's own balancing would do.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 
 import { createClient, RpcError, type RpcClient } from '../src/rpc/index.js';
+import { ledgerRuns } from '../src/rpc/fleet-demo.js';
 import { grpc, GRPC_JS_VERSION, GRPC_METHOD_PATH } from './lib-grpc.js';
 import { envInt, forkReady, quantile, ratiosAgainstAnchors, summarize, type BenchRow, type Ratio } from './lib.js';
 
@@ -325,10 +326,7 @@ async function runFleet(c: FleetContender, o: FleetRunOptions): Promise<FleetRun
     caller = null;
     await Promise.all(servers.map((s) => stopServer(s, 'SIGTERM')));
 
-    const runs = new Map<string, number>();
-    for (const f of readdirSync(dir)) {
-      for (const id of readFileSync(join(dir, f), 'utf8').split('\n')) if (id !== '') runs.set(id, (runs.get(id) ?? 0) + 1);
-    }
+    const runs = ledgerRuns(dir);
     const told: FleetRunResult['told'] = { 'not-run': { n: 0, ran: 0 }, 'may-have-run': { n: 0, ran: 0 }, ran: { n: 0, ran: 0 } };
     const codes: Record<string, number> = {};
     for (const f of failures) {

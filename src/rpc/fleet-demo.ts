@@ -20,20 +20,33 @@ import { RpcError } from './errors.js';
 
 const SERVER = fileURLToPath(new URL('./fleet-server.js', import.meta.url));
 
+/** Server processes. */
+const SERVERS = 3;
+/** Work per call on the server, ms: calls are in flight when a server is told to go. */
+const WORK_MS = 2;
+/** Interval of progress reports, ms. */
+const PROGRESS_MS = 500;
+
+/**
+ * How many times each call id ran, from the ledgers fleet-server.ts processes wrote into `dir`
+ * (one id per line, written before the work): an id counted twice ran twice.
+ */
+export function ledgerRuns(dir: string): Map<string, number> {
+  const runs = new Map<string, number>();
+  for (const f of readdirSync(dir)) {
+    for (const id of readFileSync(join(dir, f), 'utf8').split('\n')) if (id !== '') runs.set(id, (runs.get(id) ?? 0) + 1);
+  }
+  return runs;
+}
+
 /** Options of {@link runFleetDemo}. */
 export interface FleetDemoOptions {
-  /** Server processes (default 3). */
-  servers?: number;
   /** Callers at once, each calling back to back (default 12). */
   callers?: number;
   /** Length of the run, s (default 10); the restarts are spread evenly over it. */
   seconds?: number;
-  /** Work per call on the server, ms (default 2): calls are in flight when a server is told to go. */
-  workMs?: number;
-  /** Called every `progressMs` and at every restart step. */
+  /** Called every 500 ms and at every restart step. */
   progress?: (p: FleetDemoProgress) => void;
-  /** Interval of progress reports, ms (default 500). */
-  progressMs?: number;
   /** Stops the run early (a reader gone, Ctrl-C); the result says so. */
   signal?: AbortSignal;
 }
@@ -106,12 +119,10 @@ function kill(p: Proc): Promise<unknown> {
  * @throws Error when a server process cannot start; RangeError for counts out of range.
  */
 export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDemoResult> {
-  const servers = opts.servers ?? 3;
+  const servers = SERVERS;
   const callers = opts.callers ?? 12;
   const seconds = opts.seconds ?? 10;
-  const workMs = opts.workMs ?? 2;
-  const progressMs = opts.progressMs ?? 500;
-  if (!Number.isInteger(servers) || servers < 1 || servers > 16) throw new RangeError(`servers must be an integer in 1..16, got ${servers}`);
+  const workMs = WORK_MS;
   if (!Number.isInteger(callers) || callers < 1 || callers > 10_000) throw new RangeError(`callers must be an integer in 1..10000, got ${callers}`);
   if (!(seconds > 0 && seconds <= 3600)) throw new RangeError(`seconds must be in (0, 3600], got ${seconds}`);
   const dir = mkdtempSync(join(tmpdir(), 'tt-fleet-demo-'));
@@ -134,7 +145,7 @@ export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDe
     };
     opts.signal?.addEventListener('abort', stop, { once: true });
     const report = (step: string | null): void => opts.progress?.({ elapsedMs: Math.round(performance.now() - started), calls, failed, step });
-    const ticker = setInterval(() => report(null), progressMs);
+    const ticker = setInterval(() => report(null), PROGRESS_MS);
     const lanes = Array.from({ length: callers }, async (_, lane) => {
       for (let n = 0; running; n++) {
         const id = `${lane}-${n}`;
@@ -179,10 +190,7 @@ export async function runFleetDemo(opts: FleetDemoOptions = {}): Promise<FleetDe
     client = null;
     for (const p of procs) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));
-    const runs = new Map<string, number>();
-    for (const f of readdirSync(dir)) {
-      for (const id of readFileSync(join(dir, f), 'utf8').split('\n')) if (id !== '') runs.set(id, (runs.get(id) ?? 0) + 1);
-    }
+    const runs = ledgerRuns(dir);
     return {
       servers,
       callers,

@@ -11,6 +11,7 @@
  * Environment: FLEET_SECONDS (default 30), FLEET_CALLERS (100), FLEET_WORK_MS (default 2),
  * FLEET_ONLY (contender keys).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { p99Ratio, runFleetBench, topCodes, type FleetRunResult } from './lib-fleet.js';
 import type { BenchOptions, BenchResult } from './lib.js';
 
@@ -46,7 +47,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       },
     ],
     notes: [
-      'each contender runs alone, one after another; a noisy 2-core box shared with other work',
+      `each contender runs alone, one after another; ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)} at the end`,
       ...results.map((r) => `${r.label}: ${wrong(r)} failures told something the ledgers contradict`),
       ...contenders.map((c) => `${c.label} tells the caller: ${c.telling}`),
       ...results.filter((r) => r.unaccounted > 0).map((r) => `${r.label}: ${r.unaccounted} answered calls are in no ledger`),

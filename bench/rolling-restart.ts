@@ -9,6 +9,7 @@
  * Environment: FLEET_SECONDS (default 30), FLEET_CALLERS (100), FLEET_WORK_MS (work per call,
  * default 2), FLEET_ONLY (contender keys, comma-separated: rpc, grpc, undici, http).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { p99Ratio, runFleetBench, topCodes } from './lib-fleet.js';
 import type { BenchOptions, BenchResult } from './lib.js';
 
@@ -29,7 +30,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       },
     ],
     notes: [
-      'each contender runs alone, one after another, on the same machine; a noisy 2-core box shared with other work: latencies vary run to run',
+      `each contender runs alone, one after another, on the same machine; ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)} at the end: latencies vary run to run`,
       'HTTP contenders: the caller takes the next of the three origins per call (round-robin) and re-sends only a call refused at connect (ECONNREFUSED) to the next; grpc-js: one channel, round_robin over ipv4:3 addresses, retryPolicy on UNAVAILABLE (maxAttempts 5)',
       ...results.filter((r) => r.unaccounted > 0).map((r) => `${r.label}: ${r.unaccounted} answered calls are in no ledger (a ledger write was lost?)`),
     ],

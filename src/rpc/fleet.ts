@@ -1,6 +1,6 @@
 /**
- * A client's view of many servers: one pool per endpoint (pool.ts, unchanged in what it does for
- * one server), a pick policy (pick.ts), a resolver asked again on an interval and after failures
+ * A client's view of many servers: one pool per endpoint (pool.ts, the same pool a single-server
+ * client uses), a pick policy (pick.ts), a resolver asked again on an interval and after failures
  * (resolver.ts), and each endpoint's lifecycle (endpoint.ts) moved by one guarded transition:
  *
  * - a connection attempt that fails with no ready connection left ejects the endpoint; after a
@@ -132,7 +132,6 @@ function addConnectionCounters(into: PoolStats, from: PoolStats): void {
   for (const [reason, n] of Object.entries(from.connectionsClosedBy) as [CloseReason, number][]) into.connectionsClosedBy[reason] += n;
 }
 
-/** Adds a pool's attempt and connect-failure counts of `from` to `into`. */
 /** What an endpoint's earlier pools left, and its own lifecycle counters; nothing for a lone pool. */
 interface EndpointHistory {
   readonly past: PoolStats;
@@ -176,6 +175,7 @@ export function endpointRow(address: EndpointAddress, state: EndpointState, pool
   };
 }
 
+/** Adds a pool's attempt and connect-failure counts of `from` to `into`. */
 function addCounts(into: Pool['counts'], from: Pool['counts']): void {
   into.attempts += from.attempts;
   into.connectFailures += from.connectFailures;

@@ -1,6 +1,6 @@
 /**
  * Which endpoint gets the next call: a pure function of the candidates' loads, a cursor and
- * random draws, so each policy is checked in a table (test/rpc/pick.test.ts) without sockets.
+ * random draws, so each policy is checked in a table (test/rpc/fleet-tables.test.ts) without sockets.
  */
 
 /**
